@@ -1,0 +1,217 @@
+"""Auth strategies applied by the HTTP layer: static headers, or OAuth2 with a shared token cache."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from shared.connectors.credentials import (
+    ApiKeyCredentials,
+    AuthType,
+    HeaderCredentials,
+    OAuth2Credentials,
+)
+from shared.connectors.errors import ConnectorConfigError, ErrorClass, PlatformError
+
+Clock = Callable[[], float]
+
+# A token is dropped this long before the platform says it expires (or a tenth of
+# its lifetime for short-lived tokens), so no request leaves with a dying token.
+_EXPIRY_MARGIN_S = 60.0
+_DEFAULT_EXPIRES_IN_S = 300.0
+
+
+class TokenEndpoint(Protocol):
+    """What OAuth2 needs from the HTTP layer: an unauthenticated, retried form POST."""
+
+    async def post_form(self, url: str, form: Mapping[str, str]) -> Any: ...
+
+
+class AuthStrategy(Protocol):
+    """Turns a connection's credentials into request headers."""
+
+    async def headers(self, endpoint: TokenEndpoint, /) -> dict[str, str]:
+        """Headers to add to the next request."""
+        ...
+
+    async def refresh(self, rejected: Mapping[str, str], endpoint: TokenEndpoint, /) -> bool:
+        """After a 401/403 sent with `rejected` headers: renew and return True if worth one more try."""
+        ...
+
+    def secrets(self) -> Iterable[str]:
+        """Every credential value, so the HTTP layer can scrub them from error messages."""
+        ...
+
+
+class StaticHeaderAuth:
+    """Bearer, API key and arbitrary-header auth: fixed headers, nothing to refresh."""
+
+    def __init__(self, headers: Mapping[str, str]) -> None:
+        self._headers = dict(headers)
+
+    async def headers(self, _endpoint: TokenEndpoint, /) -> dict[str, str]:
+        """The configured headers."""
+        return dict(self._headers)
+
+    async def refresh(self, _rejected: Mapping[str, str], _endpoint: TokenEndpoint, /) -> bool:
+        """A static credential cannot be renewed."""
+        return False
+
+    def secrets(self) -> Iterable[str]:
+        """The header values."""
+        return [value for value in self._headers.values() if value]
+
+
+def no_auth() -> StaticHeaderAuth:
+    """Auth type `none`."""
+    return StaticHeaderAuth({})
+
+
+def bearer_auth(credentials: ApiKeyCredentials) -> StaticHeaderAuth:
+    """Auth type `bearer`: `Authorization: Bearer <api_key>`."""
+    return StaticHeaderAuth({"Authorization": f"Bearer {credentials.api_key.get_secret_value()}"})
+
+
+def api_key_auth(credentials: ApiKeyCredentials, header: str) -> StaticHeaderAuth:
+    """Auth type `api_key`: the key in a header named by the connection's config."""
+    return StaticHeaderAuth({header: credentials.api_key.get_secret_value()})
+
+
+def header_auth(credentials: HeaderCredentials) -> StaticHeaderAuth:
+    """Auth type `header`: every credential pair as a header."""
+    return StaticHeaderAuth({name: value.get_secret_value() for name, value in credentials.root.items()})
+
+
+@dataclass(frozen=True)
+class _CachedToken:
+    access_token: str
+    expires_at: float
+
+
+# Module level so every client of the same OAuth2 identity shares one token per process.
+_token_cache: dict[str, _CachedToken] = {}
+_token_locks: dict[str, asyncio.Lock] = {}
+
+
+def reset_token_cache() -> None:
+    """Forget every cached OAuth2 token (tests call this between cases)."""
+    _token_cache.clear()
+    _token_locks.clear()
+
+
+class OAuth2Auth:
+    """OAuth2 password or client-credentials grant; one cached token per identity, one refresh at a time."""
+
+    def __init__(
+        self,
+        credentials: OAuth2Credentials,
+        *,
+        token_url: str,
+        scope: str | None = None,
+        clock: Clock = time.monotonic,
+    ) -> None:
+        self._credentials = credentials
+        self._token_url = token_url
+        self._scope = scope
+        self._clock = clock
+        self._key = _cache_key(credentials, token_url, scope)
+
+    async def headers(self, endpoint: TokenEndpoint, /) -> dict[str, str]:
+        """`Authorization: Bearer <token>`, fetching a token when none is cached or it is about to expire."""
+        return {"Authorization": f"Bearer {await self._token(endpoint, stale=None)}"}
+
+    async def refresh(self, rejected: Mapping[str, str], endpoint: TokenEndpoint, /) -> bool:
+        """Replace the rejected token, unless a concurrent caller already did."""
+        stale = rejected.get("Authorization", "").removeprefix("Bearer ")
+        await self._token(endpoint, stale=stale)
+        return True
+
+    def secrets(self) -> Iterable[str]:
+        """Client secret, password and the current access token."""
+        values = [self._credentials.client_secret, self._credentials.password]
+        found = [value.get_secret_value() for value in values if value is not None]
+        cached = _token_cache.get(self._key)
+        return [*found, cached.access_token] if cached else found
+
+    async def _token(self, endpoint: TokenEndpoint, *, stale: str | None) -> str:
+        cached = self._usable(stale)
+        if cached:
+            return cached
+        lock = _token_locks.setdefault(self._key, asyncio.Lock())
+        async with lock:
+            # Whoever held the lock before us may have fetched the token we need.
+            cached = self._usable(stale)
+            if cached:
+                return cached
+            token = await self._fetch(endpoint)
+            _token_cache[self._key] = token
+            return token.access_token
+
+    def _usable(self, stale: str | None) -> str | None:
+        cached = _token_cache.get(self._key)
+        if cached is None or cached.access_token == stale or cached.expires_at <= self._clock():
+            return None
+        return cached.access_token
+
+    async def _fetch(self, endpoint: TokenEndpoint) -> _CachedToken:
+        body = await endpoint.post_form(self._token_url, self._form())
+        token = body.get("access_token") if isinstance(body, dict) else None
+        if not isinstance(token, str) or not token:
+            raise PlatformError(ErrorClass.AUTH, "token endpoint answered without an access_token")
+        expires_in = body.get("expires_in", _DEFAULT_EXPIRES_IN_S)
+        lifetime = float(expires_in) if isinstance(expires_in, int | float) else _DEFAULT_EXPIRES_IN_S
+        margin = min(_EXPIRY_MARGIN_S, lifetime / 10)
+        return _CachedToken(access_token=token, expires_at=self._clock() + lifetime - margin)
+
+    def _form(self) -> dict[str, str]:
+        creds = self._credentials
+        form: dict[str, str] = {"grant_type": creds.grant_type}
+        if creds.grant_type == "password" and creds.username and creds.password:
+            form |= {"username": creds.username, "password": creds.password.get_secret_value()}
+        if creds.client_id:
+            form["client_id"] = creds.client_id
+        if creds.client_secret:
+            form["client_secret"] = creds.client_secret.get_secret_value()
+        if self._scope:
+            form["scope"] = self._scope
+        return form
+
+
+def _cache_key(credentials: OAuth2Credentials, token_url: str, scope: str | None) -> str:
+    # The secret's digest is part of the key: two connections naming the same client
+    # with different secrets must not share a token obtained by the right one.
+    secret = credentials.client_secret or credentials.password
+    digest = hashlib.sha256(secret.get_secret_value().encode() if secret else b"").hexdigest()
+    who = f"user:{credentials.username}" if credentials.username else f"client:{credentials.client_id}"
+    return "|".join([token_url, who, credentials.client_id or "", scope or "", digest])
+
+
+def build_auth(
+    auth_type: AuthType,
+    credentials: object,
+    *,
+    api_key_header: str = "X-API-Key",
+    token_url: str | None = None,
+    scope: str | None = None,
+    clock: Clock = time.monotonic,
+) -> AuthStrategy:
+    """The strategy for a connection's auth type and validated credentials."""
+    if auth_type == "none":
+        return no_auth()
+    if auth_type == "bearer" and isinstance(credentials, ApiKeyCredentials):
+        return bearer_auth(credentials)
+    if auth_type == "api_key" and isinstance(credentials, ApiKeyCredentials):
+        return api_key_auth(credentials, api_key_header)
+    if auth_type == "header" and isinstance(credentials, HeaderCredentials):
+        return header_auth(credentials)
+    if auth_type == "oauth2" and isinstance(credentials, OAuth2Credentials):
+        if not token_url:
+            raise ConnectorConfigError(
+                "config.token_url: required for oauth2", field_errors=(("config.token_url", "required"),)
+            )
+        return OAuth2Auth(credentials, token_url=token_url, scope=scope, clock=clock)
+    raise ConnectorConfigError(f"auth_type: credentials do not fit auth type {auth_type!r}")

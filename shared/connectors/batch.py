@@ -1,0 +1,122 @@
+"""Apply a batch of segment operations so that one bad item fails alone, natively where possible."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import structlog
+
+from shared.connectors.errors import ErrorClass, PlatformError
+from shared.connectors.protocol import CreateSegmentParams, PlatformClient, UpdateSegmentParams
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class CreateOperation:
+    """Create a segment (idempotent through `params.external_key`)."""
+
+    params: CreateSegmentParams
+
+
+@dataclass(frozen=True)
+class UpdateOperation:
+    """Update an existing segment."""
+
+    platform_segment_id: str
+    params: UpdateSegmentParams
+
+
+@dataclass(frozen=True)
+class DeactivateOperation:
+    """Deactivate an existing segment."""
+
+    platform_segment_id: str
+
+
+SegmentOperation = CreateOperation | UpdateOperation | DeactivateOperation
+
+
+@dataclass(frozen=True)
+class SegmentOutcome:
+    """What became of one operation: the platform segment id, or the error."""
+
+    operation: SegmentOperation
+    platform_segment_id: str | None = None
+    error: PlatformError | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        """True when the platform accepted the operation."""
+        return self.error is None
+
+
+@runtime_checkable
+class BatchPlatformClient(PlatformClient, Protocol):
+    """A platform that takes many operations in one call, all or nothing."""
+
+    async def apply_operations(self, operations: Sequence[SegmentOperation]) -> list[str]:
+        """Apply every operation in one platform call; return the platform ids in order, or raise."""
+        ...
+
+
+async def apply_batch(
+    client: PlatformClient, operations: Sequence[SegmentOperation], *, concurrency: int
+) -> list[SegmentOutcome]:
+    """One outcome per operation, in order; never raises for a platform failure."""
+    if not operations:
+        return []
+    if isinstance(client, BatchPlatformClient):
+        return await _apply_natively(client, list(operations))
+    limit = asyncio.Semaphore(max(1, concurrency))
+
+    async def bounded(operation: SegmentOperation) -> SegmentOutcome:
+        async with limit:
+            return await apply_one(client, operation)
+
+    return list(await asyncio.gather(*(bounded(operation) for operation in operations)))
+
+
+async def apply_one(client: PlatformClient, operation: SegmentOperation) -> SegmentOutcome:
+    """Run a single operation with the client's per-item API."""
+    try:
+        match operation:
+            case CreateOperation(params=params):
+                platform_id = await client.create_segment(params)
+            case UpdateOperation(platform_segment_id=platform_id, params=update):
+                await client.update_segment(platform_id, update)
+            case DeactivateOperation(platform_segment_id=platform_id):
+                await client.deactivate_segment(platform_id)
+    except PlatformError as exc:
+        return SegmentOutcome(operation, error=exc)
+    except Exception as exc:  # a connector bug must cost one item, not the batch
+        log.exception("segment_operation_crashed", operation=type(operation).__name__)
+        return SegmentOutcome(operation, error=PlatformError(ErrorClass.UNKNOWN, type(exc).__name__))
+    return SegmentOutcome(operation, platform_segment_id=platform_id)
+
+
+async def _apply_natively(
+    client: BatchPlatformClient, operations: list[SegmentOperation]
+) -> list[SegmentOutcome]:
+    try:
+        platform_ids = await client.apply_operations(operations)
+    except PlatformError as exc:
+        if exc.error_class is not ErrorClass.PERMANENT or len(operations) == 1:
+            return [SegmentOutcome(operation, error=exc) for operation in operations]
+        # The platform refused the whole batch for something in it: halve until the culprits stand alone.
+        middle = len(operations) // 2
+        return [
+            *await _apply_natively(client, operations[:middle]),
+            *await _apply_natively(client, operations[middle:]),
+        ]
+    except Exception as exc:
+        log.exception("segment_batch_crashed", size=len(operations))
+        error = PlatformError(ErrorClass.UNKNOWN, type(exc).__name__)
+        return [SegmentOutcome(operation, error=error) for operation in operations]
+    return [
+        SegmentOutcome(operation, platform_segment_id=platform_id)
+        for operation, platform_id in zip(operations, platform_ids, strict=True)
+    ]

@@ -1,0 +1,87 @@
+"""Credential shapes per auth type; values are SecretStr so they never reach a repr or a log."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal, Self
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, RootModel, SecretStr, model_validator
+
+AuthType = Literal["oauth2", "bearer", "api_key", "header", "none"]
+
+_HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+
+
+def _not_blank(value: SecretStr) -> SecretStr:
+    if not value.get_secret_value().strip():
+        raise ValueError("must not be empty")
+    return value
+
+
+Secret = Annotated[SecretStr, AfterValidator(_not_blank)]
+
+
+class _Credentials(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class NoCredentials(_Credentials):
+    """Auth type `none`: nothing to send."""
+
+
+class ApiKeyCredentials(_Credentials):
+    """Auth types `bearer` and `api_key`: one static key."""
+
+    api_key: Secret
+
+
+class OAuth2Credentials(_Credentials):
+    """Auth type `oauth2`: client-credentials grant, or password grant with an optional client id."""
+
+    client_id: str | None = None
+    client_secret: Secret | None = None
+    username: str | None = None
+    password: Secret | None = None
+
+    @model_validator(mode="after")
+    def _one_grant(self) -> Self:
+        if self.username is not None or self.password is not None:
+            if not self.username:
+                raise ValueError("username is required with password (password grant)")
+            if self.password is None:
+                raise ValueError("password is required with username (password grant)")
+            return self
+        if not self.client_id:
+            raise ValueError("client_id is required (or username and password for the password grant)")
+        if self.client_secret is None:
+            raise ValueError("client_secret is required with client_id (client-credentials grant)")
+        return self
+
+    @property
+    def grant_type(self) -> Literal["password", "client_credentials"]:
+        """The OAuth2 grant these credentials call for."""
+        return "password" if self.username else "client_credentials"
+
+
+def _valid_headers(headers: dict[str, SecretStr]) -> dict[str, SecretStr]:
+    if not headers:
+        raise ValueError("at least one header is required")
+    for name, value in headers.items():
+        if not _HEADER_NAME.match(name):
+            raise ValueError(f"{name!r} is not a valid header name")
+        if any(ch in value.get_secret_value() for ch in "\r\n"):
+            raise ValueError(f"value of header {name!r} contains a line break")
+    return headers
+
+
+class HeaderCredentials(RootModel[Annotated[dict[str, SecretStr], AfterValidator(_valid_headers)]]):
+    """Auth type `header`: every pair is sent as a request header."""
+
+    model_config = ConfigDict(frozen=True)
+
+
+class SftpPasswordCredentials(_Credentials):
+    """Index Exchange's SFTP login (auth type `header` in the seed's vocabulary)."""
+
+    username: str
+    password: Secret

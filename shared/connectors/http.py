@@ -1,0 +1,143 @@
+"""One pooled httpx client per connection: auth, timeout, retries and error classification."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+import structlog
+from pydantic import BaseModel, Field
+
+from shared.connectors.auth import AuthStrategy, no_auth
+from shared.connectors.errors import ErrorClass
+from shared.connectors.failures import error_from_response, error_from_transport, malformed
+from shared.connectors.retry import Sleep, with_retries
+
+log = structlog.get_logger(__name__)
+
+_OAUTH_AUTH_ERRORS = {"invalid_client", "invalid_grant", "unauthorized_client"}
+
+
+class HttpSettings(BaseModel):
+    """Limits and timeouts of platform calls; the services' Settings builds one from the environment."""
+
+    timeout_s: float = Field(default=30.0, gt=0)
+    max_attempts: int = Field(default=3, ge=1)
+    backoff_base_s: float = Field(default=1.0, ge=0)
+    retry_after_cap_s: float = Field(default=60.0, ge=0)
+    max_connections: int = Field(default=20, ge=1)
+
+
+class PlatformHttp:
+    """HTTP access to one platform connection; every failure surfaces as a classified PlatformError."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        settings: HttpSettings,
+        auth: AuthStrategy | None = None,
+        default_headers: Mapping[str, str] | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self._settings = settings
+        self._auth: AuthStrategy = auth or no_auth()
+        self._default_headers = dict(default_headers or {})
+        self._sleep = sleep
+        self._client = httpx.AsyncClient(
+            base_url=base_url,
+            timeout=httpx.Timeout(settings.timeout_s),
+            limits=httpx.Limits(
+                max_connections=settings.max_connections,
+                max_keepalive_connections=settings.max_connections,
+            ),
+            transport=transport,
+            follow_redirects=False,
+        )
+
+    def secrets(self) -> list[str]:
+        """Credential values this connection knows, for scrubbing messages built outside this class."""
+        return list(self._auth.secrets())
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: object = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        """Send an authenticated request with retries; return the 2xx response or raise PlatformError."""
+        refreshed = False
+
+        async def attempt() -> httpx.Response:
+            nonlocal refreshed
+            sent = await self._auth_headers(headers)
+            response = await self._send(method, path, json=json, headers=sent)
+            # One token renewal per logical request; a second rejection is a real auth failure.
+            if response.status_code in (401, 403) and not refreshed and await self._auth.refresh(sent, self):
+                refreshed = True
+                response = await self._send(
+                    method, path, json=json, headers=await self._auth_headers(headers)
+                )
+            if response.is_success:
+                return response
+            raise error_from_response(response, self.secrets())
+
+        return await with_retries(
+            attempt, settings=self._settings, sleep=self._sleep, operation=f"{method} {path}"
+        )
+
+    async def request_json(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: object = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Any:
+        """Like `request`, returning the parsed JSON body (a malformed body is a permanent error)."""
+        return self.parse_json(await self.request(method, path, json=json, headers=headers))
+
+    async def post_form(self, url: str, form: Mapping[str, str]) -> Any:
+        """Unauthenticated form-encoded POST for OAuth2 tokens; not retried itself (its caller is)."""
+        response = await self._send("POST", url, data=form, headers={})
+        if response.is_success:
+            return self.parse_json(response)
+        error = error_from_response(response, [*self.secrets(), *form.values()])
+        if response.status_code == 400 and any(code in error.message for code in _OAUTH_AUTH_ERRORS):
+            error.error_class = ErrorClass.AUTH
+        raise error
+
+    def parse_json(self, response: httpx.Response) -> Any:
+        """The response's JSON body, or a permanent PlatformError when it is not JSON."""
+        try:
+            return response.json()
+        except ValueError:
+            raise malformed(f"expected JSON, got {response.text[:80]!r}", self.secrets()) from None
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._client.aclose()
+
+    async def _auth_headers(self, extra: Mapping[str, str] | None) -> dict[str, str]:
+        return {**self._default_headers, **(extra or {}), **await self._auth.headers(self)}
+
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        json: object = None,
+        data: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        try:
+            # httpx times each phase; this bounds the whole exchange, slow-drip bodies included.
+            async with asyncio.timeout(self._settings.timeout_s):
+                return await self._client.request(method, url, json=json, data=data, headers=headers)
+        except (httpx.TransportError, TimeoutError) as exc:
+            raise error_from_transport(exc, self.secrets(), timeout_s=self._settings.timeout_s) from None

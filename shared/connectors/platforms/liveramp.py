@@ -1,0 +1,132 @@
+"""LiveRamp: OAuth2-authenticated segment API scoped by the LR-Org-Id header."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from pydantic import Field
+
+from shared.connectors.auth import OAuth2Auth
+from shared.connectors.credentials import OAuth2Credentials
+from shared.connectors.errors import PlatformError
+from shared.connectors.failures import malformed, require_segment_id
+from shared.connectors.http import HttpSettings, PlatformHttp
+from shared.connectors.outbound_config import (
+    ConnectorDeps,
+    HttpUrl,
+    OutboundConfig,
+    PlatformEntry,
+    ValidatedConnection,
+)
+from shared.connectors.protocol import (
+    ConnectionTestResult,
+    CreateSegmentParams,
+    PlatformSegment,
+    UpdateSegmentParams,
+)
+
+_SEGMENTS = "/v1/segments"
+# Read-only probe: a 404 for it proves the token and the org id are accepted.
+_PROBE_ID = "activator-connection-test"
+
+
+class LiveRampConfig(OutboundConfig):
+    """Config of a `liveramp` connection."""
+
+    api_base_url: HttpUrl
+    token_url: HttpUrl
+    org_id: str = Field(min_length=1)
+    scope: str | None = None
+
+
+class LiveRampClient:
+    """PlatformClient for LiveRamp; creates are idempotent through clientReference."""
+
+    def __init__(self, http: PlatformHttp, config: LiveRampConfig) -> None:
+        self._http = http
+        self._config = config
+
+    async def test_connection(self) -> ConnectionTestResult:
+        """Fetch a token and read a probe segment: 200 or 404 means the API accepts us."""
+        try:
+            await self._http.request("GET", self._segment_path(_PROBE_ID))
+        except PlatformError as exc:
+            if exc.status_code != 404:
+                return ConnectionTestResult(success=False, error=exc.message)
+        return ConnectionTestResult(success=True)
+
+    async def create_segment(self, params: CreateSegmentParams) -> str:
+        """POST the segment with the external key as clientReference; a repeat returns the existing one."""
+        body = await self._http.request_json(
+            "POST",
+            _SEGMENTS,
+            json={
+                "name": params.name,
+                "description": params.description,
+                "dataSourceLocation": params.data_source_location,
+                "pricing": {"cpm": params.cpm, "currency": params.currency},
+                "clientReference": params.external_key,
+            },
+        )
+        return require_segment_id(body)
+
+    async def update_segment(self, platform_segment_id: str, params: UpdateSegmentParams) -> None:
+        """PATCH name, description and, when a CPM is given, pricing."""
+        body: dict[str, Any] = {"name": params.name, "description": params.description}
+        if params.cpm is not None:
+            body["pricing"] = {"cpm": params.cpm, "currency": params.currency or self._config.currency}
+        await self._http.request("PATCH", self._segment_path(platform_segment_id), json=body)
+
+    async def deactivate_segment(self, platform_segment_id: str) -> None:
+        """PATCH status DISABLED."""
+        await self._http.request(
+            "PATCH", self._segment_path(platform_segment_id), json={"status": "DISABLED"}
+        )
+
+    async def get_segment(self, platform_segment_id: str) -> PlatformSegment | None:
+        """GET the segment; None on 404."""
+        try:
+            body = await self._http.request_json("GET", self._segment_path(platform_segment_id))
+        except PlatformError as exc:
+            if exc.status_code == 404:
+                return None
+            raise
+        if not isinstance(body, dict):
+            raise malformed("segment is not an object")
+        return PlatformSegment(
+            id=require_segment_id(body), name=str(body.get("name", "")), status=str(body.get("status", ""))
+        )
+
+    async def aclose(self) -> None:
+        """Close the HTTP pool."""
+        await self._http.aclose()
+
+    @staticmethod
+    def _segment_path(platform_segment_id: str) -> str:
+        return f"{_SEGMENTS}/{quote(platform_segment_id, safe='')}"
+
+
+def build_client(
+    connection: ValidatedConnection[LiveRampConfig], settings: HttpSettings, deps: ConnectorDeps
+) -> LiveRampClient:
+    """A LiveRampClient with a cached OAuth2 token and the org header on every API call."""
+    config = connection.config
+    credentials: OAuth2Credentials = connection.credentials
+    http = PlatformHttp(
+        base_url=config.api_base_url,
+        settings=settings,
+        auth=OAuth2Auth(credentials, token_url=config.token_url, scope=config.scope, clock=deps.clock),
+        default_headers={"LR-Org-Id": config.org_id},
+        transport=deps.transport,
+        sleep=deps.sleep,
+    )
+    return LiveRampClient(http, config)
+
+
+PLATFORM = PlatformEntry(
+    name="liveramp",
+    config_model=LiveRampConfig,
+    credentials_models={"oauth2": OAuth2Credentials},
+    build=build_client,
+)

@@ -1,0 +1,93 @@
+"""Delivering a taxonomy file to a file-based platform: the port, and its SFTP adapter."""
+
+from __future__ import annotations
+
+import posixpath
+from contextlib import AbstractAsyncContextManager
+from typing import Protocol
+
+import asyncssh
+
+from shared.connectors.errors import ErrorClass, PlatformError
+from shared.connectors.failures import scrub, trim
+
+
+class TaxonomyUploader(Protocol):
+    """Writes one file to the platform's drop; raises PlatformError on failure."""
+
+    async def upload(self, file_name: str, content: bytes) -> None:
+        """Store `content` as `file_name` in the platform's drop directory."""
+        ...
+
+    async def check(self) -> None:
+        """Log in and look at the drop directory without writing; raises PlatformError on failure."""
+        ...
+
+
+class SftpTaxonomyUploader:
+    """Uploads over SFTP with a password login; one SSH connection per file."""
+
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        username: str,
+        password: str,
+        remote_dir: str,
+        host_key: str | None,
+        timeout_s: float,
+    ) -> None:
+        self._host = host
+        self._port = port
+        self._username = username
+        self._password = password
+        self._remote_dir = remote_dir
+        # Pinned key when configured; otherwise the server's key is not verified (see docs/platform-wire.md).
+        self._known_hosts = asyncssh.import_known_hosts(f"* {host_key}\n") if host_key else None
+        self._timeout_s = timeout_s
+
+    async def upload(self, file_name: str, content: bytes) -> None:
+        """Write the file into `remote_dir`."""
+        path = posixpath.join(self._remote_dir, file_name)
+        try:
+            async with (
+                self._connect() as conn,
+                conn.start_sftp_client() as sftp,
+                sftp.open(path, "wb") as remote_file,
+            ):
+                await remote_file.write(content)
+        except (asyncssh.Error, OSError) as exc:
+            raise self._error(exc) from None
+
+    async def check(self) -> None:
+        """Log in and stat `remote_dir`."""
+        try:
+            async with self._connect() as conn, conn.start_sftp_client() as sftp:
+                await sftp.stat(self._remote_dir)
+        except (asyncssh.Error, OSError) as exc:
+            raise self._error(exc) from None
+
+    def _connect(self) -> AbstractAsyncContextManager[asyncssh.SSHClientConnection]:
+        return asyncssh.connect(
+            self._host,
+            port=self._port,
+            username=self._username,
+            password=self._password,
+            known_hosts=self._known_hosts,
+            client_keys=None,
+            agent_path=None,
+            connect_timeout=self._timeout_s,
+            login_timeout=self._timeout_s,
+        )
+
+    def _error(self, exc: BaseException) -> PlatformError:
+        message = trim(scrub(f"sftp: {type(exc).__name__}: {exc}", [self._password]))
+        if isinstance(exc, asyncssh.PermissionDenied):
+            return PlatformError(ErrorClass.AUTH, message)
+        if isinstance(exc, asyncssh.SFTPConnectionLost | asyncssh.SFTPNoConnection):
+            return PlatformError(ErrorClass.RETRYABLE, message)
+        if isinstance(exc, asyncssh.HostKeyNotVerifiable | asyncssh.SFTPError):
+            # The server refused the file (bad content, size) or the path: resending will not help.
+            return PlatformError(ErrorClass.PERMANENT, message)
+        return PlatformError(ErrorClass.RETRYABLE, message)

@@ -1,0 +1,192 @@
+"""The Trade Desk: third-party data elements keyed by our ProviderElementId, CPM via data-rate batches."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from shared.connectors.auth import StaticHeaderAuth
+from shared.connectors.credentials import ApiKeyCredentials
+from shared.connectors.errors import ErrorClass, PlatformError
+from shared.connectors.failures import malformed, trim
+from shared.connectors.http import HttpSettings, PlatformHttp
+from shared.connectors.outbound_config import (
+    ConnectorDeps,
+    HttpUrl,
+    OutboundConfig,
+    PlatformEntry,
+    ValidatedConnection,
+)
+from shared.connectors.protocol import (
+    ConnectionTestResult,
+    CreateSegmentParams,
+    PlatformSegment,
+    UpdateSegmentParams,
+)
+
+_ELEMENTS = "/v3/thirdpartydata"
+_QUERY_PAGE_SIZE = 100
+_MAX_QUERY_PAGES = 50
+
+
+class TradeDeskConfig(OutboundConfig):
+    """Config of a `tradedesk` connection."""
+
+    api_base_url: HttpUrl = "https://api.thetradedesk.com"
+    provider_id: str = Field(min_length=1)
+    parent_element_id: str | None = None
+    # Sent as PartnerId on partner-level data rates when set.
+    partner_id: str | None = None
+
+
+def is_duplicate_element(error: PlatformError) -> bool:
+    """True for TTD's answer to creating a ProviderElementId that already exists."""
+    return error.status_code == 400 and "already exists" in error.message.lower()
+
+
+class TradeDeskClient:
+    """PlatformClient for The Trade Desk; the platform segment id is the ProviderElementId."""
+
+    def __init__(self, http: PlatformHttp, config: TradeDeskConfig) -> None:
+        self._http = http
+        self._config = config
+
+    async def test_connection(self) -> ConnectionTestResult:
+        """Query one element of the provider: proves the token and the provider id."""
+        try:
+            await self._query_page(element_id=None, start=0, size=1)
+        except PlatformError as exc:
+            return ConnectionTestResult(success=False, error=exc.message)
+        return ConnectionTestResult(success=True)
+
+    async def create_segment(self, params: CreateSegmentParams) -> str:
+        """Create the element (or update it when it already exists), then set its CPM."""
+        element = self._element(params.external_key, params.name, params.description, buyable=True)
+        try:
+            await self._http.request("POST", _ELEMENTS, json=element)
+        except PlatformError as exc:
+            if not is_duplicate_element(exc):
+                raise
+            # A redelivered or retried create: the element is ours, so bring it up to date.
+            await self._http.request("PUT", _ELEMENTS, json=element)
+        await self._set_rate(params.external_key, params.cpm, params.currency)
+        return params.external_key
+
+    async def update_segment(self, platform_segment_id: str, params: UpdateSegmentParams) -> None:
+        """Replace name and description (buyable again), and the CPM when given."""
+        element = self._element(platform_segment_id, params.name, params.description, buyable=True)
+        await self._http.request("PUT", _ELEMENTS, json=element)
+        if params.cpm is not None:
+            await self._set_rate(platform_segment_id, params.cpm, params.currency or self._config.currency)
+
+    async def deactivate_segment(self, platform_segment_id: str) -> None:
+        """Make the element unbuyable, keeping its name and description."""
+        found = await self._find(platform_segment_id)
+        if found is None:
+            raise PlatformError(
+                ErrorClass.PERMANENT, f"element {platform_segment_id!r} not found", status_code=404
+            )
+        element = self._element(
+            platform_segment_id,
+            str(found.get("DisplayName", "")),
+            str(found.get("Description", "")),
+            buyable=False,
+        )
+        await self._http.request("PUT", _ELEMENTS, json=element)
+
+    async def get_segment(self, platform_segment_id: str) -> PlatformSegment | None:
+        """Find the element through the paged query; None when the provider has no such element."""
+        found = await self._find(platform_segment_id)
+        if found is None:
+            return None
+        return PlatformSegment(
+            id=platform_segment_id,
+            name=str(found.get("DisplayName", "")),
+            status="active" if found.get("Buyable", True) else "inactive",
+        )
+
+    async def aclose(self) -> None:
+        """Close the HTTP pool."""
+        await self._http.aclose()
+
+    def _element(self, element_id: str, name: str, description: str, *, buyable: bool) -> dict[str, Any]:
+        return {
+            "ProviderId": self._config.provider_id,
+            "ProviderElementId": element_id,
+            "ParentElementId": self._config.parent_element_id,
+            "DisplayName": name,
+            "Buyable": buyable,
+            "Description": description,
+        }
+
+    async def _set_rate(self, element_id: str, cpm: float, currency: str) -> None:
+        rate: dict[str, Any] = {
+            "ProviderId": self._config.provider_id,
+            "ProviderElementId": element_id,
+            "RateLevel": "Partner",
+            "RateType": "CPM",
+            "CPMRate": {"Amount": cpm, "CurrencyCode": currency},
+        }
+        if self._config.partner_id:
+            rate["PartnerId"] = self._config.partner_id
+        body = await self._http.request_json("POST", "/v3/datarate/batch", json={"DataRates": [rate]})
+        # The batch is processed asynchronously; only an immediate rejection is visible here.
+        if isinstance(body, dict) and body.get("Status") == "Failed":
+            raise PlatformError(ErrorClass.PERMANENT, trim(f"data rate rejected: {body.get('Errors')}"))
+
+    async def _find(self, element_id: str) -> dict[str, Any] | None:
+        start = 0
+        for _ in range(_MAX_QUERY_PAGES):
+            elements, total = await self._query_page(
+                element_id=element_id, start=start, size=_QUERY_PAGE_SIZE
+            )
+            for element in elements:
+                if element.get("ProviderElementId") == element_id:
+                    return element
+            start += len(elements)
+            if not elements or start >= total:
+                return None
+        return None
+
+    async def _query_page(
+        self, *, element_id: str | None, start: int, size: int
+    ) -> tuple[list[dict[str, Any]], int]:
+        query: dict[str, Any] = {
+            "ProviderId": self._config.provider_id,
+            "PageStartIndex": start,
+            "PageSize": size,
+        }
+        if element_id is not None:
+            query["ProviderElementId"] = element_id
+        body = await self._http.request_json("POST", f"{_ELEMENTS}/query", json=query)
+        result = body.get("Result") if isinstance(body, dict) else None
+        if not isinstance(result, list):
+            raise malformed("query answer without a Result list")
+        total = body.get("ResultCount", len(result))
+        elements = [element for element in result if isinstance(element, dict)]
+        return elements, total if isinstance(total, int) else len(result)
+
+
+def build_client(
+    connection: ValidatedConnection[TradeDeskConfig], settings: HttpSettings, deps: ConnectorDeps
+) -> TradeDeskClient:
+    """A TradeDeskClient sending the token as TTD-Auth."""
+    config = connection.config
+    credentials: ApiKeyCredentials = connection.credentials
+    http = PlatformHttp(
+        base_url=config.api_base_url,
+        settings=settings,
+        auth=StaticHeaderAuth({"TTD-Auth": credentials.api_key.get_secret_value()}),
+        transport=deps.transport,
+        sleep=deps.sleep,
+    )
+    return TradeDeskClient(http, config)
+
+
+PLATFORM = PlatformEntry(
+    name="tradedesk",
+    config_model=TradeDeskConfig,
+    credentials_models={"bearer": ApiKeyCredentials},
+    build=build_client,
+)

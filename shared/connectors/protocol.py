@@ -1,0 +1,68 @@
+"""The contract every outbound platform client implements (the seed's PlatformClient)."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class CreateSegmentParams(BaseModel):
+    """What a new segment on a platform is made of."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    description: str
+    cpm: float = Field(ge=0)
+    currency: str = Field(min_length=3, max_length=3)
+    data_source_location: str = ""
+    # Stable per (connection, topic): TTD's ProviderElementId, the Custom API's
+    # Idempotency-Key, Index Exchange's externalSegmentID. Makes a repeated create harmless.
+    external_key: str
+
+
+class UpdateSegmentParams(BaseModel):
+    """What may change on an existing segment."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    description: str
+    cpm: float | None = Field(default=None, ge=0)
+    currency: str | None = None
+
+
+class PlatformSegment(BaseModel):
+    """A segment as the platform reports it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    name: str
+    status: str
+
+
+class ConnectionTestResult(BaseModel):
+    """Outcome of a lightweight, read-only connection check."""
+
+    success: bool
+    error: str | None = None
+
+
+class PlatformClient(Protocol):
+    """The five operations of the seed, plus closing the client's HTTP pool."""
+
+    async def test_connection(self) -> ConnectionTestResult: ...
+
+    async def create_segment(self, params: CreateSegmentParams) -> str:
+        """Create a segment and return the platform's segment id."""
+        ...
+
+    async def update_segment(self, platform_segment_id: str, params: UpdateSegmentParams) -> None: ...
+
+    async def deactivate_segment(self, platform_segment_id: str) -> None: ...
+
+    async def get_segment(self, platform_segment_id: str) -> PlatformSegment | None: ...
+
+    async def aclose(self) -> None: ...

@@ -1,0 +1,65 @@
+"""The retry policy every platform call shares: bounded attempts, exponential backoff, Retry-After."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, TypeVar
+
+import structlog
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+
+from shared.connectors.errors import PlatformError
+
+if TYPE_CHECKING:
+    from shared.connectors.http import HttpSettings
+
+T = TypeVar("T")
+Sleep = Callable[[float], Awaitable[None]]
+
+log = structlog.get_logger(__name__)
+
+
+def _is_transient(exc: BaseException) -> bool:
+    return isinstance(exc, PlatformError) and exc.transient
+
+
+def backoff_s(settings: HttpSettings, attempt_number: int, error: BaseException | None) -> float:
+    """Wait before the next attempt: the platform's Retry-After (capped), else base * 2^(attempt-1)."""
+    if isinstance(error, PlatformError) and error.retry_after is not None:
+        return min(error.retry_after, settings.retry_after_cap_s)
+    return float(settings.backoff_base_s * 2 ** (attempt_number - 1))
+
+
+async def with_retries(
+    call: Callable[[], Awaitable[T]],
+    *,
+    settings: HttpSettings,
+    sleep: Sleep = asyncio.sleep,
+    operation: str = "",
+) -> T:
+    """Run `call`, retrying transient PlatformErrors; the last error is re-raised as is."""
+
+    def wait(state: RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome else None
+        return backoff_s(settings, state.attempt_number, error)
+
+    def before_sleep(state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        log.warning(
+            "platform_call_retry",
+            operation=operation,
+            attempt=state.attempt_number,
+            wait_s=state.upcoming_sleep,
+            error_code=error.code if isinstance(error, PlatformError) else type(error).__name__,
+        )
+
+    retrying = AsyncRetrying(
+        stop=stop_after_attempt(settings.max_attempts),
+        wait=wait,
+        retry=retry_if_exception(_is_transient),
+        sleep=sleep,
+        before_sleep=before_sleep,
+        reraise=True,
+    )
+    return await retrying(call)
