@@ -1,0 +1,127 @@
+"""The `activator` command: one entrypoint per service, plus operator commands."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import typer
+import uvicorn
+
+from shared.logging import configure_logging
+from shared.settings import Settings, load_settings
+
+app = typer.Typer(
+    help="Activator: audience segments to ad platforms, taxonomies in from data APIs.", no_args_is_help=True
+)
+org_app = typer.Typer(help="Orgs and their API keys.", no_args_is_help=True)
+key_app = typer.Typer(help="API keys of an org.", no_args_is_help=True)
+app.add_typer(org_app, name="org")
+org_app.add_typer(key_app, name="key")
+
+
+def _settings() -> Settings:
+    settings = load_settings()
+    configure_logging(settings.activator_log_level, settings.activator_log_format)
+    return settings
+
+
+@app.command()
+def migrate() -> None:
+    """Apply pending database migrations."""
+    from shared.db.migrate import apply_migrations
+
+    applied = apply_migrations(_settings().database_url)
+    typer.echo(f"applied {len(applied)} migration(s)")
+
+
+@app.command()
+def gateway() -> None:
+    """Run the HTTP gateway (and its outbox relay)."""
+    from services.gateway.app import build_app
+
+    settings = _settings()
+    uvicorn.run(
+        build_app(settings),
+        host=settings.activator_gateway_host,
+        port=settings.activator_gateway_port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=20,
+    )
+
+
+@app.command("push-worker")
+def push_worker() -> None:
+    """Run a push-worker."""
+    from services.push_worker.main import build_push_worker
+
+    asyncio.run(build_push_worker(_settings()).run())
+
+
+@app.command("sync-worker")
+def sync_worker() -> None:
+    """Run a sync-worker."""
+    from services.sync_worker.main import build_sync_worker
+
+    asyncio.run(build_sync_worker(_settings()).run())
+
+
+@app.command("status-recorder")
+def status_recorder() -> None:
+    """Run the status recorder."""
+    from services.status_recorder.main import build_recorder
+
+    asyncio.run(build_recorder(_settings()).run())
+
+
+@app.command("mock-platforms")
+def mock_platforms(
+    host: str = "127.0.0.1",
+    port: int = typer.Option(8090, envvar="ACTIVATOR_MOCK_PORT"),
+    sftp_port: int = typer.Option(8022, envvar="ACTIVATOR_MOCK_SFTP_PORT"),
+) -> None:
+    """Run the mock ad platforms and DMP (demo, tests, benchmarks)."""
+    from services.mock_platforms.app import serve
+
+    _settings()
+    asyncio.run(serve(host, port, sftp_port))
+
+
+async def _with_pool(settings: Settings, action: str, name: str | None, org_id: uuid.UUID | None) -> str:
+    from shared.db import orgs
+    from shared.db.pool import create_pool
+
+    pool = await create_pool(settings.database_url, max_size=2)
+    try:
+        if action == "create":
+            assert name is not None
+            new_org, api_key = await orgs.create_org(pool, name)
+            return f"org_id={new_org}\napi_key={api_key}"
+        assert org_id is not None
+        if action == "rotate":
+            api_key = orgs.new_api_key()
+            await orgs.add_api_key(pool, org_id, api_key)
+            return f"api_key={api_key}\n(the old keys keep working until `activator org key revoke`)"
+        revoked = await orgs.revoke_api_keys(pool, org_id, keep=None)
+        return f"revoked {revoked} key(s)"
+    finally:
+        await pool.close()
+
+
+@org_app.command("create")
+def org_create(name: str = typer.Option(..., "--name", help="The org's display name.")) -> None:
+    """Create an org and print its id and a new API key (shown once)."""
+    typer.echo(asyncio.run(_with_pool(_settings(), "create", name, None)))
+
+
+@key_app.command("rotate")
+def key_rotate(org: uuid.UUID = typer.Option(..., "--org")) -> None:
+    """Add a new key to an org; the old ones keep working until revoked."""
+    typer.echo(asyncio.run(_with_pool(_settings(), "rotate", None, org)))
+
+
+@key_app.command("revoke")
+def key_revoke(org: uuid.UUID = typer.Option(..., "--org")) -> None:
+    """Revoke every key of an org."""
+    typer.echo(asyncio.run(_with_pool(_settings(), "revoke", None, org)))

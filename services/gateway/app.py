@@ -1,0 +1,56 @@
+"""Composition root of the gateway: settings, pool, broker, relay, routes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import structlog
+from fastapi import FastAPI
+
+from services.gateway.outbox_relay import OutboxRelay
+from services.gateway.problems import install_problem_handlers
+from services.gateway.routes import connections, health, runs, topics
+from shared.db.orgs import ensure_dev_org
+from shared.db.pool import create_pool
+from shared.kafka import build_broker, ensure_topics
+from shared.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+
+def build_app(settings: Settings) -> FastAPI:
+    """The gateway application; connections open in its lifespan, not at import."""
+    settings.require_encryption_key()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pool = await create_pool(settings.database_url, max_size=settings.db_pool_max)
+        broker = build_broker(settings, client_id="activator-gateway")
+        await ensure_topics(settings)
+        await broker.connect()
+        if settings.activator_dev_api_key is not None:
+            await ensure_dev_org(pool, settings.activator_dev_api_key.get_secret_value())
+        app.state.settings = settings
+        app.state.pool = pool
+        app.state.broker = broker
+        relay = asyncio.create_task(
+            OutboxRelay(pool, broker, poll_interval_s=settings.outbox_poll_interval_s).run(),
+            name="outbox-relay",
+        )
+        log.info("gateway_started", port=settings.activator_gateway_port)
+        try:
+            yield
+        finally:
+            relay.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await relay
+            await broker.stop()
+            await pool.close()
+
+    app = FastAPI(title="Activator", version="0.1.0", lifespan=lifespan, docs_url="/docs")
+    install_problem_handlers(app)
+    for router in (health.router, connections.router, runs.router, topics.router):
+        app.include_router(router)
+    return app

@@ -1,0 +1,81 @@
+"""Publishes committed outbox rows to Kafka and marks them dispatched (at-least-once)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import asyncpg
+import structlog
+from faststream.kafka import KafkaBroker
+from prometheus_client import Counter, Gauge
+
+from shared.db import outbox
+
+log = structlog.get_logger(__name__)
+
+PUBLISHED = Counter("activator_outbox_published_total", "Outbox messages published to Kafka")
+LAG = Gauge("activator_outbox_lag", "Outbox messages waiting to be published")
+
+
+class OutboxRelay:
+    """Drains the outbox whenever a transaction notifies it, and on a short poll otherwise."""
+
+    def __init__(
+        self, pool: asyncpg.Pool[Any], broker: KafkaBroker, *, poll_interval_s: float, batch: int = 500
+    ):
+        self._pool = pool
+        self._broker = broker
+        self._poll_interval_s = poll_interval_s
+        self._batch = batch
+        self._wakeup = asyncio.Event()
+
+    async def run(self) -> None:
+        """Relay until cancelled; Kafka or Postgres outages are retried, never fatal."""
+        listener = await self._pool.acquire()
+        await listener.add_listener(outbox.NOTIFY_CHANNEL, self._on_notify)
+        try:
+            while True:
+                try:
+                    drained = await self.drain_once()
+                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, Exception) as exc:
+                    log.warning("outbox_relay_failed", error_type=type(exc).__name__, error=str(exc)[:200])
+                    await asyncio.sleep(1.0)
+                    continue
+                if drained:
+                    continue
+                self._wakeup.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wakeup.wait(), timeout=self._poll_interval_s)
+        finally:
+            with contextlib.suppress(Exception):
+                await listener.remove_listener(outbox.NOTIFY_CHANNEL, self._on_notify)
+            await self._pool.release(listener)
+
+    def _on_notify(self, *_args: object) -> None:
+        self._wakeup.set()
+
+    async def drain_once(self) -> int:
+        """Publish one batch of pending messages; returns how many were published."""
+        async with self._pool.acquire() as connection, connection.transaction():
+            messages = await outbox.claim_pending(connection, self._batch)
+            if not messages:
+                LAG.set(0)
+                return 0
+            futures = [
+                await self._broker.publish(
+                    message.payload,
+                    message.topic,
+                    key=message.key.encode(),
+                    headers=message.headers,
+                    no_confirm=True,
+                )
+                for message in messages
+            ]
+            await asyncio.gather(*futures)
+            await outbox.mark_dispatched(connection, [message.id for message in messages])
+        PUBLISHED.inc(len(messages))
+        LAG.set(await outbox.pending_count(self._pool))
+        log.info("outbox_published", count=len(messages))
+        return len(messages)

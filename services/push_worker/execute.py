@@ -1,0 +1,165 @@
+"""Carries out one batch of planned items on the platform and turns the outcomes into events and ledger rows."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from services.push_worker.plan import Action, PlannedItem
+from shared.connectors.batch import (
+    CreateOperation,
+    DeactivateOperation,
+    SegmentOperation,
+    SegmentOutcome,
+    UpdateOperation,
+    apply_batch,
+)
+from shared.connectors.errors import ErrorClass, PlatformError
+from shared.connectors.protocol import CreateSegmentParams, PlatformClient, UpdateSegmentParams
+from shared.db.activations import ActivationWrite
+from shared.messages import ItemOutcome, ItemResult, deterministic_event_id
+
+_DONE = {
+    Action.CREATE: ItemOutcome.CREATED,
+    Action.UPDATE: ItemOutcome.UPDATED,
+    Action.DEACTIVATE: ItemOutcome.DEACTIVATED,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    events: list[ItemResult]
+    ledger: list[ActivationWrite]
+    auth_error: PlatformError | None
+
+
+@dataclass(frozen=True, slots=True)
+class RunContext:
+    run_id: uuid.UUID
+    org_id: uuid.UUID
+    currency: str
+    data_source_location: str
+    attempt: int
+
+
+def item_event(
+    context: RunContext,
+    item: PlannedItem,
+    outcome: ItemOutcome,
+    *,
+    platform_segment_id: str | None = None,
+    error: PlatformError | None = None,
+    planned_action: str | None = None,
+) -> ItemResult:
+    """The one terminal event of a topic in this run (same id on every redelivery)."""
+    return ItemResult(
+        event_id=deterministic_event_id(context.run_id, "item", item.topic_id),
+        run_id=context.run_id,
+        org_id=context.org_id,
+        item_id=str(item.topic_id),
+        outcome=outcome,
+        planned_action=planned_action,
+        segment_name=item.name or None,
+        platform_segment_id=platform_segment_id,
+        error_code=error.code if error else None,
+        error_message=error.message if error else None,
+        attempt=context.attempt,
+    )
+
+
+def _operation(context: RunContext, item: PlannedItem) -> SegmentOperation:
+    if item.action is Action.CREATE:
+        return CreateOperation(
+            CreateSegmentParams(
+                name=item.name,
+                description=item.description,
+                cpm=item.cpm,
+                currency=context.currency,
+                data_source_location=context.data_source_location,
+                external_key=item.external_key,
+            )
+        )
+    assert item.platform_segment_id is not None
+    if item.action is Action.UPDATE:
+        return UpdateOperation(
+            item.platform_segment_id,
+            UpdateSegmentParams(
+                name=item.name, description=item.description, cpm=item.cpm, currency=context.currency
+            ),
+        )
+    return DeactivateOperation(item.platform_segment_id)
+
+
+def _ledger_row(item: PlannedItem, outcome: SegmentOutcome) -> ActivationWrite:
+    if outcome.error is not None:
+        return ActivationWrite(
+            item.topic_id, item.platform_segment_id, None, "failed", ItemOutcome.FAILED.value
+        )
+    state = "inactive" if item.action is Action.DEACTIVATE else "active"
+    return ActivationWrite(
+        item.topic_id,
+        outcome.platform_segment_id or item.platform_segment_id,
+        item.content_hash,
+        state,
+        _DONE[item.action].value,
+    )
+
+
+async def execute_batch(
+    context: RunContext, items: Sequence[PlannedItem], client: PlatformClient, *, concurrency: int
+) -> BatchResult:
+    """Apply the writes of a batch; unchanged and replayed items are reported without a platform call."""
+    events: list[ItemResult] = []
+    ledger: list[ActivationWrite] = []
+    writes = [item for item in items if item.action in _DONE]
+    outcomes = await apply_batch(
+        client, [_operation(context, item) for item in writes], concurrency=concurrency
+    )
+    auth_error: PlatformError | None = None
+    for item, outcome in zip(writes, outcomes, strict=True):
+        ledger.append(_ledger_row(item, outcome))
+        if outcome.error is not None:
+            if outcome.error.error_class is ErrorClass.AUTH:
+                auth_error = outcome.error
+            events.append(item_event(context, item, ItemOutcome.FAILED, error=outcome.error))
+        else:
+            platform_id = outcome.platform_segment_id or item.platform_segment_id
+            events.append(item_event(context, item, _DONE[item.action], platform_segment_id=platform_id))
+    for item in items:
+        if item.action is Action.UNCHANGED:
+            events.append(
+                item_event(context, item, ItemOutcome.SKIPPED, platform_segment_id=item.platform_segment_id)
+            )
+        elif item.action is Action.REPLAY:
+            events.append(
+                item_event(
+                    context,
+                    item,
+                    ItemOutcome(item.replay_outcome or ItemOutcome.SKIPPED),
+                    platform_segment_id=item.platform_segment_id,
+                )
+            )
+    return BatchResult(events=events, ledger=ledger, auth_error=auth_error)
+
+
+def plan_events(context: RunContext, items: Sequence[PlannedItem]) -> list[ItemResult]:
+    """Dry run: what each item would do, with its rendered name, and no platform call."""
+    return [
+        item_event(
+            context,
+            item,
+            ItemOutcome.PLANNED,
+            platform_segment_id=item.platform_segment_id,
+            planned_action=item.action.value if item.action is not Action.REPLAY else "unchanged",
+        )
+        for item in items
+    ]
+
+
+def abandoned_events(
+    context: RunContext, items: Sequence[PlannedItem], reason: PlatformError
+) -> list[ItemResult]:
+    """Items not attempted because the platform already refused the credentials."""
+    error = PlatformError(ErrorClass.AUTH, f"not attempted: {reason.message}", status_code=reason.status_code)
+    return [item_event(context, item, ItemOutcome.FAILED, error=error) for item in items]

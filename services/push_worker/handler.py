@@ -1,0 +1,165 @@
+"""Drives one push run: plan, push in batches, record the ledger, report every item."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import structlog
+
+from services.push_worker.execute import RunContext, abandoned_events, execute_batch, plan_events
+from services.push_worker.plan import plan_push
+from shared.connectors.errors import ConnectorConfigError, PlatformError
+from shared.connectors.protocol import PlatformClient
+from shared.db import activations as ledger
+from shared.db.connections import Connection, decrypt_credentials, get_connection
+from shared.db.output_templates import active_template
+from shared.db.runs import get_run_by_id, is_cancel_requested
+from shared.db.topics import active_topics_for_push
+from shared.messages import PushCommand, RunFinished, RunStarted, deterministic_event_id
+from shared.output_templates import render
+from shared.settings import Settings
+from shared.status_publisher import StatusPublisher
+
+log = structlog.get_logger(__name__)
+
+ClientFactory = Callable[[Connection, dict[str, str]], PlatformClient]
+
+
+@dataclass(frozen=True, slots=True)
+class PushDependencies:
+    pool: asyncpg.Pool[Any]
+    settings: Settings
+    publisher: StatusPublisher
+    client_factory: ClientFactory
+
+
+async def _finish(
+    deps: PushDependencies, command: PushCommand, *, total: int | None = None, **outcome: Any
+) -> None:
+    events: list[RunStarted | RunFinished] = []
+    if total is not None:
+        events.append(
+            RunStarted(
+                event_id=deterministic_event_id(command.run_id, "started"),
+                run_id=command.run_id,
+                org_id=command.org_id,
+                total=total,
+            )
+        )
+    events.append(
+        RunFinished(
+            event_id=deterministic_event_id(command.run_id, "finished"),
+            run_id=command.run_id,
+            org_id=command.org_id,
+            **outcome,
+        )
+    )
+    await deps.publisher.publish(events)
+
+
+async def handle_push(command: PushCommand, deps: PushDependencies) -> None:
+    """Process a push command; safe to call again with the same command (redelivery)."""
+    bound = log.bind(
+        run_id=str(command.run_id), connection_id=str(command.connection_id), org_id=str(command.org_id)
+    )
+    run = await get_run_by_id(deps.pool, command.run_id)
+    if run is None or run.is_terminal:
+        bound.info("push_command_ignored", reason="run finished or gone")
+        return
+    connection = await get_connection(deps.pool, command.org_id, command.connection_id)
+    if connection is None:
+        await _finish(deps, command, total=0, failed_reason="the connection no longer exists")
+        return
+    if run.cancel_requested:
+        await _finish(deps, command, total=0, cancelled=True)
+        return
+    key = deps.settings.require_encryption_key()
+    credentials = await decrypt_credentials(deps.pool, command.org_id, command.connection_id, key)
+    try:
+        client = deps.client_factory(connection, credentials)
+    except ConnectorConfigError as exc:
+        await _finish(deps, command, total=0, failed_reason=str(exc))
+        return
+    try:
+        await _push(command, deps, connection, client, bound)
+    finally:
+        await client.aclose()
+
+
+async def _push(
+    command: PushCommand,
+    deps: PushDependencies,
+    connection: Connection,
+    client: PlatformClient,
+    bound: structlog.stdlib.BoundLogger,
+) -> None:
+    config = connection.config
+    template_key = config.get("output_template_key")
+    template = await active_template(deps.pool, command.org_id, template_key) if template_key else None
+    topics = await active_topics_for_push(deps.pool, command.org_id, command.topic_ids)
+    deleted = (
+        await ledger.topics_to_deactivate(deps.pool, command.connection_id, command.run_id)
+        if command.topic_ids is None
+        else []
+    )
+    plan = plan_push(
+        run_id=command.run_id,
+        connection_id=command.connection_id,
+        topics=topics,
+        deactivate=deleted,
+        activations=await ledger.load_activations(deps.pool, command.connection_id),
+        render=lambda topic: render(template, topic),
+        default_cpm=float(config.get("default_cpm", 0)),
+        currency=str(config.get("currency", "USD")),
+    )
+    context = RunContext(
+        run_id=command.run_id,
+        org_id=command.org_id,
+        currency=str(config.get("currency", "USD")),
+        data_source_location=str(config.get("data_source_location", "")),
+        attempt=command.attempt,
+    )
+    await deps.publisher.publish(
+        [
+            RunStarted(
+                event_id=deterministic_event_id(command.run_id, "started"),
+                run_id=command.run_id,
+                org_id=command.org_id,
+                total=len(plan),
+            )
+        ]
+    )
+    bound.info("push_run_started", total=len(plan), dry_run=command.dry_run)
+    size = deps.settings.activation_batch_size
+    auth_error: PlatformError | None = None
+    cancelled = False
+    for start in range(0, len(plan), size):
+        batch = plan[start : start + size]
+        if await is_cancel_requested(deps.pool, command.run_id):
+            cancelled = True
+            break
+        if command.dry_run:
+            await deps.publisher.publish(plan_events(context, batch))
+            continue
+        if auth_error is not None:
+            await deps.publisher.publish(abandoned_events(context, batch, auth_error))
+            continue
+        result = await execute_batch(
+            context, batch, client, concurrency=deps.settings.push_concurrency_per_connection
+        )
+        # The ledger is durable before the events leave: a redelivery replays, never re-creates.
+        await ledger.record_activations(
+            deps.pool,
+            org_id=command.org_id,
+            connection_id=command.connection_id,
+            run_id=command.run_id,
+            writes=result.ledger,
+        )
+        await deps.publisher.publish(result.events)
+        auth_error = auth_error or result.auth_error
+    reason = f"the platform refused the credentials: {auth_error.message}" if auth_error else None
+    await _finish(deps, command, cancelled=cancelled, failed_reason=reason)
+    bound.info("push_run_finished", cancelled=cancelled, auth_failed=auth_error is not None)

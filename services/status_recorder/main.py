@@ -1,0 +1,58 @@
+"""Composition root of the status-recorder: consumes activator.status in batches, persists, commits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from faststream import AckPolicy, FastStream
+from faststream.kafka.annotations import KafkaMessage
+from pydantic import ValidationError
+
+from services.status_recorder.persist import persist_events
+from shared.db.pool import create_pool
+from shared.kafka import build_broker, ensure_topics
+from shared.messages import STATUS_EVENT, StatusEvent
+from shared.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+
+def build_recorder(settings: Settings) -> FastStream:
+    """The recorder app; the pool opens on startup."""
+    broker = build_broker(settings, client_id="activator-status-recorder")
+    state: dict[str, Any] = {}
+
+    @broker.subscriber(
+        settings.topic("status"),
+        group_id="activator-status-recorder",
+        batch=True,
+        max_records=settings.recorder_batch_max,
+        batch_timeout_ms=100,
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        max_poll_interval_ms=settings.kafka_max_poll_interval_ms,
+    )
+    async def record(message: KafkaMessage) -> None:
+        records = message.raw_message if isinstance(message.raw_message, tuple) else (message.raw_message,)
+        events: list[StatusEvent] = []
+        for record in records:
+            try:
+                events.append(STATUS_EVENT.validate_json(record.value or b""))
+            except ValidationError as exc:
+                log.exception("status_event_unparseable", error=str(exc)[:300])
+        await persist_events(state["pool"], events, max_errors_stored=settings.max_run_errors_stored)
+        log.debug("status_events_recorded", count=len(events), first_offset=records[0].offset)
+
+    app = FastStream(broker)
+
+    @app.on_startup
+    async def _startup() -> None:
+        await ensure_topics(settings)
+        state["pool"] = await create_pool(settings.database_url, max_size=settings.db_pool_max)
+
+    @app.on_shutdown
+    async def _shutdown() -> None:
+        await state["pool"].close()
+
+    return app

@@ -1,0 +1,91 @@
+"""The activation ledger: topic x connection -> platform segment, content hash, state."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+
+@dataclass(frozen=True, slots=True)
+class Activation:
+    topic_id: uuid.UUID
+    platform_segment_id: str | None
+    content_hash: str | None
+    state: str
+    last_run_id: uuid.UUID | None
+    last_outcome: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ActivationWrite:
+    """What a confirmed platform call (or a failure) leaves in the ledger."""
+
+    topic_id: uuid.UUID
+    platform_segment_id: str | None
+    content_hash: str | None
+    state: str
+    outcome: str
+
+
+async def load_activations(db: asyncpg.Pool[Any], connection_id: uuid.UUID) -> dict[uuid.UUID, Activation]:
+    """Every ledger entry of a connection, by topic."""
+    rows = await db.fetch(
+        """SELECT topic_id, platform_segment_id, content_hash, state, last_run_id, last_outcome
+           FROM activations WHERE connection_id = $1""",
+        connection_id,
+    )
+    return {row["topic_id"]: Activation(**dict(row)) for row in rows}
+
+
+async def topics_to_deactivate(
+    db: asyncpg.Pool[Any], connection_id: uuid.UUID, run_id: uuid.UUID
+) -> list[uuid.UUID]:
+    """Topics deleted since their last push whose segment is still live, or was deactivated by this run."""
+    rows = await db.fetch(
+        """SELECT a.topic_id FROM activations a JOIN topics t ON t.id = a.topic_id
+           WHERE a.connection_id = $1 AND t.status = 'deleted'
+             AND (a.state IN ('active', 'pending') OR (a.last_run_id = $2 AND a.last_outcome = 'deactivated'))
+           ORDER BY a.topic_id""",
+        connection_id,
+        run_id,
+    )
+    return [row["topic_id"] for row in rows]
+
+
+async def record_activations(
+    db: asyncpg.Pool[Any],
+    *,
+    org_id: uuid.UUID,
+    connection_id: uuid.UUID,
+    run_id: uuid.UUID,
+    writes: Sequence[ActivationWrite],
+) -> None:
+    """Upsert ledger entries right after the platform confirmed; a failure keeps the known segment id."""
+    if not writes:
+        return
+    await db.execute(
+        """INSERT INTO activations (connection_id, topic_id, org_id, platform_segment_id, content_hash, state,
+                                    last_run_id, last_outcome, last_pushed_at)
+           SELECT $1, w.topic_id, $2, w.platform_segment_id, w.content_hash, w.state, $3, w.outcome, now()
+           FROM unnest($4::uuid[], $5::text[], $6::text[], $7::text[], $8::text[])
+                AS w(topic_id, platform_segment_id, content_hash, state, outcome)
+           ON CONFLICT (connection_id, topic_id) DO UPDATE SET
+               platform_segment_id = COALESCE(EXCLUDED.platform_segment_id, activations.platform_segment_id),
+               content_hash = CASE WHEN EXCLUDED.last_outcome = 'failed' THEN activations.content_hash
+                                   ELSE EXCLUDED.content_hash END,
+               state = CASE WHEN EXCLUDED.last_outcome = 'failed' THEN activations.state ELSE EXCLUDED.state END,
+               last_run_id = EXCLUDED.last_run_id, last_outcome = EXCLUDED.last_outcome,
+               last_pushed_at = EXCLUDED.last_pushed_at""",
+        connection_id,
+        org_id,
+        run_id,
+        [write.topic_id for write in writes],
+        [write.platform_segment_id for write in writes],
+        [write.content_hash for write in writes],
+        [write.state for write in writes],
+        [write.outcome for write in writes],
+    )

@@ -1,0 +1,160 @@
+"""Platform connections; credentials are encrypted and decrypted inside Postgres with pgcrypto."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+_COLUMNS = (
+    "id, org_id, name, platform, direction, auth_type, config, enabled, created_at, updated_at,"
+    " auth_credentials_enc IS NOT NULL AS has_credentials"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    id: uuid.UUID
+    org_id: uuid.UUID
+    name: str
+    platform: str
+    direction: str
+    auth_type: str
+    config: dict[str, Any]
+    enabled: bool
+    has_credentials: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+def _connection(row: asyncpg.Record) -> Connection:
+    return Connection(**dict(row))
+
+
+class ConnectionLimitReached(Exception):
+    """The org already has the maximum number of connections."""
+
+
+async def create_connection(
+    db: asyncpg.Pool[Any],
+    org_id: uuid.UUID,
+    *,
+    name: str,
+    platform: str,
+    direction: str,
+    auth_type: str,
+    credentials: dict[str, str] | None,
+    config: dict[str, Any],
+    enabled: bool,
+    encryption_key: str,
+    limit: int,
+) -> Connection:
+    """Insert a connection, refusing the one past `limit` even under concurrent creates."""
+    async with db.acquire() as connection, connection.transaction():
+        # Serialise creates per org so the count check cannot race.
+        await connection.execute("SELECT pg_advisory_xact_lock(hashtext($1::text))", f"connections:{org_id}")
+        count = await connection.fetchval(
+            "SELECT count(*) FROM platform_connections WHERE org_id = $1", org_id
+        )
+        if count >= limit:
+            raise ConnectionLimitReached
+        row = await connection.fetchrow(
+            f"""INSERT INTO platform_connections
+                    (org_id, name, platform, direction, auth_type, auth_credentials_enc, config, enabled)
+                VALUES ($1, $2, $3, $4, $5,
+                        CASE WHEN $6::text IS NULL THEN NULL ELSE pgp_sym_encrypt($6::text, $7::text) END,
+                        $8, $9)
+                RETURNING {_COLUMNS}""",
+            org_id,
+            name,
+            platform,
+            direction,
+            auth_type,
+            json.dumps(credentials) if credentials is not None else None,
+            encryption_key,
+            config,
+            enabled,
+        )
+    assert row is not None
+    return _connection(row)
+
+
+async def update_connection(
+    db: asyncpg.Pool[Any],
+    org_id: uuid.UUID,
+    connection_id: uuid.UUID,
+    *,
+    name: str,
+    platform: str,
+    direction: str,
+    auth_type: str,
+    credentials: dict[str, str] | None,
+    config: dict[str, Any],
+    enabled: bool,
+    encryption_key: str,
+) -> Connection | None:
+    """Replace a connection's settings; without new credentials the stored ones are kept."""
+    row = await db.fetchrow(
+        f"""UPDATE platform_connections SET
+                name = $3, platform = $4, direction = $5, auth_type = $6, config = $8, enabled = $9,
+                auth_credentials_enc = CASE WHEN $7::text IS NULL THEN auth_credentials_enc
+                                            ELSE pgp_sym_encrypt($7::text, $10::text) END,
+                updated_at = now()
+            WHERE org_id = $1 AND id = $2
+            RETURNING {_COLUMNS}""",
+        org_id,
+        connection_id,
+        name,
+        platform,
+        direction,
+        auth_type,
+        json.dumps(credentials) if credentials is not None else None,
+        config,
+        enabled,
+        encryption_key,
+    )
+    return _connection(row) if row else None
+
+
+async def get_connection(
+    db: asyncpg.Pool[Any], org_id: uuid.UUID, connection_id: uuid.UUID
+) -> Connection | None:
+    """One of the org's connections, or None (also for another org's id)."""
+    row = await db.fetchrow(
+        f"SELECT {_COLUMNS} FROM platform_connections WHERE org_id = $1 AND id = $2", org_id, connection_id
+    )
+    return _connection(row) if row else None
+
+
+async def list_connections(db: asyncpg.Pool[Any], org_id: uuid.UUID) -> list[Connection]:
+    """All of the org's connections, oldest first."""
+    rows = await db.fetch(
+        f"SELECT {_COLUMNS} FROM platform_connections WHERE org_id = $1 ORDER BY created_at, id", org_id
+    )
+    return [_connection(row) for row in rows]
+
+
+async def delete_connection(db: asyncpg.Pool[Any], org_id: uuid.UUID, connection_id: uuid.UUID) -> bool:
+    """Delete one of the org's connections; False when there was none."""
+    result: str = await db.execute(
+        "DELETE FROM platform_connections WHERE org_id = $1 AND id = $2", org_id, connection_id
+    )
+    return result.endswith(" 1")
+
+
+async def decrypt_credentials(
+    db: asyncpg.Pool[Any], org_id: uuid.UUID, connection_id: uuid.UUID, encryption_key: str
+) -> dict[str, str]:
+    """The connection's plaintext credentials, for the moment a worker needs them."""
+    plaintext: str | None = await db.fetchval(
+        """SELECT pgp_sym_decrypt(auth_credentials_enc, $3::text) FROM platform_connections
+           WHERE org_id = $1 AND id = $2 AND auth_credentials_enc IS NOT NULL""",
+        org_id,
+        connection_id,
+        encryption_key,
+    )
+    return json.loads(plaintext) if plaintext else {}

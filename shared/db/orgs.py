@@ -1,0 +1,78 @@
+"""Orgs and their API keys (stored as sha256 digests)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from typing import Any
+
+import asyncpg
+
+from shared.db.pool import Db
+
+KEY_PREFIX = "act_"
+
+
+def hash_api_key(api_key: str) -> str:
+    """The digest stored for a key; keys are long random strings, so a fast hash is enough."""
+    return hashlib.sha256(api_key.encode()).hexdigest()
+
+
+def new_api_key() -> str:
+    """A fresh random API key."""
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+async def create_org(db: Db, name: str) -> tuple[uuid.UUID, str]:
+    """Create an org with one key; returns (org id, plaintext key shown once)."""
+    api_key = new_api_key()
+    org_id: uuid.UUID = await db.fetchval("INSERT INTO orgs (name) VALUES ($1) RETURNING id", name)
+    await add_api_key(db, org_id, api_key)
+    return org_id, api_key
+
+
+async def add_api_key(db: Db, org_id: uuid.UUID, api_key: str) -> None:
+    """Attach a key to an org (idempotent for the same key)."""
+    await db.execute(
+        "INSERT INTO api_keys (org_id, key_hash, key_prefix) VALUES ($1, $2, $3) ON CONFLICT (key_hash) DO NOTHING",
+        org_id,
+        hash_api_key(api_key),
+        api_key[:8],
+    )
+
+
+async def revoke_api_keys(db: asyncpg.Pool[Any], org_id: uuid.UUID, *, keep: str | None = None) -> int:
+    """Revoke an org's keys except `keep`; returns how many were revoked."""
+    keep_hash = hash_api_key(keep) if keep else ""
+    result: str = await db.execute(
+        "UPDATE api_keys SET revoked_at = now() WHERE org_id = $1 AND revoked_at IS NULL AND key_hash <> $2",
+        org_id,
+        keep_hash,
+    )
+    return int(result.rsplit(maxsplit=1)[-1])
+
+
+async def org_for_api_key(db: asyncpg.Pool[Any], api_key: str) -> uuid.UUID | None:
+    """The org a live key belongs to, or None."""
+    org_id: uuid.UUID | None = await db.fetchval(
+        "SELECT org_id FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL", hash_api_key(api_key)
+    )
+    return org_id
+
+
+async def ensure_dev_org(db: asyncpg.Pool[Any], api_key: str) -> uuid.UUID:
+    """The dev org owning `api_key`, created on first use (for make up / demo / tests)."""
+    existing = await org_for_api_key(db, api_key)
+    if existing is not None:
+        return existing
+    async with db.acquire() as connection, connection.transaction():
+        await connection.execute("SELECT pg_advisory_xact_lock(hashtext('activator.dev_org'))")
+        existing = await connection.fetchval(
+            "SELECT org_id FROM api_keys WHERE key_hash = $1", hash_api_key(api_key)
+        )
+        if existing is not None:
+            return existing  # type: ignore[no-any-return]
+        org_id: uuid.UUID = await connection.fetchval("INSERT INTO orgs (name) VALUES ('dev') RETURNING id")
+        await add_api_key(connection, org_id, api_key)
+        return org_id

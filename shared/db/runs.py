@@ -1,0 +1,133 @@
+"""Runs and their per-item results, as the gateway creates and serves them."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from shared.db.pool import Db, DbConnection
+
+TERMINAL_STATUSES = frozenset({"succeeded", "partial", "failed", "cancelled", "incomplete"})
+
+_COLUMNS = (
+    "id, org_id, connection_id, kind, status, mode, dry_run, total, processed, succeeded, failed, skipped,"
+    " inserted, updated, unchanged, invalid, pages, error_count, status_reason, throttled_until, parent_run_id,"
+    " cancel_requested, created_at, started_at, finished_at"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    id: uuid.UUID
+    org_id: uuid.UUID
+    connection_id: uuid.UUID
+    kind: str
+    status: str
+    mode: str
+    dry_run: bool
+    total: int
+    processed: int
+    succeeded: int
+    failed: int
+    skipped: int
+    inserted: int
+    updated: int
+    unchanged: int
+    invalid: int
+    pages: int
+    error_count: int
+    status_reason: str | None
+    throttled_until: datetime | None
+    parent_run_id: uuid.UUID | None
+    cancel_requested: bool
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    @property
+    def is_terminal(self) -> bool:
+        """Whether the run has reached a final status."""
+        return self.status in TERMINAL_STATUSES
+
+
+@dataclass(frozen=True, slots=True)
+class RunError:
+    item_id: str | None
+    code: str
+    message: str
+    attempt: int
+    at: datetime
+
+
+async def insert_run(
+    connection: DbConnection,
+    *,
+    org_id: uuid.UUID,
+    connection_id: uuid.UUID,
+    kind: str,
+    mode: str,
+    dry_run: bool,
+    total: int,
+    request: dict[str, Any],
+    parent_run_id: uuid.UUID | None = None,
+) -> Run:
+    """Insert a queued run inside the caller's transaction."""
+    row = await connection.fetchrow(
+        f"""INSERT INTO runs (org_id, connection_id, kind, mode, dry_run, total, request, parent_run_id)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {_COLUMNS}""",
+        org_id,
+        connection_id,
+        kind,
+        mode,
+        dry_run,
+        total,
+        request,
+        parent_run_id,
+    )
+    assert row is not None
+    return Run(**dict(row))
+
+
+async def get_run(db: Db, org_id: uuid.UUID, run_id: uuid.UUID) -> Run | None:
+    """One of the org's runs, or None."""
+    row = await db.fetchrow(f"SELECT {_COLUMNS} FROM runs WHERE org_id = $1 AND id = $2", org_id, run_id)
+    return Run(**dict(row)) if row else None
+
+
+async def get_run_by_id(db: Db, run_id: uuid.UUID) -> Run | None:
+    """A run by id regardless of org (workers, which got the id from a trusted command)."""
+    row = await db.fetchrow(f"SELECT {_COLUMNS} FROM runs WHERE id = $1", run_id)
+    return Run(**dict(row)) if row else None
+
+
+async def run_errors(db: asyncpg.Pool[Any], run_id: uuid.UUID, limit: int) -> list[RunError]:
+    """The stored error records of a run, oldest first."""
+    rows = await db.fetch(
+        "SELECT item_id, code, message, attempt, at FROM run_errors WHERE run_id = $1 ORDER BY id LIMIT $2",
+        run_id,
+        limit,
+    )
+    return [RunError(**dict(row)) for row in rows]
+
+
+async def request_cancel(db: asyncpg.Pool[Any], org_id: uuid.UUID, run_id: uuid.UUID) -> Run | None:
+    """Ask the worker to stop at the next batch boundary; a queued run is cancelled at once."""
+    row = await db.fetchrow(
+        f"""UPDATE runs SET cancel_requested = true,
+                status = CASE WHEN status = 'queued' THEN 'cancelled' ELSE status END,
+                finished_at = CASE WHEN status = 'queued' THEN now() ELSE finished_at END,
+                updated_at = now()
+            WHERE org_id = $1 AND id = $2 RETURNING {_COLUMNS}""",
+        org_id,
+        run_id,
+    )
+    return Run(**dict(row)) if row else None
+
+
+async def is_cancel_requested(db: asyncpg.Pool[Any], run_id: uuid.UUID) -> bool:
+    """Whether someone asked the run to stop."""
+    return bool(await db.fetchval("SELECT cancel_requested FROM runs WHERE id = $1", run_id))

@@ -1,0 +1,195 @@
+"""The org's taxonomy: topics, with cursor pagination and set-based bulk upserts."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import asyncpg
+
+from shared.db.pool import Db
+
+_COLUMNS = (
+    "id, org_id, name, parent_category, path, description, external_id, source_connection_id, cpm,"
+    " attributes, status, created_at, updated_at, tradedesk_name, tradedesk_description,"
+    " liveramp_name, liveramp_description, platform_outputs"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    id: uuid.UUID
+    org_id: uuid.UUID
+    name: str
+    parent_category: str | None
+    path: list[str]
+    description: str
+    external_id: str | None
+    source_connection_id: uuid.UUID | None
+    cpm: Decimal | None
+    attributes: dict[str, Any]
+    status: str
+    created_at: datetime
+    updated_at: datetime
+    tradedesk_name: str | None = None
+    tradedesk_description: str | None = None
+    liveramp_name: str | None = None
+    liveramp_description: str | None = None
+    platform_outputs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class TopicFields:
+    """The writable part of a topic."""
+
+    name: str
+    parent_category: str | None = None
+    path: list[str] = field(default_factory=list)
+    description: str = ""
+    external_id: str | None = None
+    cpm: Decimal | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)
+    source_connection_id: uuid.UUID | None = None
+
+
+def _topic(row: asyncpg.Record) -> Topic:
+    return Topic(**dict(row))
+
+
+async def list_topics(
+    db: asyncpg.Pool[Any],
+    org_id: uuid.UUID,
+    *,
+    limit: int,
+    after: uuid.UUID | None,
+    include_deleted: bool = False,
+) -> list[Topic]:
+    """A page of the org's topics in id order, starting after the cursor id."""
+    rows = await db.fetch(
+        f"""SELECT {_COLUMNS} FROM topics
+            WHERE org_id = $1 AND ($2::uuid IS NULL OR id > $2) AND ($4 OR status = 'active')
+            ORDER BY id LIMIT $3""",
+        org_id,
+        after,
+        limit,
+        include_deleted,
+    )
+    return [_topic(row) for row in rows]
+
+
+async def get_topic(db: asyncpg.Pool[Any], org_id: uuid.UUID, topic_id: uuid.UUID) -> Topic | None:
+    """One of the org's topics, or None."""
+    row = await db.fetchrow(f"SELECT {_COLUMNS} FROM topics WHERE org_id = $1 AND id = $2", org_id, topic_id)
+    return _topic(row) if row else None
+
+
+async def create_topic(db: asyncpg.Pool[Any], org_id: uuid.UUID, fields: TopicFields) -> Topic:
+    """Insert one topic."""
+    row = await db.fetchrow(
+        f"""INSERT INTO topics (org_id, name, parent_category, path, description, external_id, cpm, attributes,
+                                source_connection_id)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {_COLUMNS}""",
+        org_id,
+        fields.name,
+        fields.parent_category,
+        fields.path,
+        fields.description,
+        fields.external_id,
+        fields.cpm,
+        fields.attributes,
+        fields.source_connection_id,
+    )
+    assert row is not None
+    return _topic(row)
+
+
+async def update_topic(
+    db: asyncpg.Pool[Any], org_id: uuid.UUID, topic_id: uuid.UUID, fields: TopicFields
+) -> Topic | None:
+    """Replace a topic's writable fields (reactivates a deleted topic)."""
+    row = await db.fetchrow(
+        f"""UPDATE topics SET name = $3, parent_category = $4, path = $5, description = $6, external_id = $7,
+                cpm = $8, attributes = $9, status = 'active', updated_at = now()
+            WHERE org_id = $1 AND id = $2 RETURNING {_COLUMNS}""",
+        org_id,
+        topic_id,
+        fields.name,
+        fields.parent_category,
+        fields.path,
+        fields.description,
+        fields.external_id,
+        fields.cpm,
+        fields.attributes,
+    )
+    return _topic(row) if row else None
+
+
+async def soft_delete_topic(db: asyncpg.Pool[Any], org_id: uuid.UUID, topic_id: uuid.UUID) -> bool:
+    """Mark a topic deleted; its segments are deactivated by the next push."""
+    result: str = await db.execute(
+        "UPDATE topics SET status = 'deleted', updated_at = now() WHERE org_id = $1 AND id = $2",
+        org_id,
+        topic_id,
+    )
+    return result.endswith(" 1")
+
+
+async def bulk_upsert_topics(db: Db, org_id: uuid.UUID, topics: list[TopicFields]) -> tuple[int, int]:
+    """Insert or update many topics in one statement, keyed by external id when given.
+
+    Returns (created, updated).
+    """
+    created_flags = await db.fetch(
+        """INSERT INTO topics (org_id, name, parent_category, path, description, external_id, cpm, attributes,
+                               source_connection_id)
+           SELECT $1, r.name, r.parent_category, ARRAY(SELECT jsonb_array_elements_text(r.path::jsonb)),
+                  r.description, r.external_id, r.cpm, r.attributes::jsonb, r.source_connection_id
+           FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::numeric[], $8::text[],
+                       $9::uuid[])
+                AS r(name, parent_category, path, description, external_id, cpm, attributes, source_connection_id)
+           ON CONFLICT (org_id, external_id) WHERE external_id IS NOT NULL DO UPDATE SET
+                name = EXCLUDED.name, parent_category = EXCLUDED.parent_category, path = EXCLUDED.path,
+                description = EXCLUDED.description, cpm = EXCLUDED.cpm, attributes = EXCLUDED.attributes,
+                source_connection_id = COALESCE(EXCLUDED.source_connection_id, topics.source_connection_id),
+                status = 'active', updated_at = now()
+           RETURNING (xmax = 0) AS created""",
+        org_id,
+        [t.name for t in topics],
+        [t.parent_category for t in topics],
+        [json.dumps(t.path) for t in topics],  # text, not jsonb[]: nested lists would read as 2-D
+        [t.description for t in topics],
+        [t.external_id for t in topics],
+        [t.cpm for t in topics],
+        [json.dumps(t.attributes) for t in topics],
+        [t.source_connection_id for t in topics],
+    )
+    created = sum(1 for row in created_flags if row["created"])
+    return created, len(created_flags) - created
+
+
+async def active_topics_for_push(
+    db: asyncpg.Pool[Any], org_id: uuid.UUID, topic_ids: list[uuid.UUID] | None
+) -> list[Topic]:
+    """The topics a push run covers: all active ones, or the selected ids that are active."""
+    rows = await db.fetch(
+        f"""SELECT {_COLUMNS} FROM topics
+            WHERE org_id = $1 AND status = 'active' AND ($2::uuid[] IS NULL OR id = ANY($2))
+            ORDER BY id""",
+        org_id,
+        topic_ids,
+    )
+    return [_topic(row) for row in rows]
+
+
+async def count_topics_for_push(db: Db, org_id: uuid.UUID, topic_ids: list[uuid.UUID] | None) -> int:
+    """How many topics a push run would cover."""
+    count: int = await db.fetchval(
+        "SELECT count(*) FROM topics WHERE org_id = $1 AND status = 'active' AND ($2::uuid[] IS NULL OR id = ANY($2))",
+        org_id,
+        topic_ids,
+    )
+    return count

@@ -1,0 +1,54 @@
+"""Kafka wiring shared by the services: topic setup and an idempotent FastStream broker."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+import structlog
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+from faststream.kafka import KafkaBroker
+
+from shared.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+TOPIC_NAMES = ("requests", "push.commands", "sync.commands", "status", "dlq")
+
+
+async def ensure_topics(settings: Settings) -> None:
+    """Create Activator's topics with the configured partitions when they do not exist yet."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [
+            NewTopic(
+                name=settings.topic(name),
+                num_partitions=settings.kafka_partitions,
+                replication_factor=settings.kafka_replication_factor,
+            )
+            for name in TOPIC_NAMES
+            if settings.topic(name) not in existing
+        ]
+        if missing:
+            with contextlib.suppress(TopicAlreadyExistsError):  # another replica created them first
+                await admin.create_topics(missing)
+            log.info("kafka_topics_created", topics=[topic.name for topic in missing])
+    finally:
+        await admin.close()
+
+
+def build_broker(settings: Settings, *, client_id: str) -> KafkaBroker:
+    """A broker whose producer is idempotent with acks=all; consumers commit manually."""
+    return KafkaBroker(
+        settings.kafka_bootstrap_servers,
+        client_id=client_id,
+        enable_idempotence=True,
+        acks="all",
+        allow_auto_create_topics=False,
+        linger_ms=5,
+        graceful_timeout=30.0,
+        logger=logging.getLogger("activator.faststream"),
+    )

@@ -1,0 +1,87 @@
+"""The one place Activator reads its configuration from the environment."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from ipaddress import IPv4Network, IPv6Network, ip_network
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.connectors.http import HttpSettings
+
+_PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "placeholder", "xxx"}
+
+
+class Settings(BaseSettings):
+    """Every setting with its documented default; names map to env vars in upper case."""
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True)
+
+    database_url: str = "postgresql://activator:activator@127.0.0.1:15432/activator"
+    kafka_bootstrap_servers: str = "127.0.0.1:19092"
+    credentials_encryption_key: SecretStr = Field(default=SecretStr(""))
+
+    kafka_partitions: int = Field(default=12, ge=1)
+    kafka_replication_factor: int = Field(default=1, ge=1)
+    kafka_topic_prefix: str = "activator"
+    kafka_max_poll_interval_ms: int = 30 * 60 * 1000
+
+    activator_gateway_host: str = "127.0.0.1"
+    activator_gateway_port: int = 8080
+    activator_dev_api_key: SecretStr | None = None
+    activator_log_format: str = Field(default="json", pattern="^(json|console)$")
+    activator_log_level: str = "INFO"
+    activator_egress_allow_private: bool = False
+    activator_egress_allow_cidrs: list[str] = Field(default_factory=list)
+
+    max_connections_per_org: int = 20
+    activation_batch_size: int = 25
+    max_run_errors_stored: int = 500
+    request_attempts: int = 3
+    request_timeout_s: float = 30.0
+    retry_after_cap_s: float = 60.0
+    connection_test_timeout_s: float = 10.0
+    bulk_topics_max: int = 10_000
+    push_concurrency_per_connection: int = 8
+    push_runs_in_parallel: int = 4
+    outbox_poll_interval_s: float = 0.2
+    recorder_batch_max: int = 2_000
+    db_pool_max: int = 10
+
+    @field_validator("activator_egress_allow_cidrs", mode="before")
+    @classmethod
+    def _split_cidrs(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @cached_property
+    def egress_allowed_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
+        """The operator's CIDR allow-list for connection URLs."""
+        return tuple(ip_network(cidr, strict=False) for cidr in self.activator_egress_allow_cidrs)
+
+    def topic(self, name: str) -> str:
+        """Full Kafka topic name, e.g. `activator.status`."""
+        return f"{self.kafka_topic_prefix}.{name}"
+
+    def require_encryption_key(self) -> str:
+        """The credentials key; refuses a missing or placeholder value."""
+        key = self.credentials_encryption_key.get_secret_value()
+        if key.strip().lower() in _PLACEHOLDER_SECRETS or len(key) < 16:
+            msg = "CREDENTIALS_ENCRYPTION_KEY is missing, a placeholder or shorter than 16 characters"
+            raise RuntimeError(msg)
+        return key
+
+    def http(self) -> HttpSettings:
+        """The connector HTTP behaviour these settings describe."""
+        return HttpSettings(
+            timeout_s=self.request_timeout_s,
+            max_attempts=self.request_attempts,
+            retry_after_cap_s=self.retry_after_cap_s,
+        )
+
+
+def load_settings() -> Settings:
+    """Read settings from the environment (called by composition roots only)."""
+    return Settings()
