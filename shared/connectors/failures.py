@@ -50,10 +50,17 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
+_SHORT_SECRET = 8
+
+
 def scrub(text: str, secrets: Iterable[str]) -> str:
     """Replace every credential value found in `text` with `***`."""
     for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
-        text = text.replace(secret, "***")
+        if len(secret) >= _SHORT_SECRET:
+            text = text.replace(secret, "***")
+        else:
+            # A short secret ("p", "test") is only replaced where it stands alone, not inside every word.
+            text = re.sub(rf"(?<![A-Za-z0-9]){re.escape(secret)}(?![A-Za-z0-9])", "***", text)
     return text
 
 
@@ -92,6 +99,16 @@ def _message_from(body: object, depth: int = 0) -> str | None:
             if found:
                 return found
     return None
+
+
+def oauth_error_code(response: httpx.Response) -> str | None:
+    """The `error` code of an OAuth2 error body (RFC 6749 section 5.2), if there is one."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    code = body.get("error") if isinstance(body, dict) else None
+    return code if isinstance(code, str) else None
 
 
 def error_from_response(response: httpx.Response, secrets: Iterable[str]) -> PlatformError:

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from shared.connectors.auth import AuthStrategy, no_auth
 from shared.connectors.errors import ErrorClass
-from shared.connectors.failures import error_from_response, error_from_transport, malformed
+from shared.connectors.failures import error_from_response, error_from_transport, malformed, oauth_error_code
 from shared.connectors.retry import Sleep, with_retries
 
 log = structlog.get_logger(__name__)
@@ -108,7 +108,8 @@ class PlatformHttp:
         if response.is_success:
             return self.parse_json(response)
         error = error_from_response(response, [*self.secrets(), *form.values()])
-        if response.status_code == 400 and any(code in error.message for code in _OAUTH_AUTH_ERRORS):
+        if response.status_code == 400 and oauth_error_code(response) in _OAUTH_AUTH_ERRORS:
+            # RFC 6749 answers bad credentials with 400: for the caller that is an auth failure.
             error.error_class = ErrorClass.AUTH
         raise error
 

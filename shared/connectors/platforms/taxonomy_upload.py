@@ -85,7 +85,8 @@ class SftpTaxonomyUploader:
         message = trim(scrub(f"sftp: {type(exc).__name__}: {exc}", [self._password]))
         if isinstance(exc, asyncssh.PermissionDenied):
             return PlatformError(ErrorClass.AUTH, message)
-        if isinstance(exc, asyncssh.SFTPConnectionLost | asyncssh.SFTPNoConnection):
+        # FX_FAILURE is SFTP's unspecific "something went wrong": worth another try, like a 5xx.
+        if isinstance(exc, asyncssh.SFTPConnectionLost | asyncssh.SFTPNoConnection | asyncssh.SFTPFailure):
             return PlatformError(ErrorClass.RETRYABLE, message)
         if isinstance(exc, asyncssh.HostKeyNotVerifiable | asyncssh.SFTPError):
             # The server refused the file (bad content, size) or the path: resending will not help.

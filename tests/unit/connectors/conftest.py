@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from connector_fakes import FakeSleep
 
 from shared.connectors import reset_token_cache
+from tests.unit.connectors.connector_fakes import FakeSleep
 
 
 @pytest.fixture

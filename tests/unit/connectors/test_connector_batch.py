@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 
-from connector_fakes import FakeSleep, FakeTaxonomyDrop
-
 from shared.connectors import (
     ConnectionTestResult,
     ConnectorDeps,
@@ -23,6 +21,7 @@ from shared.connectors import (
     apply_batch,
     create_platform_client,
 )
+from tests.unit.connectors.connector_fakes import FakeSleep, FakeTaxonomyDrop
 
 IX_CONFIG = {"sftp_host": "h", "remote_dir": "/in", "default_cpm": 1.0, "currency": "USD"}
 

@@ -6,7 +6,6 @@ import json
 
 import httpx
 import pytest
-from connector_fakes import FakeSleep, ScriptedPlatform, answers
 
 from shared.connectors import (
     ConnectorDeps,
@@ -19,6 +18,7 @@ from shared.connectors import (
     UpdateSegmentParams,
     create_platform_client,
 )
+from tests.unit.connectors.connector_fakes import FakeSleep, ScriptedPlatform, answers
 
 CONFIG = {
     "api_base_url": "http://127.0.0.1:8090/custom",

@@ -6,7 +6,6 @@ from typing import Any
 
 import httpx
 import pytest
-from connector_fakes import FakeSleep, ScriptedPlatform, answers
 
 from shared.connectors import (
     ConnectorConfigError,
@@ -18,6 +17,7 @@ from shared.connectors import (
     create_platform_client,
     validate_outbound_config,
 )
+from tests.unit.connectors.connector_fakes import FakeSleep, ScriptedPlatform, answers
 
 SECRET = "s3cr3t-value-that-must-not-leak"
 CUSTOM = {"api_base_url": "http://127.0.0.1:8090/custom", "default_cpm": 1.5, "currency": "USD"}

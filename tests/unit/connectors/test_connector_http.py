@@ -8,11 +8,12 @@ from email.utils import format_datetime
 
 import httpx
 import pytest
-from connector_fakes import FakeSleep, ScriptedPlatform, answers
 
 from shared.connectors import ErrorClass, HttpSettings, PlatformError
 from shared.connectors.auth import StaticHeaderAuth
+from shared.connectors.failures import scrub
 from shared.connectors.http import PlatformHttp
+from tests.unit.connectors.connector_fakes import FakeSleep, ScriptedPlatform, answers
 
 API_KEY = "sk-live-0123456789abcdef"
 
@@ -249,3 +250,8 @@ async def test_one_pool_serves_every_request_of_a_connection(fake_sleep: FakeSle
     await asyncio.gather(*(http.request("GET", f"/x/{n}") for n in range(10)))
     await http.aclose()
     assert len(platform.requests) == 10
+
+
+def test_short_secrets_are_scrubbed_only_where_they_stand_alone() -> None:
+    assert scrub("sftp: password p rejected", ["p"]) == "sftp: password *** rejected"
+    assert scrub("token=abcdefghij; again abcdefghij", ["abcdefghij"]) == "token=***; again ***"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 import pytest
-from connector_fakes import FakeSleep, FakeTaxonomyDrop
 
 from shared.connectors import (
     ConnectorDeps,
@@ -18,6 +17,7 @@ from shared.connectors import (
     UpdateSegmentParams,
     create_platform_client,
 )
+from tests.unit.connectors.connector_fakes import FakeSleep, FakeTaxonomyDrop
 
 CONFIG = {
     "sftp_host": "127.0.0.1",

@@ -7,7 +7,6 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import httpx
-from connector_fakes import FakeSleep, ScriptedPlatform
 
 from shared.connectors import (
     ConnectorDeps,
@@ -18,6 +17,7 @@ from shared.connectors import (
     UpdateSegmentParams,
     create_platform_client,
 )
+from tests.unit.connectors.connector_fakes import FakeSleep, ScriptedPlatform
 
 BASE = "http://127.0.0.1:8090/liveramp"
 CONFIG = {

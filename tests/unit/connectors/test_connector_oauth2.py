@@ -7,12 +7,12 @@ from urllib.parse import parse_qs
 
 import httpx
 import pytest
-from connector_fakes import FakeSleep, ScriptedPlatform
 
 from shared.connectors import ErrorClass, HttpSettings, PlatformError, reset_token_cache
 from shared.connectors.auth import OAuth2Auth
 from shared.connectors.credentials import OAuth2Credentials
 from shared.connectors.http import PlatformHttp
+from tests.unit.connectors.connector_fakes import FakeSleep, ScriptedPlatform
 
 TOKEN_URL = "https://auth.example/oauth2/token"
 SECRET = "client-secret-9f8e7d6c"
@@ -216,3 +216,18 @@ async def test_token_endpoint_outage_is_retried_with_backoff(fake_sleep: FakeSle
     assert caught.value.error_class is ErrorClass.RETRYABLE
     assert len(platform.token_forms) == 3
     assert fake_sleep.calls == [1.0, 2.0]
+
+
+async def test_rejected_password_grant_is_an_auth_error(fake_sleep: FakeSleep) -> None:
+    def handler(_request: httpx.Request) -> httpx.Response:
+        body = {"error": "invalid_grant", "error_description": "the resource owner credentials are invalid"}
+        return httpx.Response(400, json=body)
+
+    platform = OAuthPlatform()
+    platform.server = ScriptedPlatform(handler)
+    credentials = OAuth2Credentials.model_validate({"username": "ops", "password": "not-the-password"})
+    with pytest.raises(PlatformError) as caught:
+        await http_with(platform, fake_sleep, credentials).request("GET", "/v1/ping")
+    assert caught.value.error_class is ErrorClass.AUTH
+    assert caught.value.message == "HTTP 400: the resource owner credentials are invalid"
+    assert len(platform.server.requests) == 1

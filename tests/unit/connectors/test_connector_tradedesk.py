@@ -7,7 +7,6 @@ from typing import Any
 
 import httpx
 import pytest
-from connector_fakes import FakeSleep, ScriptedPlatform
 
 from shared.connectors import (
     ConnectorDeps,
@@ -20,6 +19,7 @@ from shared.connectors import (
     UpdateSegmentParams,
     create_platform_client,
 )
+from tests.unit.connectors.connector_fakes import FakeSleep, ScriptedPlatform
 
 TOKEN = "ttd-token-abcdef123456"
 CONFIG = {
