@@ -31,7 +31,7 @@ install: $(VENV)/.synced ## create .venv from uv.lock
 lint: install ## ruff check, ruff format --check, mypy --strict
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy services shared tests bench
+	$(VENV)/bin/mypy services shared tests deploy/local
 
 format: install ## apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .

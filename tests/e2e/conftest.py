@@ -1,0 +1,63 @@
+"""The whole system as real processes: mock platforms, gateway, workers, recorder."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from shared.settings import Settings
+from tests.support.infra import service_env
+from tests.support.processes import WORKER_READY, ServiceProcess, free_port
+
+
+@dataclass
+class System:
+    gateway_url: str
+    mock_url: str
+    mock_sftp_port: int
+    services: dict[str, ServiceProcess]
+    log_dir: Path
+
+
+@pytest.fixture(scope="session")
+async def system(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[System]:
+    """Every service started as its own process on this session's database and topics."""
+    log_dir = tmp_path_factory.mktemp(f"e2e-{secrets.token_hex(2)}")
+    gateway_port, mock_port, sftp_port = free_port(), free_port(), free_port()
+    env = service_env(settings)
+    env["ACTIVATOR_GATEWAY_PORT"] = str(gateway_port)
+    services = {
+        "mock-platforms": ServiceProcess(
+            "mock-platforms",
+            ["mock-platforms", "--port", str(mock_port), "--sftp-port", str(sftp_port)],
+            env,
+            log_dir / "mock-platforms.log",
+        ),
+        "gateway": ServiceProcess("gateway", ["gateway"], env, log_dir / "gateway.log"),
+        "push-worker": ServiceProcess("push-worker", ["push-worker"], env, log_dir / "push-worker.log"),
+        "sync-worker": ServiceProcess("sync-worker", ["sync-worker"], env, log_dir / "sync-worker.log"),
+        "status-recorder": ServiceProcess(
+            "status-recorder", ["status-recorder"], env, log_dir / "status-recorder.log"
+        ),
+    }
+    for service in services.values():
+        service.start()
+    try:
+        await services["mock-platforms"].wait_for_http(f"http://127.0.0.1:{mock_port}/admin/stats/custom_api")
+        await services["gateway"].wait_for_http(f"http://127.0.0.1:{gateway_port}/readyz")
+        for name in ("push-worker", "sync-worker", "status-recorder"):
+            await services[name].wait_for_log(WORKER_READY)
+        yield System(
+            gateway_url=f"http://127.0.0.1:{gateway_port}",
+            mock_url=f"http://127.0.0.1:{mock_port}",
+            mock_sftp_port=sftp_port,
+            services=services,
+            log_dir=log_dir,
+        )
+    finally:
+        for service in services.values():
+            service.stop()

@@ -1,0 +1,88 @@
+"""Real Kafka and Postgres for tests: an isolated database and topic prefix per test session."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+from shared.db.migrate import apply_migrations
+from shared.settings import Settings
+
+TEST_ENCRYPTION_KEY = "test-only-credentials-key-0123456789"
+TEST_DEV_API_KEY = "act_test_dev_key_0123456789abcdef"
+
+
+def required_env(name: str) -> str:
+    """An infrastructure address the suite needs; `make test` provides it."""
+    value = os.environ.get(name)
+    if not value:
+        msg = f"{name} is not set: run the suite with `make test`, which starts Kafka and Postgres"
+        raise RuntimeError(msg)
+    return value
+
+
+def _with_database(url: str, database: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{database}"))
+
+
+async def create_test_database(base_url: str) -> str:
+    """Create a fresh, migrated database beside the given one and return its URL."""
+    name = f"activator_test_{secrets.token_hex(4)}"
+    admin = await asyncpg.connect(base_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    url = _with_database(base_url, name)
+    apply_migrations(url)
+    return url
+
+
+async def drop_test_database(base_url: str, test_url: str) -> None:
+    """Drop a database made by create_test_database."""
+    name = urlsplit(test_url).path.lstrip("/")
+    admin = await asyncpg.connect(base_url)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+def isolated_settings(database_url: str, kafka: str, prefix: str, **overrides: object) -> Settings:
+    """Settings for one test session's isolated world."""
+    values: dict[str, object] = {
+        "database_url": database_url,
+        "kafka_bootstrap_servers": kafka,
+        "kafka_topic_prefix": prefix,
+        "kafka_partitions": 4,
+        "credentials_encryption_key": TEST_ENCRYPTION_KEY,
+        "activator_dev_api_key": TEST_DEV_API_KEY,
+        "activator_egress_allow_private": True,
+        "activator_log_format": "console",
+        "outbox_poll_interval_s": 0.1,
+    }
+    values.update(overrides)
+    return Settings.model_validate(values)
+
+
+def service_env(settings: Settings) -> dict[str, str]:
+    """Environment for a service process started by a test, matching `settings`."""
+    env = dict(os.environ)
+    env.update(
+        {
+            "DATABASE_URL": settings.database_url,
+            "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+            "KAFKA_TOPIC_PREFIX": settings.kafka_topic_prefix,
+            "KAFKA_PARTITIONS": str(settings.kafka_partitions),
+            "CREDENTIALS_ENCRYPTION_KEY": settings.credentials_encryption_key.get_secret_value(),
+            "ACTIVATOR_DEV_API_KEY": TEST_DEV_API_KEY,
+            "ACTIVATOR_EGRESS_ALLOW_PRIVATE": "true",
+            "ACTIVATOR_LOG_FORMAT": "json",
+            "OUTBOX_POLL_INTERVAL_S": str(settings.outbox_poll_interval_s),
+        }
+    )
+    return env

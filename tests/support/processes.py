@@ -1,0 +1,97 @@
+"""Services as real processes for end-to-end tests, with their logs kept for diagnosis."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class ServiceProcess:
+    name: str
+    args: list[str]
+    env: dict[str, str]
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = field(default=None, init=False)
+
+    def start(self) -> None:
+        """Start `python -m services <args>` in its own process group."""
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "services", *self.args],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        """Send a signal to the process group (SIGKILL by default: a crash)."""
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, sig)
+            self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL if it does not exit within 20 s."""
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def log_tail(self, lines: int = 30) -> str:
+        """The end of the service's log (shown when a wait fails)."""
+        if not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    async def wait_for_log(self, marker: str, timeout: float = 60) -> None:
+        """Wait until the log contains `marker` (e.g. FastStream's startup line)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process and self.process.poll() is not None:
+                msg = f"{self.name} exited with {self.process.returncode}:\n{self.log_tail()}"
+                raise RuntimeError(msg)
+            if self.log_path.exists() and marker in self.log_path.read_text(errors="replace"):
+                return
+            await asyncio.sleep(0.2)
+        msg = f"{self.name} did not log {marker!r} in {timeout}s:\n{self.log_tail()}"
+        raise TimeoutError(msg)
+
+    async def wait_for_http(self, url: str, timeout: float = 60) -> None:
+        """Wait until `url` answers 200."""
+        deadline = time.monotonic() + timeout
+        async with httpx.AsyncClient(timeout=2) as client:
+            while time.monotonic() < deadline:
+                if self.process and self.process.poll() is not None:
+                    msg = f"{self.name} exited with {self.process.returncode}:\n{self.log_tail()}"
+                    raise RuntimeError(msg)
+                try:
+                    if (await client.get(url)).status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.2)
+        msg = f"{self.name} did not answer {url} in {timeout}s:\n{self.log_tail()}"
+        raise TimeoutError(msg)
+
+
+WORKER_READY = "FastStream app started successfully"
