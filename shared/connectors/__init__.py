@@ -10,6 +10,7 @@ from shared.connectors.batch import (
     UpdateOperation,
     apply_batch,
 )
+from shared.connectors.deps import ConnectorDeps, SegmentLookup, UrlGuard
 from shared.connectors.errors import ConnectorConfigError, ErrorClass, PlatformError, UnknownPlatformError
 from shared.connectors.factory import (
     PLATFORMS,
@@ -18,7 +19,7 @@ from shared.connectors.factory import (
     validate_outbound_config,
 )
 from shared.connectors.http import HttpSettings
-from shared.connectors.outbound_config import ConnectorDeps, OutboundConfig, SegmentLookup
+from shared.connectors.outbound_config import OutboundConfig
 from shared.connectors.protocol import (
     ConnectionTestResult,
     CreateSegmentParams,
@@ -48,6 +49,7 @@ __all__ = [
     "UnknownPlatformError",
     "UpdateOperation",
     "UpdateSegmentParams",
+    "UrlGuard",
     "apply_batch",
     "config_model",
     "create_platform_client",

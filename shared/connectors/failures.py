@@ -15,7 +15,7 @@ from shared.connectors.errors import ErrorClass, PlatformError
 
 MESSAGE_LIMIT = 300
 _MESSAGE_KEYS = ("message", "Message", "error_description", "error", "detail", "title", "errors", "Errors")
-_TAGS = re.compile(r"<(script|style)\b.*?</\1>|<[^>]+>", re.IGNORECASE | re.DOTALL)
+_TAGS = re.compile(r"<(head|script|style)\b.*?</\1>|<[^>]+>", re.IGNORECASE | re.DOTALL)
 _SPACES = re.compile(r"\s+")
 
 
@@ -82,7 +82,7 @@ def platform_message(response: httpx.Response) -> str:
         return found
     if "<" in text and ">" in text:
         text = html.unescape(_TAGS.sub(" ", text))
-    return text or response.reason_phrase
+    return text if text.strip() else response.reason_phrase
 
 
 def _message_from(body: object, depth: int = 0) -> str | None:

@@ -11,9 +11,10 @@ import structlog
 from pydantic import BaseModel, Field
 
 from shared.connectors.auth import AuthStrategy, no_auth
-from shared.connectors.errors import ErrorClass
+from shared.connectors.deps import ConnectorDeps
+from shared.connectors.errors import ErrorClass, PlatformError
 from shared.connectors.failures import error_from_response, error_from_transport, malformed, oauth_error_code
-from shared.connectors.retry import Sleep, with_retries
+from shared.connectors.retry import with_retries
 
 log = structlog.get_logger(__name__)
 
@@ -36,17 +37,20 @@ class PlatformHttp:
     def __init__(
         self,
         *,
+        platform: str,
         base_url: str,
         settings: HttpSettings,
+        deps: ConnectorDeps,
         auth: AuthStrategy | None = None,
         default_headers: Mapping[str, str] | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
-        sleep: Sleep = asyncio.sleep,
     ) -> None:
+        self._platform = platform
         self._settings = settings
         self._auth: AuthStrategy = auth or no_auth()
         self._default_headers = dict(default_headers or {})
-        self._sleep = sleep
+        self._sleep = deps.sleep
+        self._url_guard = deps.url_guard
+        self._allowed_origins: set[str] = set()
         self._client = httpx.AsyncClient(
             base_url=base_url,
             timeout=httpx.Timeout(settings.timeout_s),
@@ -54,7 +58,7 @@ class PlatformHttp:
                 max_connections=settings.max_connections,
                 max_keepalive_connections=settings.max_connections,
             ),
-            transport=transport,
+            transport=deps.transport,
             follow_redirects=False,
         )
 
@@ -88,7 +92,7 @@ class PlatformHttp:
             raise error_from_response(response, self.secrets())
 
         return await with_retries(
-            attempt, settings=self._settings, sleep=self._sleep, operation=f"{method} {path}"
+            attempt, settings=self._settings, sleep=self._sleep, operation=f"{self._platform} {method} {path}"
         )
 
     async def request_json(
@@ -136,9 +140,21 @@ class PlatformHttp:
         json: object = None,
         data: Mapping[str, str] | None = None,
     ) -> httpx.Response:
+        request = self._client.build_request(method, url, json=json, data=data, headers=headers)
+        await self._check_egress(request.url)
         try:
             # httpx times each phase; this bounds the whole exchange, slow-drip bodies included.
             async with asyncio.timeout(self._settings.timeout_s):
-                return await self._client.request(method, url, json=json, data=data, headers=headers)
+                return await self._client.send(request)
         except (httpx.TransportError, TimeoutError) as exc:
             raise error_from_transport(exc, self.secrets(), timeout_s=self._settings.timeout_s) from None
+
+    async def _check_egress(self, url: httpx.URL) -> None:
+        origin = f"{url.scheme}://{url.host}:{url.port or (443 if url.scheme == 'https' else 80)}"
+        if self._url_guard is None or origin in self._allowed_origins:
+            return
+        try:
+            await self._url_guard(origin)
+        except Exception as exc:
+            raise PlatformError(ErrorClass.PERMANENT, f"egress refused: {exc}") from None
+        self._allowed_origins.add(origin)

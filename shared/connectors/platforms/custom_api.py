@@ -12,17 +12,12 @@ from shared.connectors.credentials import (
     NoCredentials,
     OAuth2Credentials,
 )
+from shared.connectors.deps import ConnectorDeps
 from shared.connectors.errors import PlatformError
 from shared.connectors.failures import malformed, require_segment_id
 from shared.connectors.http import HttpSettings, PlatformHttp
-from shared.connectors.outbound_config import (
-    ConnectorDeps,
-    HttpUrl,
-    OutboundConfig,
-    PlatformEntry,
-    UrlPath,
-    ValidatedConnection,
-)
+from shared.connectors.outbound_config import HttpUrl, OutboundConfig, UrlPath
+from shared.connectors.platform_entry import PlatformEntry, ValidatedConnection
 from shared.connectors.protocol import (
     ConnectionTestResult,
     CreateSegmentParams,
@@ -121,11 +116,11 @@ def build_client(
         clock=deps.clock,
     )
     http = PlatformHttp(
+        platform="custom_api",
         base_url=config.api_base_url,
         settings=settings,
         auth=auth,
-        transport=deps.transport,
-        sleep=deps.sleep,
+        deps=deps,
     )
     return CustomApiClient(http, config)
 

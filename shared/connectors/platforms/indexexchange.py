@@ -18,15 +18,11 @@ from shared.connectors.batch import (
     UpdateOperation,
 )
 from shared.connectors.credentials import SftpPasswordCredentials
+from shared.connectors.deps import ConnectorDeps, SegmentLookup
 from shared.connectors.errors import ErrorClass, PlatformError
 from shared.connectors.http import HttpSettings
-from shared.connectors.outbound_config import (
-    ConnectorDeps,
-    OutboundConfig,
-    PlatformEntry,
-    SegmentLookup,
-    ValidatedConnection,
-)
+from shared.connectors.outbound_config import OutboundConfig
+from shared.connectors.platform_entry import PlatformEntry, ValidatedConnection
 from shared.connectors.platforms.taxonomy_upload import SftpTaxonomyUploader, TaxonomyUploader
 from shared.connectors.protocol import (
     ConnectionTestResult,
@@ -186,6 +182,7 @@ def build_client(
         remote_dir=config.remote_dir,
         host_key=config.host_key,
         timeout_s=settings.timeout_s,
+        url_guard=deps.url_guard,
     )
     return IndexExchangeClient(
         uploader, config, settings=settings, sleep=deps.sleep, segment_lookup=deps.segment_lookup

@@ -9,16 +9,12 @@ from pydantic import Field
 
 from shared.connectors.auth import OAuth2Auth
 from shared.connectors.credentials import OAuth2Credentials
+from shared.connectors.deps import ConnectorDeps
 from shared.connectors.errors import PlatformError
 from shared.connectors.failures import malformed, require_segment_id
 from shared.connectors.http import HttpSettings, PlatformHttp
-from shared.connectors.outbound_config import (
-    ConnectorDeps,
-    HttpUrl,
-    OutboundConfig,
-    PlatformEntry,
-    ValidatedConnection,
-)
+from shared.connectors.outbound_config import HttpUrl, OutboundConfig
+from shared.connectors.platform_entry import PlatformEntry, ValidatedConnection
 from shared.connectors.protocol import (
     ConnectionTestResult,
     CreateSegmentParams,
@@ -114,12 +110,12 @@ def build_client(
     config = connection.config
     credentials: OAuth2Credentials = connection.credentials
     http = PlatformHttp(
+        platform="liveramp",
         base_url=config.api_base_url,
         settings=settings,
         auth=OAuth2Auth(credentials, token_url=config.token_url, scope=config.scope, clock=deps.clock),
         default_headers={"LR-Org-Id": config.org_id},
-        transport=deps.transport,
-        sleep=deps.sleep,
+        deps=deps,
     )
     return LiveRampClient(http, config)
 

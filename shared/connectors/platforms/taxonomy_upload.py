@@ -8,6 +8,7 @@ from typing import Protocol
 
 import asyncssh
 
+from shared.connectors.deps import UrlGuard
 from shared.connectors.errors import ErrorClass, PlatformError
 from shared.connectors.failures import scrub, trim
 
@@ -37,6 +38,7 @@ class SftpTaxonomyUploader:
         remote_dir: str,
         host_key: str | None,
         timeout_s: float,
+        url_guard: UrlGuard | None = None,
     ) -> None:
         self._host = host
         self._port = port
@@ -46,10 +48,12 @@ class SftpTaxonomyUploader:
         # Pinned key when configured; otherwise the server's key is not verified (see docs/platform-wire.md).
         self._known_hosts = asyncssh.import_known_hosts(f"* {host_key}\n") if host_key else None
         self._timeout_s = timeout_s
+        self._url_guard = url_guard
 
     async def upload(self, file_name: str, content: bytes) -> None:
         """Write the file into `remote_dir`."""
         path = posixpath.join(self._remote_dir, file_name)
+        await self._check_egress()
         try:
             async with (
                 self._connect() as conn,
@@ -62,11 +66,20 @@ class SftpTaxonomyUploader:
 
     async def check(self) -> None:
         """Log in and stat `remote_dir`."""
+        await self._check_egress()
         try:
             async with self._connect() as conn, conn.start_sftp_client() as sftp:
                 await sftp.stat(self._remote_dir)
         except (asyncssh.Error, OSError) as exc:
             raise self._error(exc) from None
+
+    async def _check_egress(self) -> None:
+        if self._url_guard is None:
+            return
+        try:
+            await self._url_guard(f"sftp://{self._host}:{self._port}")
+        except Exception as exc:
+            raise PlatformError(ErrorClass.PERMANENT, f"egress refused: {exc}") from None
 
     def _connect(self) -> AbstractAsyncContextManager[asyncssh.SSHClientConnection]:
         return asyncssh.connect(

@@ -8,16 +8,12 @@ from pydantic import Field
 
 from shared.connectors.auth import StaticHeaderAuth
 from shared.connectors.credentials import ApiKeyCredentials
+from shared.connectors.deps import ConnectorDeps
 from shared.connectors.errors import ErrorClass, PlatformError
 from shared.connectors.failures import malformed, trim
 from shared.connectors.http import HttpSettings, PlatformHttp
-from shared.connectors.outbound_config import (
-    ConnectorDeps,
-    HttpUrl,
-    OutboundConfig,
-    PlatformEntry,
-    ValidatedConnection,
-)
+from shared.connectors.outbound_config import HttpUrl, OutboundConfig
+from shared.connectors.platform_entry import PlatformEntry, ValidatedConnection
 from shared.connectors.protocol import (
     ConnectionTestResult,
     CreateSegmentParams,
@@ -175,11 +171,11 @@ def build_client(
     config = connection.config
     credentials: ApiKeyCredentials = connection.credentials
     http = PlatformHttp(
+        platform="tradedesk",
         base_url=config.api_base_url,
         settings=settings,
         auth=StaticHeaderAuth({"TTD-Auth": credentials.api_key.get_secret_value()}),
-        transport=deps.transport,
-        sleep=deps.sleep,
+        deps=deps,
     )
     return TradeDeskClient(http, config)
 

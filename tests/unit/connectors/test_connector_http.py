@@ -9,7 +9,7 @@ from email.utils import format_datetime
 import httpx
 import pytest
 
-from shared.connectors import ErrorClass, HttpSettings, PlatformError
+from shared.connectors import ConnectorDeps, ErrorClass, HttpSettings, PlatformError
 from shared.connectors.auth import StaticHeaderAuth
 from shared.connectors.failures import scrub
 from shared.connectors.http import PlatformHttp
@@ -20,11 +20,11 @@ API_KEY = "sk-live-0123456789abcdef"
 
 def http_for(platform: ScriptedPlatform, sleep: FakeSleep, **settings: float) -> PlatformHttp:
     return PlatformHttp(
+        platform="test",
         base_url="https://platform.example/api",
         settings=HttpSettings(**settings),
         auth=StaticHeaderAuth({"X-API-Key": API_KEY}),
-        transport=platform.transport,
-        sleep=sleep,
+        deps=ConnectorDeps(transport=platform.transport, sleep=sleep),
     )
 
 
@@ -218,7 +218,10 @@ async def test_platform_message_is_taken_from_json(
 
 
 async def test_html_error_page_is_reduced_to_its_text(fake_sleep: FakeSleep) -> None:
-    page = "<html><head><style>p{color:red}</style></head><body><h1>502 Bad Gateway</h1><p>nginx</p></body></html>"
+    page = (
+        "<html><head><title>502 Bad Gateway</title><style>p{color:red}</style></head>"
+        "<body><center><h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body></html>"
+    )
     platform = ScriptedPlatform(
         answers(httpx.Response(502, text=page, headers={"Content-Type": "text/html"}))
     )
@@ -255,3 +258,41 @@ async def test_one_pool_serves_every_request_of_a_connection(fake_sleep: FakeSle
 def test_short_secrets_are_scrubbed_only_where_they_stand_alone() -> None:
     assert scrub("sftp: password p rejected", ["p"]) == "sftp: password *** rejected"
     assert scrub("token=abcdefghij; again abcdefghij", ["abcdefghij"]) == "token=***; again ***"
+
+
+async def test_egress_guard_is_asked_once_per_origin(fake_sleep: FakeSleep) -> None:
+    asked: list[str] = []
+
+    async def guard(url: str) -> None:
+        asked.append(url)
+
+    platform = ScriptedPlatform(answers(status(200)))
+    http = PlatformHttp(
+        platform="test",
+        base_url="https://platform.example/api",
+        settings=HttpSettings(),
+        deps=ConnectorDeps(transport=platform.transport, sleep=fake_sleep, url_guard=guard),
+    )
+    for _ in range(3):
+        await http.request("GET", "/things")
+    assert asked == ["https://platform.example:443"]
+    assert len(platform.requests) == 3
+
+
+async def test_egress_guard_refusal_is_permanent_and_sends_nothing(fake_sleep: FakeSleep) -> None:
+    async def guard(url: str) -> None:
+        raise ValueError("10.0.0.7 is a private, loopback or link-local address")
+
+    platform = ScriptedPlatform(answers(status(200)))
+    http = PlatformHttp(
+        platform="test",
+        base_url="http://internal.example:8080",
+        settings=HttpSettings(),
+        deps=ConnectorDeps(transport=platform.transport, sleep=fake_sleep, url_guard=guard),
+    )
+    with pytest.raises(PlatformError) as caught:
+        await http.request("GET", "/things")
+    assert caught.value.error_class is ErrorClass.PERMANENT
+    assert caught.value.message == "egress refused: 10.0.0.7 is a private, loopback or link-local address"
+    assert platform.requests == []
+    assert fake_sleep.calls == []

@@ -8,7 +8,7 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 
-from shared.connectors import ErrorClass, HttpSettings, PlatformError, reset_token_cache
+from shared.connectors import ConnectorDeps, ErrorClass, HttpSettings, PlatformError, reset_token_cache
 from shared.connectors.auth import OAuth2Auth
 from shared.connectors.credentials import OAuth2Credentials
 from shared.connectors.http import PlatformHttp
@@ -77,11 +77,11 @@ def http_with(
         credentials or client_credentials(), token_url=TOKEN_URL, scope=scope, clock=clock or FakeClock()
     )
     return PlatformHttp(
+        platform="test",
         base_url="https://api.example",
         settings=HttpSettings(),
         auth=auth,
-        transport=platform.server.transport,
-        sleep=sleep,
+        deps=ConnectorDeps(transport=platform.server.transport, sleep=sleep),
     )
 
 

@@ -99,3 +99,27 @@ async def test_unreachable_server_is_retryable(sftp_drop: SftpDrop) -> None:
     with pytest.raises(PlatformError) as caught:
         await uploader(closed).upload("x.json", b"{}")
     assert caught.value.error_class is ErrorClass.RETRYABLE
+
+
+async def test_egress_guard_can_refuse_the_sftp_host(sftp_drop: SftpDrop) -> None:
+    asked: list[str] = []
+
+    async def guard(url: str) -> None:
+        asked.append(url)
+        raise ValueError("loopback refused")
+
+    refused = SftpTaxonomyUploader(
+        host="127.0.0.1",
+        port=sftp_drop.port,
+        username="acme",
+        password=PASSWORD,
+        remote_dir="/incoming",
+        host_key=None,
+        timeout_s=10,
+        url_guard=guard,
+    )
+    with pytest.raises(PlatformError) as caught:
+        await refused.upload("x.json", b"{}")
+    assert caught.value.error_class is ErrorClass.PERMANENT
+    assert asked == [f"sftp://127.0.0.1:{sftp_drop.port}"]
+    assert not (sftp_drop.root / "incoming" / "x.json").exists()

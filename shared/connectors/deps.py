@@ -1,0 +1,41 @@
+"""The seams of a platform client that its caller may replace: transport, time, records, egress policy."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import httpx
+
+from shared.connectors.auth import Clock
+from shared.connectors.protocol import PlatformSegment
+from shared.connectors.retry import Sleep
+
+if TYPE_CHECKING:
+    from shared.connectors.platforms.taxonomy_upload import TaxonomyUploader
+
+SegmentLookup = Callable[[str], Awaitable[PlatformSegment | None]]
+# Called with a URL ("https://host:443", "sftp://host:22") before connecting; raises to refuse it.
+UrlGuard = Callable[[str], Awaitable[None]]
+
+
+async def no_recorded_segment(_platform_segment_id: str) -> PlatformSegment | None:
+    """Default segment lookup for file-based platforms: Activator holds no record."""
+    return None
+
+
+@dataclass(frozen=True)
+class ConnectorDeps:
+    """What a caller may swap: transport (tests), sleep and clock (fake time), records, egress guard."""
+
+    transport: httpx.AsyncBaseTransport | None = None
+    sleep: Sleep = asyncio.sleep
+    clock: Clock = time.monotonic
+    # Index Exchange's get_segment and deactivation read Activator's activation records through this.
+    segment_lookup: SegmentLookup = no_recorded_segment
+    url_guard: UrlGuard | None = None
+    # Index Exchange: replaces the SFTP upload (tests, or an S3 drop).
+    taxonomy_uploader: TaxonomyUploader | None = None
