@@ -1,0 +1,150 @@
+"""The admin API (`/admin`): reset, tenants, faults, settings, stats and source data. Never faulted."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import APIRouter, Response
+from starlette.responses import JSONResponse
+
+from services.mock_platforms.admin_models import DmpGenerate, DmpRecords, PlatformSettings, TenantRegistration
+from services.mock_platforms.dmp_records import DmpDataset, generate_records
+from services.mock_platforms.faults import FaultSpec
+from services.mock_platforms.platform_errors import PlatformHTTPError
+from services.mock_platforms.platforms import Platform, UnknownPlatformError, parse_platform
+from services.mock_platforms.state import MockState
+
+# Fault knobs that only make sense on one platform.
+_PLATFORM_ONLY_FAULTS = {
+    "expire_tokens": Platform.LIVERAMP,
+    "repeat_cursor": Platform.DMP,
+    "shrink_after_pages": Platform.DMP,
+    "shrink_by": Platform.DMP,
+}
+_PLATFORM_SETTINGS = {"processing_delay_s": Platform.TRADEDESK, "token_ttl_s": Platform.LIVERAMP}
+
+
+def _invalid(message: str) -> PlatformHTTPError:
+    return PlatformHTTPError(400, {"error": "invalid_request", "message": message})
+
+
+def _platform(name: str) -> Platform:
+    try:
+        return parse_platform(name)
+    except UnknownPlatformError as exc:
+        raise PlatformHTTPError(404, {"error": "not_found", "message": str(exc)}) from None
+
+
+def _faults_view(state: MockState, platform: Platform) -> dict[str, Any]:
+    faults = state.platforms[platform].faults
+    return {
+        "platform": platform.value,
+        "faults": faults.standing.model_dump(),
+        "request_faults_active": faults.spec is not None,
+        "remaining": faults.remaining if faults.spec is not None else 0,
+    }
+
+
+def build_admin_router(state: MockState) -> APIRouter:
+    router = APIRouter(prefix="/admin", tags=["admin"])
+
+    @router.get("/health")
+    async def health() -> Response:
+        return JSONResponse({"status": "ok"})
+
+    @router.post("/reset", status_code=204)
+    async def reset() -> Response:
+        state.reset()
+        return Response(status_code=204)
+
+    @router.post("/tenants", status_code=201)
+    async def register_tenant(registration: TenantRegistration) -> Response:
+        platform = _platform(registration.platform)
+        tenants = state.platforms[platform].tenants
+        tenants.append(dict(registration.credentials))
+        return JSONResponse({"platform": platform.value, "tenants": len(tenants)}, 201)
+
+    @router.delete("/tenants/{platform_name}", status_code=204)
+    async def forget_tenants(platform_name: str) -> Response:
+        state.platforms[_platform(platform_name)].tenants.clear()
+        return Response(status_code=204)
+
+    @router.put("/faults/{platform_name}")
+    async def set_faults(platform_name: str, spec: FaultSpec) -> Response:
+        platform = _platform(platform_name)
+        for knob in spec.model_fields_set:
+            owner = _PLATFORM_ONLY_FAULTS.get(knob)
+            if owner is not None and owner is not platform and getattr(spec, knob):
+                raise _invalid(f"{knob} applies to {owner.value} only")
+        state.platforms[platform].faults.install(spec)
+        if spec.expire_tokens:
+            state.liveramp.tokens.clear()
+        return JSONResponse(_faults_view(state, platform))
+
+    @router.get("/faults/{platform_name}")
+    async def get_faults(platform_name: str) -> Response:
+        return JSONResponse(_faults_view(state, _platform(platform_name)))
+
+    @router.delete("/faults/{platform_name}", status_code=204)
+    async def clear_faults(platform_name: str) -> Response:
+        state.platforms[_platform(platform_name)].faults.clear()
+        return Response(status_code=204)
+
+    @router.put("/settings/{platform_name}")
+    async def set_settings(platform_name: str, settings: PlatformSettings) -> Response:
+        platform = _platform(platform_name)
+        for knob in settings.model_fields_set:
+            if _PLATFORM_SETTINGS[knob] is not platform:
+                raise _invalid(f"{knob} applies to {_PLATFORM_SETTINGS[knob].value} only")
+        if settings.processing_delay_s is not None:
+            state.tradedesk.processing_delay_s = settings.processing_delay_s
+        if settings.token_ttl_s is not None:
+            state.liveramp.token_ttl_s = settings.token_ttl_s
+        return JSONResponse(
+            {
+                "processing_delay_s": state.tradedesk.processing_delay_s,
+                "token_ttl_s": state.liveramp.token_ttl_s,
+            }
+        )
+
+    @router.get("/stats/{platform_name}")
+    async def stats(platform_name: str) -> Response:
+        platform = _platform(platform_name)
+        counters = state.platforms[platform].stats
+        return JSONResponse(
+            {
+                "platform": platform.value,
+                "segments": len(state.held_segments(platform)),
+                "creates_by_key": dict(counters.creates_by_key),
+                "duplicates": counters.duplicates,
+                "requests": counters.requests,
+                "writes": counters.writes,
+            }
+        )
+
+    @router.get("/segments/{platform_name}")
+    async def segments(platform_name: str) -> Response:
+        platform = _platform(platform_name)
+        return JSONResponse({"platform": platform.value, "segments": state.held_segments(platform)})
+
+    @router.put("/dmp/records")
+    async def set_dmp_records(body: DmpRecords) -> Response:
+        state.dmp = DmpDataset(body.records)
+        return JSONResponse({"total": len(state.dmp)})
+
+    @router.post("/dmp/generate")
+    async def generate_dmp_records(body: DmpGenerate) -> Response:
+        # 100,000 records take about a second to build: off the event loop, then swapped in.
+        state.dmp = await asyncio.to_thread(lambda: DmpDataset(generate_records(body.count, body.seed)))
+        return JSONResponse({"total": len(state.dmp)})
+
+    @router.get("/indexexchange/files")
+    async def uploaded_files() -> Response:
+        files = [
+            {"path": f.path, "size": len(f.content), "segments": f.segment_ids}
+            for f in state.indexexchange.files.values()
+        ]
+        return JSONResponse({"files": files})
+
+    return router

@@ -1,0 +1,35 @@
+"""Bodies of the admin API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class TenantRegistration(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    platform: str
+    credentials: dict[str, str]
+
+
+class PlatformSettings(BaseModel):
+    """Knobs of one platform's behaviour (not faults): TTD's batch delay, LiveRamp's token lifetime."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    processing_delay_s: float | None = Field(default=None, ge=0)
+    token_ttl_s: int | None = Field(default=None, ge=1)
+
+
+class DmpRecords(BaseModel):
+    # Records are kept as given, invalid ones too: the sync engine must classify them.
+    records: list[dict[str, Any]]
+
+
+class DmpGenerate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    count: int = Field(ge=0, le=1_000_000)
+    seed: int = 0

@@ -1,0 +1,189 @@
+"""The LiveRamp fake: OAuth2 token grants, bearer + LR-Org-Id auth, segments deduplicated by clientReference."""
+
+from __future__ import annotations
+
+import base64
+
+import httpx
+import pytest
+
+from tests.unit.mock_platforms.mock_platforms_fakes import FakeClock
+
+TOKEN_URL = "/liveramp/oauth2/token"
+CLIENT = {"client_id": "lr-client", "client_secret": "lr-secret", "org_id": "org-1"}
+SEGMENT = {
+    "name": "Auto Intenders",
+    "description": "In market for a car",
+    "dataSourceLocation": "US",
+    "pricing": {"cpm": 1.5, "currency": "USD"},
+    "clientReference": "topic-1",
+}
+
+
+@pytest.fixture
+async def liveramp(client: httpx.AsyncClient) -> httpx.AsyncClient:
+    await client.post("/admin/tenants", json={"platform": "liveramp", "credentials": CLIENT})
+    user = {"username": "ana", "password": "pw", "client_id": "lr-client", "org_id": "org-1"}
+    await client.post("/admin/tenants", json={"platform": "liveramp", "credentials": user})
+    return client
+
+
+async def token(client: httpx.AsyncClient) -> str:
+    form = {"grant_type": "client_credentials", "client_id": "lr-client", "client_secret": "lr-secret"}
+    response = await client.post(TOKEN_URL, data=form)
+    assert response.status_code == 200, response.text
+    return str(response.json()["access_token"])
+
+
+async def api_headers(client: httpx.AsyncClient) -> dict[str, str]:
+    return {"Authorization": f"Bearer {await token(client)}", "LR-Org-Id": "org-1"}
+
+
+async def test_client_credentials_grant(liveramp: httpx.AsyncClient) -> None:
+    form = {
+        "grant_type": "client_credentials",
+        "client_id": "lr-client",
+        "client_secret": "lr-secret",
+        "scope": "s",
+    }
+    response = await liveramp.post(TOKEN_URL, data=form)
+    body = response.json()
+    assert response.status_code == 200
+    assert body["token_type"] == "Bearer"
+    assert body["expires_in"] == 3600
+    assert body["access_token"]
+    assert body["scope"] == "s"
+    assert response.headers["cache-control"] == "no-store"
+
+
+async def test_client_credentials_in_a_basic_header(liveramp: httpx.AsyncClient) -> None:
+    basic = base64.b64encode(b"lr-client:lr-secret").decode()
+    response = await liveramp.post(
+        TOKEN_URL, data={"grant_type": "client_credentials"}, headers={"Authorization": f"Basic {basic}"}
+    )
+    assert response.status_code == 200
+
+
+async def test_password_grant(liveramp: httpx.AsyncClient) -> None:
+    form = {"grant_type": "password", "username": "ana", "password": "pw", "client_id": "lr-client"}
+    response = await liveramp.post(TOKEN_URL, data=form)
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("form", "status", "error"),
+    [
+        (
+            {"grant_type": "client_credentials", "client_id": "lr-client", "client_secret": "no"},
+            401,
+            "invalid_client",
+        ),
+        ({"grant_type": "password", "username": "ana", "password": "no"}, 400, "invalid_grant"),
+        (
+            {"grant_type": "password", "username": "ana", "password": "pw", "client_id": "x"},
+            401,
+            "invalid_client",
+        ),
+        ({"grant_type": "authorization_code", "code": "c"}, 400, "unsupported_grant_type"),
+        ({"client_id": "lr-client"}, 400, "invalid_request"),
+    ],
+)
+async def test_token_request_errors(
+    liveramp: httpx.AsyncClient, form: dict[str, str], status: int, error: str
+) -> None:
+    response = await liveramp.post(TOKEN_URL, data=form)
+    assert response.status_code == status
+    assert response.json()["error"] == error
+
+
+async def test_token_request_must_be_form_encoded(liveramp: httpx.AsyncClient) -> None:
+    form = {"grant_type": "client_credentials", "client_id": "lr-client", "client_secret": "lr-secret"}
+    response = await liveramp.post(TOKEN_URL, json=form)
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_request"
+
+
+async def test_api_without_token_or_org_header(liveramp: httpx.AsyncClient) -> None:
+    no_token = await liveramp.post("/liveramp/v1/segments", json=SEGMENT, headers={"LR-Org-Id": "org-1"})
+    headers = await api_headers(liveramp)
+    no_org = await liveramp.post("/liveramp/v1/segments", json=SEGMENT, headers={**headers, "LR-Org-Id": ""})
+    wrong_org = await liveramp.post(
+        "/liveramp/v1/segments", json=SEGMENT, headers={**headers, "LR-Org-Id": "x"}
+    )
+
+    assert no_token.status_code == 401
+    assert no_token.json()["error"] == "invalid_token"
+    assert no_token.headers["www-authenticate"].startswith("Bearer")
+    assert (no_org.status_code, no_org.json()["error"]) == (403, "forbidden")
+    assert wrong_org.status_code == 403
+
+
+async def test_create_is_idempotent_on_client_reference(liveramp: httpx.AsyncClient) -> None:
+    headers = await api_headers(liveramp)
+    first = await liveramp.post("/liveramp/v1/segments", json=SEGMENT, headers=headers)
+    again = await liveramp.post("/liveramp/v1/segments", json=SEGMENT, headers=headers)
+
+    assert first.status_code == 201
+    body = first.json()
+    assert body == {
+        "id": body["id"],
+        "name": "Auto Intenders",
+        "description": "In market for a car",
+        "status": "ACTIVE",
+        "pricing": {"cpm": 1.5, "currency": "USD"},
+    }
+    assert (again.status_code, again.json()) == (200, body)
+    stats = (await liveramp.get("/admin/stats/liveramp")).json()
+    assert (stats["segments"], stats["creates_by_key"]) == (1, {"topic-1": 2})
+
+
+async def test_modify_disable_and_get(liveramp: httpx.AsyncClient) -> None:
+    headers = await api_headers(liveramp)
+    segment_id = (await liveramp.post("/liveramp/v1/segments", json=SEGMENT, headers=headers)).json()["id"]
+
+    renamed = await liveramp.patch(
+        f"/liveramp/v1/segments/{segment_id}", json={"name": "Car"}, headers=headers
+    )
+    disabled = await liveramp.patch(
+        f"/liveramp/v1/segments/{segment_id}", json={"status": "DISABLED"}, headers=headers
+    )
+    fetched = await liveramp.get(f"/liveramp/v1/segments/{segment_id}", headers=headers)
+    bad_status = await liveramp.patch(
+        f"/liveramp/v1/segments/{segment_id}", json={"status": "GONE"}, headers=headers
+    )
+
+    assert renamed.json()["name"] == "Car"
+    assert disabled.json()["status"] == "DISABLED"
+    assert fetched.json() == {"id": segment_id, "name": "Car", "status": "DISABLED"}
+    assert bad_status.status_code == 400
+
+
+async def test_unknown_segment_and_another_orgs_segment_are_404(client: httpx.AsyncClient) -> None:
+    headers = await api_headers(client)
+    segment_id = (await client.post("/liveramp/v1/segments", json=SEGMENT, headers=headers)).json()["id"]
+    missing = await client.get("/liveramp/v1/segments/999", headers=headers)
+    other_org = await client.get(
+        f"/liveramp/v1/segments/{segment_id}", headers={**headers, "LR-Org-Id": "org-2"}
+    )
+    assert missing.status_code == 404
+    assert other_org.status_code == 404
+
+
+async def test_token_expires_after_expires_in(liveramp: httpx.AsyncClient, clock: FakeClock) -> None:
+    await liveramp.put("/admin/settings/liveramp", json={"token_ttl_s": 60})
+    headers = await api_headers(liveramp)
+    segment_id = (await liveramp.post("/liveramp/v1/segments", json=SEGMENT, headers=headers)).json()["id"]
+    clock.advance(59)
+    assert (await liveramp.get(f"/liveramp/v1/segments/{segment_id}", headers=headers)).status_code == 200
+    clock.advance(1)
+    expired = await liveramp.get(f"/liveramp/v1/segments/{segment_id}", headers=headers)
+    assert (expired.status_code, expired.json()["error"]) == (401, "invalid_token")
+
+
+async def test_expire_tokens_fault_invalidates_issued_tokens_only(liveramp: httpx.AsyncClient) -> None:
+    old = await api_headers(liveramp)
+    await liveramp.put("/admin/faults/liveramp", json={"expire_tokens": True})
+    refused = await liveramp.post("/liveramp/v1/segments", json=SEGMENT, headers=old)
+    fresh = await liveramp.post("/liveramp/v1/segments", json=SEGMENT, headers=await api_headers(liveramp))
+    assert refused.status_code == 401
+    assert fresh.status_code == 201
