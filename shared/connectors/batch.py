@@ -72,10 +72,18 @@ async def apply_batch(
     if isinstance(client, BatchPlatformClient):
         return await _apply_natively(client, list(operations))
     limit = asyncio.Semaphore(max(1, concurrency))
+    rejected: PlatformError | None = None
 
     async def bounded(operation: SegmentOperation) -> SegmentOutcome:
+        nonlocal rejected
         async with limit:
-            return await apply_one(client, operation)
+            # Once the platform refuses our credentials, the items still waiting would only repeat it.
+            if rejected is not None:
+                return SegmentOutcome(operation, error=rejected)
+            outcome = await apply_one(client, operation)
+            if outcome.error is not None and outcome.error.error_class is ErrorClass.AUTH:
+                rejected = outcome.error
+            return outcome
 
     return list(await asyncio.gather(*(bounded(operation) for operation in operations)))
 
@@ -103,6 +111,10 @@ async def _apply_natively(
 ) -> list[SegmentOutcome]:
     try:
         platform_ids = await client.apply_operations(operations)
+        return [
+            SegmentOutcome(operation, platform_segment_id=platform_id)
+            for operation, platform_id in zip(operations, platform_ids, strict=True)
+        ]
     except PlatformError as exc:
         if exc.error_class is not ErrorClass.PERMANENT or len(operations) == 1:
             return [SegmentOutcome(operation, error=exc) for operation in operations]
@@ -112,11 +124,7 @@ async def _apply_natively(
             *await _apply_natively(client, operations[:middle]),
             *await _apply_natively(client, operations[middle:]),
         ]
-    except Exception as exc:
+    except Exception as exc:  # a connector bug must not take the worker down
         log.exception("segment_batch_crashed", size=len(operations))
         error = PlatformError(ErrorClass.UNKNOWN, type(exc).__name__)
         return [SegmentOutcome(operation, error=error) for operation in operations]
-    return [
-        SegmentOutcome(operation, platform_segment_id=platform_id)
-        for operation, platform_id in zip(operations, platform_ids, strict=True)
-    ]

@@ -7,7 +7,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import httpx
-import structlog
 from pydantic import BaseModel, Field
 
 from shared.connectors.auth import AuthStrategy, no_auth
@@ -15,8 +14,6 @@ from shared.connectors.deps import ConnectorDeps
 from shared.connectors.errors import ErrorClass, PlatformError
 from shared.connectors.failures import error_from_response, error_from_transport, malformed, oauth_error_code
 from shared.connectors.retry import with_retries
-
-log = structlog.get_logger(__name__)
 
 _OAUTH_AUTH_ERRORS = {"invalid_client", "invalid_grant", "unauthorized_client"}
 

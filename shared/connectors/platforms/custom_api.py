@@ -16,7 +16,7 @@ from shared.connectors.deps import ConnectorDeps
 from shared.connectors.errors import PlatformError
 from shared.connectors.failures import malformed, require_segment_id
 from shared.connectors.http import HttpSettings, PlatformHttp
-from shared.connectors.outbound_config import HttpUrl, OutboundConfig, UrlPath
+from shared.connectors.outbound_config import AbsoluteUrl, OutboundConfig, UrlPath
 from shared.connectors.platform_entry import PlatformEntry, ValidatedConnection
 from shared.connectors.protocol import (
     ConnectionTestResult,
@@ -29,12 +29,12 @@ from shared.connectors.protocol import (
 class CustomApiConfig(OutboundConfig):
     """Config of a `custom_api` connection."""
 
-    api_base_url: HttpUrl
+    api_base_url: AbsoluteUrl
     segments_path: UrlPath = "/segments"
     health_path: UrlPath = "/health"
     api_key_header: str = "X-API-Key"
     # Only for auth type oauth2.
-    token_url: HttpUrl | None = None
+    token_url: AbsoluteUrl | None = None
     scope: str | None = None
 
 

@@ -13,7 +13,7 @@ from shared.connectors.deps import ConnectorDeps
 from shared.connectors.errors import PlatformError
 from shared.connectors.failures import malformed, require_segment_id
 from shared.connectors.http import HttpSettings, PlatformHttp
-from shared.connectors.outbound_config import HttpUrl, OutboundConfig
+from shared.connectors.outbound_config import AbsoluteUrl, OutboundConfig
 from shared.connectors.platform_entry import PlatformEntry, ValidatedConnection
 from shared.connectors.protocol import (
     ConnectionTestResult,
@@ -30,8 +30,8 @@ _PROBE_ID = "activator-connection-test"
 class LiveRampConfig(OutboundConfig):
     """Config of a `liveramp` connection."""
 
-    api_base_url: HttpUrl
-    token_url: HttpUrl
+    api_base_url: AbsoluteUrl
+    token_url: AbsoluteUrl
     org_id: str = Field(min_length=1)
     scope: str | None = None
 

@@ -12,7 +12,7 @@ from shared.connectors.deps import ConnectorDeps
 from shared.connectors.errors import ErrorClass, PlatformError
 from shared.connectors.failures import malformed, trim
 from shared.connectors.http import HttpSettings, PlatformHttp
-from shared.connectors.outbound_config import HttpUrl, OutboundConfig
+from shared.connectors.outbound_config import AbsoluteUrl, OutboundConfig
 from shared.connectors.platform_entry import PlatformEntry, ValidatedConnection
 from shared.connectors.protocol import (
     ConnectionTestResult,
@@ -29,7 +29,7 @@ _MAX_QUERY_PAGES = 50
 class TradeDeskConfig(OutboundConfig):
     """Config of a `tradedesk` connection."""
 
-    api_base_url: HttpUrl = "https://api.thetradedesk.com"
+    api_base_url: AbsoluteUrl = "https://api.thetradedesk.com"
     provider_id: str = Field(min_length=1)
     parent_element_id: str | None = None
     # Sent as PartnerId on partner-level data rates when set.

@@ -106,6 +106,8 @@ class FakePerItemPlatform:
 
     async def create_segment(self, params: CreateSegmentParams) -> str:
         await self._call(f"create {params.external_key}")
+        if self.bad_name == "*auth*":
+            raise PlatformError(ErrorClass.AUTH, "HTTP 401: invalid_token", status_code=401)
         if params.name == self.bad_name:
             raise PlatformError(ErrorClass.PERMANENT, "HTTP 400: name rejected", status_code=400)
         return f"id-{params.external_key}"
@@ -154,3 +156,11 @@ async def test_empty_batch_does_nothing() -> None:
     platform = FakePerItemPlatform(bad_name="none")
     assert await apply_batch(platform, [], concurrency=5) == []
     assert platform.calls == []
+
+
+async def test_rejected_credentials_stop_the_items_still_waiting() -> None:
+    platform = FakePerItemPlatform(bad_name="*auth*")
+    outcomes = await apply_batch(platform, [create(n) for n in range(25)], concurrency=2)
+    assert len(platform.calls) == 2
+    assert {o.error.code for o in outcomes if o.error} == {"auth:401"}
+    assert len(outcomes) == 25
