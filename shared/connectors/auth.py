@@ -94,7 +94,8 @@ class _CachedToken:
 
 # Module level so every client of the same OAuth2 identity shares one token per process.
 _token_cache: dict[str, _CachedToken] = {}
-_token_locks: dict[str, asyncio.Lock] = {}
+# One lock per identity and event loop (an asyncio.Lock must not be shared across loops).
+_token_locks: dict[str, tuple[asyncio.AbstractEventLoop, asyncio.Lock]] = {}
 
 
 def reset_token_cache() -> None:
@@ -141,8 +142,7 @@ class OAuth2Auth:
         cached = self._usable(stale)
         if cached:
             return cached
-        lock = _token_locks.setdefault(self._key, asyncio.Lock())
-        async with lock:
+        async with _lock_for(self._key):
             # Whoever held the lock before us may have fetched the token we need.
             cached = self._usable(stale)
             if cached:
@@ -179,6 +179,15 @@ class OAuth2Auth:
         if self._scope:
             form["scope"] = self._scope
         return form
+
+
+def _lock_for(key: str) -> asyncio.Lock:
+    loop = asyncio.get_running_loop()
+    held = _token_locks.get(key)
+    if held is None or held[0] is not loop:
+        held = (loop, asyncio.Lock())
+        _token_locks[key] = held
+    return held[1]
 
 
 def _cache_key(credentials: OAuth2Credentials, token_url: str, scope: str | None) -> str:
