@@ -79,7 +79,7 @@ async def test_sftp_accepts_a_taxonomy_and_rejects_an_oversize_one(
     port, admin = sftp_port
     small = taxonomy(ix_segment(1), ix_segment(2))
     oversize = taxonomy(*(ix_segment(n, "x" * 200) for n in range(200)))
-    assert len(oversize) > 30 * 1024
+    assert len(oversize) > 30_000
 
     async with (
         asyncssh.connect("127.0.0.1", port, username="ix-user", password="ix-pass", known_hosts=None) as ssh,
