@@ -44,6 +44,8 @@ class PushCommand(Message):
     dry_run: bool = False
     mode: RunMode = RunMode.AUTO
     attempt: int = 1
+    # Step runs: the one batch (0-based, in plan order) this command pushes.
+    batch_index: int | None = Field(default=None, ge=0)
 
 
 class SyncCommand(Message):

@@ -41,13 +41,20 @@ class Settings(BaseSettings):
     request_attempts: int = 3
     request_timeout_s: float = 30.0
     retry_after_cap_s: float = 60.0
+    request_backoff_base_s: float = 1.0
     connection_test_timeout_s: float = 10.0
     bulk_topics_max: int = 10_000
+    max_request_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    max_output_templates_per_org: int = Field(default=100, ge=1)
+    output_render_batch: int = Field(default=10_000, ge=1)
     push_concurrency_per_connection: int = 8
     push_runs_in_parallel: int = 4
     outbox_poll_interval_s: float = 0.2
     recorder_batch_max: int = 2_000
     db_pool_max: int = 10
+    step_wait_timeout_s: float = 30.0
+    consumer_max_attempts: int = Field(default=5, ge=1)
+    consumer_backoff_s: float = Field(default=0.5, ge=0)
 
     @field_validator("activator_egress_allow_cidrs", mode="before")
     @classmethod
@@ -78,7 +85,9 @@ class Settings(BaseSettings):
         return HttpSettings(
             timeout_s=self.request_timeout_s,
             max_attempts=self.request_attempts,
+            backoff_base_s=self.request_backoff_base_s,
             retry_after_cap_s=self.retry_after_cap_s,
+            max_connections=max(self.push_concurrency_per_connection, 1),
         )
 
 

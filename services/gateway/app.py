@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from services.gateway.outbox_relay import OutboxRelay
 from services.gateway.problems import install_problem_handlers
-from services.gateway.routes import connections, health, runs, topics
+from services.gateway.routes import connections, health, push_runs, runs, topics
 from shared.db.orgs import ensure_dev_org
 from shared.db.pool import create_pool
 from shared.kafka import build_broker, ensure_topics
@@ -51,6 +51,6 @@ def build_app(settings: Settings) -> FastAPI:
 
     app = FastAPI(title="Activator", version="0.1.0", lifespan=lifespan, docs_url="/docs")
     install_problem_handlers(app)
-    for router in (health.router, connections.router, runs.router, topics.router):
+    for router in (health.router, connections.router, runs.router, push_runs.router, topics.router):
         app.include_router(router)
     return app

@@ -183,3 +183,18 @@ class BulkTopicsInput(ApiModel):
 class BulkTopicsOut(ApiModel):
     created: int
     updated: int
+
+
+class ActivationOut(ApiModel):
+    topic_id: uuid.UUID
+    topic_name: str
+    platform_segment_id: str | None
+    state: str
+    last_outcome: str | None
+    last_run_id: uuid.UUID | None
+    last_pushed_at: datetime
+
+
+class ActivationPage(ApiModel):
+    items: list[ActivationOut]
+    next_cursor: str | None

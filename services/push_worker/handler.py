@@ -11,12 +11,14 @@ import structlog
 
 from services.push_worker.execute import RunContext, abandoned_events, execute_batch, plan_events
 from services.push_worker.plan import plan_push
+from shared.connectors.deps import SegmentLookup
 from shared.connectors.errors import ConnectorConfigError, PlatformError
 from shared.connectors.protocol import PlatformClient
+from shared.connectors.throttle import ConnectionThrottle
 from shared.db import activations as ledger
 from shared.db.connections import Connection, decrypt_credentials, get_connection
 from shared.db.output_templates import active_template
-from shared.db.runs import get_run_by_id, is_cancel_requested
+from shared.db.runs import get_run_by_id, is_cancel_requested, set_throttled_until
 from shared.db.topics import active_topics_for_push
 from shared.messages import PushCommand, RunFinished, RunStarted, deterministic_event_id
 from shared.output_templates import render
@@ -25,7 +27,7 @@ from shared.status_publisher import StatusPublisher
 
 log = structlog.get_logger(__name__)
 
-ClientFactory = Callable[[Connection, dict[str, str]], PlatformClient]
+ClientFactory = Callable[[Connection, dict[str, str], ConnectionThrottle, SegmentLookup], PlatformClient]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +62,10 @@ async def _finish(
     await deps.publisher.publish(events)
 
 
+def _positive(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) and value > 0 else None
+
+
 async def handle_push(command: PushCommand, deps: PushDependencies) -> None:
     """Process a push command; safe to call again with the same command (redelivery)."""
     bound = log.bind(
@@ -78,8 +84,14 @@ async def handle_push(command: PushCommand, deps: PushDependencies) -> None:
         return
     key = deps.settings.require_encryption_key()
     credentials = await decrypt_credentials(deps.pool, command.org_id, command.connection_id, key)
+    throttle = ConnectionThrottle(
+        rps=_positive(connection.config.get("rate_limit_rps")),
+        on_pause=lambda seconds: set_throttled_until(deps.pool, command.run_id, seconds),
+    )
     try:
-        client = deps.client_factory(connection, credentials)
+        client = deps.client_factory(
+            connection, credentials, throttle, ledger.segment_lookup(deps.pool, command.connection_id)
+        )
     except ConnectorConfigError as exc:
         await _finish(deps, command, total=0, failed_reason=str(exc))
         return
@@ -134,9 +146,13 @@ async def _push(
     )
     bound.info("push_run_started", total=len(plan), dry_run=command.dry_run)
     size = deps.settings.activation_batch_size
+    concurrency = int(
+        _positive(config.get("max_concurrency")) or deps.settings.push_concurrency_per_connection
+    )
     auth_error: PlatformError | None = None
     cancelled = False
-    for start in range(0, len(plan), size):
+    starts, finishes = _batch_starts(command, len(plan), size)
+    for start in starts:
         batch = plan[start : start + size]
         if await is_cancel_requested(deps.pool, command.run_id):
             cancelled = True
@@ -147,9 +163,7 @@ async def _push(
         if auth_error is not None:
             await deps.publisher.publish(abandoned_events(context, batch, auth_error))
             continue
-        result = await execute_batch(
-            context, batch, client, concurrency=deps.settings.push_concurrency_per_connection
-        )
+        result = await execute_batch(context, batch, client, concurrency=concurrency)
         # The ledger is durable before the events leave: a redelivery replays, never re-creates.
         await ledger.record_activations(
             deps.pool,
@@ -160,6 +174,17 @@ async def _push(
         )
         await deps.publisher.publish(result.events)
         auth_error = auth_error or result.auth_error
+    if not finishes and not cancelled:
+        bound.info("push_step_done", batch_index=command.batch_index)
+        return
     reason = f"the platform refused the credentials: {auth_error.message}" if auth_error else None
     await _finish(deps, command, cancelled=cancelled, failed_reason=reason)
     bound.info("push_run_finished", cancelled=cancelled, auth_failed=auth_error is not None)
+
+
+def _batch_starts(command: PushCommand, planned: int, size: int) -> tuple[list[int], bool]:
+    """The batch offsets this command pushes, and whether the run ends with them (step runs: one batch)."""
+    if command.batch_index is None:
+        return list(range(0, planned, size)), True
+    start = command.batch_index * size
+    return ([start] if start < planned else []), start + size >= planned

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from faststream import AckPolicy, FastStream
+from faststream.kafka.annotations import KafkaMessage
+from pydantic import ValidationError
 
 from services.push_worker.handler import PushDependencies, handle_push
-from shared.connectors.factory import create_platform_client
+from shared.connection_clients import build_platform_client
+from shared.connectors.deps import SegmentLookup
 from shared.connectors.protocol import PlatformClient
+from shared.connectors.throttle import ConnectionThrottle
+from shared.consumer_guard import ConsumerGuard, PoisonMessage
 from shared.db.connections import Connection
 from shared.db.pool import create_pool
 from shared.kafka import build_broker, ensure_topics
@@ -21,15 +24,22 @@ def build_push_worker(settings: Settings) -> FastStream:
     """The push-worker app; pools and clients open on startup."""
     settings.require_encryption_key()
     broker = build_broker(settings, client_id="activator-push-worker")
+    guard = ConsumerGuard(
+        broker,
+        settings.topic("dlq"),
+        max_attempts=settings.consumer_max_attempts,
+        backoff_s=settings.consumer_backoff_s,
+    )
     state: dict[str, PushDependencies] = {}
 
-    def client_factory(connection: Connection, credentials: dict[str, str]) -> PlatformClient:
-        return create_platform_client(
-            connection.platform,
-            connection.auth_type,
-            credentials,
-            connection.config,
-            settings=settings.http(),
+    def client_factory(
+        connection: Connection,
+        credentials: dict[str, str],
+        throttle: ConnectionThrottle,
+        lookup: SegmentLookup,
+    ) -> PlatformClient:
+        return build_platform_client(
+            settings, connection, credentials, throttle=throttle, segment_lookup=lookup
         )
 
     @broker.subscriber(
@@ -39,16 +49,27 @@ def build_push_worker(settings: Settings) -> FastStream:
         ack_policy=AckPolicy.NACK_ON_ERROR,
         max_workers=settings.push_runs_in_parallel,
         max_poll_interval_ms=settings.kafka_max_poll_interval_ms,
+        title="push-commands",
+        description="PushCommand: drive one push run (or one batch of a step run).",
     )
-    async def on_push_command(command: PushCommand) -> None:
-        await handle_push(command, state["deps"])
+    async def on_push_command(message: KafkaMessage) -> None:
+        record = message.raw_message
+
+        async def handle() -> None:
+            try:
+                command = PushCommand.model_validate_json(record.value or b"")  # type: ignore[union-attr]
+            except ValidationError as exc:
+                raise PoisonMessage(str(exc)) from exc
+            await handle_push(command, state["deps"])
+
+        await guard.run(record, handle)
 
     app = FastStream(broker)
 
     @app.on_startup
     async def _startup() -> None:
         await ensure_topics(settings)
-        pool: Any = await create_pool(settings.database_url, max_size=settings.db_pool_max)
+        pool = await create_pool(settings.database_url, max_size=settings.db_pool_max)
         state["deps"] = PushDependencies(
             pool=pool,
             settings=settings,

@@ -10,6 +10,7 @@ from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
 
 from services.status_recorder.persist import persist_events
+from shared.consumer_guard import ConsumerGuard, PoisonMessage
 from shared.db.pool import create_pool
 from shared.kafka import build_broker, ensure_topics
 from shared.messages import STATUS_EVENT, StatusEvent
@@ -21,6 +22,12 @@ log = structlog.get_logger(__name__)
 def build_recorder(settings: Settings) -> FastStream:
     """The recorder app; the pool opens on startup."""
     broker = build_broker(settings, client_id="activator-status-recorder")
+    guard = ConsumerGuard(
+        broker,
+        settings.topic("dlq"),
+        max_attempts=settings.consumer_max_attempts,
+        backoff_s=settings.consumer_backoff_s,
+    )
     state: dict[str, Any] = {}
 
     @broker.subscriber(
@@ -40,8 +47,14 @@ def build_recorder(settings: Settings) -> FastStream:
             try:
                 events.append(STATUS_EVENT.validate_json(record.value or b""))
             except ValidationError as exc:
-                log.exception("status_event_unparseable", error=str(exc)[:300])
-        await persist_events(state["pool"], events, max_errors_stored=settings.max_run_errors_stored)
+                await guard.dead_letter(record, PoisonMessage(str(exc)), attempts=1)
+
+        async def persist() -> None:
+            await persist_events(state["pool"], events, max_errors_stored=settings.max_run_errors_stored)
+
+        # A batch that keeps failing for a non-infrastructure reason would block every run behind it:
+        # after the bounded attempts its events go to the DLQ (replayable with `activator dlq replay`).
+        await guard.run(records[0], persist, batch=records)
         log.debug("status_events_recorded", count=len(events), first_offset=records[0].offset)
 
     app = FastStream(broker)

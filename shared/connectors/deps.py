@@ -16,6 +16,7 @@ from shared.connectors.retry import Sleep
 
 if TYPE_CHECKING:
     from shared.connectors.platforms.taxonomy_upload import TaxonomyUploader
+    from shared.connectors.throttle import ConnectionThrottle
 
 SegmentLookup = Callable[[str], Awaitable[PlatformSegment | None]]
 # Called with a URL ("https://host:443", "sftp://host:22") before connecting; raises to refuse it.
@@ -39,3 +40,5 @@ class ConnectorDeps:
     url_guard: UrlGuard | None = None
     # Index Exchange: replaces the SFTP upload (tests, or an S3 drop).
     taxonomy_uploader: TaxonomyUploader | None = None
+    # The connection's rate budget and Retry-After pause, shared by all its requests.
+    throttle: ConnectionThrottle | None = None

@@ -12,7 +12,13 @@ from pydantic import BaseModel, Field
 from shared.connectors.auth import AuthStrategy, no_auth
 from shared.connectors.deps import ConnectorDeps
 from shared.connectors.errors import ErrorClass, PlatformError
-from shared.connectors.failures import error_from_response, error_from_transport, malformed, oauth_error_code
+from shared.connectors.failures import (
+    error_from_response,
+    error_from_transport,
+    malformed,
+    oauth_error_code,
+    parse_retry_after,
+)
 from shared.connectors.retry import with_retries
 
 _OAUTH_AUTH_ERRORS = {"invalid_client", "invalid_grant", "unauthorized_client"}
@@ -47,6 +53,7 @@ class PlatformHttp:
         self._default_headers = dict(default_headers or {})
         self._sleep = deps.sleep
         self._url_guard = deps.url_guard
+        self._throttle = deps.throttle
         self._allowed_origins: set[str] = set()
         self._client = httpx.AsyncClient(
             base_url=base_url,
@@ -139,12 +146,20 @@ class PlatformHttp:
     ) -> httpx.Response:
         request = self._client.build_request(method, url, json=json, data=data, headers=headers)
         await self._check_egress(request.url)
+        if self._throttle is not None:
+            await self._throttle.acquire()
         try:
             # httpx times each phase; this bounds the whole exchange, slow-drip bodies included.
             async with asyncio.timeout(self._settings.timeout_s):
-                return await self._client.send(request)
+                response = await self._client.send(request)
         except (httpx.TransportError, TimeoutError) as exc:
             raise error_from_transport(exc, self.secrets(), timeout_s=self._settings.timeout_s) from None
+        if response.status_code == 429 and self._throttle is not None:
+            retry_after = parse_retry_after(response.headers.get("retry-after"))
+            if retry_after:
+                # One 429 pauses the whole connection, not just this request's retry.
+                await self._throttle.pause(min(retry_after, self._settings.retry_after_cap_s))
+        return response
 
     async def _check_egress(self, url: httpx.URL) -> None:
         origin = f"{url.scheme}://{url.host}:{url.port or (443 if url.scheme == 'https' else 80)}"

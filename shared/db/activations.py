@@ -5,9 +5,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import asyncpg
+
+from shared.connectors.deps import SegmentLookup
+from shared.connectors.protocol import PlatformSegment
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,3 +93,49 @@ async def record_activations(
         [write.state for write in writes],
         [write.outcome for write in writes],
     )
+
+
+@dataclass(frozen=True, slots=True)
+class ActivationView:
+    topic_id: uuid.UUID
+    topic_name: str
+    platform_segment_id: str | None
+    state: str
+    last_outcome: str | None
+    last_run_id: uuid.UUID | None
+    last_pushed_at: datetime
+
+
+async def list_activations(
+    db: asyncpg.Pool[Any], org_id: uuid.UUID, connection_id: uuid.UUID, *, limit: int, after: uuid.UUID | None
+) -> list[ActivationView]:
+    """A page of a connection's ledger, by topic id."""
+    rows = await db.fetch(
+        """SELECT a.topic_id, t.name AS topic_name, a.platform_segment_id, a.state, a.last_outcome, a.last_run_id,
+                  a.last_pushed_at
+           FROM activations a JOIN topics t ON t.id = a.topic_id
+           WHERE a.org_id = $1 AND a.connection_id = $2 AND ($3::uuid IS NULL OR a.topic_id > $3)
+           ORDER BY a.topic_id LIMIT $4""",
+        org_id,
+        connection_id,
+        after,
+        limit,
+    )
+    return [ActivationView(**dict(row)) for row in rows]
+
+
+def segment_lookup(db: asyncpg.Pool[Any], connection_id: uuid.UUID) -> SegmentLookup:
+    """Answers get_segment from Activator's own records (for file-based platforms without a read API)."""
+
+    async def lookup(platform_segment_id: str) -> PlatformSegment | None:
+        row = await db.fetchrow(
+            """SELECT a.platform_segment_id, t.name, a.state FROM activations a JOIN topics t ON t.id = a.topic_id
+               WHERE a.connection_id = $1 AND a.platform_segment_id = $2""",
+            connection_id,
+            platform_segment_id,
+        )
+        if row is None:
+            return None
+        return PlatformSegment(id=row["platform_segment_id"], name=row["name"], status=row["state"])
+
+    return lookup

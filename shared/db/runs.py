@@ -16,7 +16,7 @@ TERMINAL_STATUSES = frozenset({"succeeded", "partial", "failed", "cancelled", "i
 _COLUMNS = (
     "id, org_id, connection_id, kind, status, mode, dry_run, total, processed, succeeded, failed, skipped,"
     " inserted, updated, unchanged, invalid, pages, error_count, status_reason, throttled_until, parent_run_id,"
-    " cancel_requested, created_at, started_at, finished_at"
+    " cancel_requested, request, created_at, started_at, finished_at"
 )
 
 
@@ -44,6 +44,7 @@ class Run:
     throttled_until: datetime | None
     parent_run_id: uuid.UUID | None
     cancel_requested: bool
+    request: dict[str, Any]
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
@@ -131,3 +132,33 @@ async def request_cancel(db: asyncpg.Pool[Any], org_id: uuid.UUID, run_id: uuid.
 async def is_cancel_requested(db: asyncpg.Pool[Any], run_id: uuid.UUID) -> bool:
     """Whether someone asked the run to stop."""
     return bool(await db.fetchval("SELECT cancel_requested FROM runs WHERE id = $1", run_id))
+
+
+async def claim_next_step(connection: DbConnection, run_id: uuid.UUID) -> int:
+    """Reserve the next batch index of a step run (inside the caller's transaction)."""
+    index: int = await connection.fetchval(
+        """UPDATE runs SET checkpoint = jsonb_build_object('next_batch', COALESCE((checkpoint->>'next_batch')::int, 0) + 1),
+               updated_at = now()
+           WHERE id = $1 RETURNING (checkpoint->>'next_batch')::int - 1""",
+        run_id,
+    )
+    return index
+
+
+async def failed_item_ids(db: Db, run_id: uuid.UUID) -> list[str]:
+    """The items of a run whose terminal result is `failed`."""
+    rows = await db.fetch(
+        "SELECT item_id FROM run_items WHERE run_id = $1 AND outcome = 'failed' ORDER BY item_id", run_id
+    )
+    return [row["item_id"] for row in rows]
+
+
+async def set_throttled_until(db: Db, run_id: uuid.UUID, seconds: float) -> None:
+    """Show on the run that the platform asked to wait (cleared when the run finishes)."""
+    await db.execute(
+        """UPDATE runs SET throttled_until = GREATEST(COALESCE(throttled_until, now()), now() + make_interval(secs => $2)),
+               updated_at = now()
+           WHERE id = $1 AND status IN ('queued', 'running')""",
+        run_id,
+        seconds,
+    )

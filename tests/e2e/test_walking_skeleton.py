@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
 from typing import Any
 
@@ -13,24 +11,9 @@ import pytest
 
 from shared.db.orgs import create_org
 from tests.e2e.conftest import System
+from tests.e2e.helpers import wait_for_run
 
 pytestmark = pytest.mark.e2e
-
-
-async def wait_for_run(
-    api: httpx.AsyncClient, connection_id: str, run_id: str, kind: str = "push", timeout: float = 180
-) -> dict[str, Any]:
-    """Poll the status API until the run is final."""
-    deadline = time.monotonic() + timeout
-    status: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        response = await api.get(f"/api/connections/{connection_id}/{kind}/run/{run_id}/status")
-        status = response.json()
-        if status["status"] in {"succeeded", "partial", "failed", "cancelled", "incomplete"}:
-            return status
-        await asyncio.sleep(0.5)
-    msg = f"run {run_id} did not finish in {timeout}s; last status {status}"
-    raise TimeoutError(msg)
 
 
 async def test_thousand_topics_reach_the_platform_once_each(system: System, pool: asyncpg.Pool[Any]) -> None:

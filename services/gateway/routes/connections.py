@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import Any
 
 from fastapi import APIRouter, Response
 from pydantic import ValidationError
@@ -12,8 +11,9 @@ from pydantic import ValidationError
 from services.gateway.deps import AppSettings, OrgId, Pool
 from services.gateway.problems import Problem, not_found
 from services.gateway.schemas import ConnectionInput, ConnectionOut, ConnectionTestOut
+from shared.connection_clients import build_platform_client
 from shared.connectors.errors import ConnectorConfigError
-from shared.connectors.factory import create_platform_client, validate_outbound_config
+from shared.connectors.factory import validate_outbound_config
 from shared.db import connections as repo
 from shared.egress import EgressRefused, check_url
 from shared.inbound.config import InboundConfig
@@ -165,9 +165,7 @@ async def test_connection(
         update={"timeout_s": settings.connection_test_timeout_s, "max_attempts": 1}
     )
     try:
-        client: Any = create_platform_client(
-            connection.platform, connection.auth_type, credentials, connection.config, settings=http
-        )
+        client = build_platform_client(settings, connection, credentials, http=http)
     except ConnectorConfigError as exc:
         return ConnectionTestOut(success=False, error=str(exc))
     try:

@@ -13,7 +13,7 @@ from services.gateway.problems import Problem, not_found
 from services.gateway.schemas import RunAccepted, RunErrorOut, RunRequest, RunStatusOut, SyncRunRequest
 from shared.db import outbox
 from shared.db import runs as repo
-from shared.db.pool import DbConnection
+from shared.db.pool import Db, DbConnection
 from shared.db.topics import count_topics_for_push
 from shared.messages import PushCommand, RunMode, SyncCommand
 from shared.settings import Settings
@@ -40,6 +40,16 @@ async def _lock_connection(
         raise Problem(409, "Wrong direction", f"A {row['direction']} connection cannot run a {kind}")
     if not row["enabled"]:
         raise Problem(409, "Connection disabled", "Enable the connection before starting a run")
+
+
+async def enqueue_push(connection: DbConnection, settings: Settings, command: PushCommand) -> None:
+    """Queue a push command in the caller's transaction (published by the outbox relay)."""
+    await outbox.enqueue(
+        connection,
+        topic=settings.topic("push.commands"),
+        key=str(command.connection_id),
+        payload=command.model_dump(mode="json"),
+    )
 
 
 async def run_status(pool: asyncpg.Pool[Any], settings: Settings, run: repo.Run) -> RunStatusOut:
@@ -79,8 +89,8 @@ async def run_status(pool: asyncpg.Pool[Any], settings: Settings, run: repo.Run)
     )
 
 
-async def _run_of(
-    pool: asyncpg.Pool[Any], org_id: uuid.UUID, connection_id: uuid.UUID, run_id: uuid.UUID, kind: str
+async def run_of(
+    pool: Db, org_id: uuid.UUID, connection_id: uuid.UUID, run_id: uuid.UUID, kind: str
 ) -> repo.Run:
     run = await repo.get_run(pool, org_id, run_id)
     if run is None or run.connection_id != connection_id or run.kind != kind:
@@ -106,20 +116,20 @@ async def start_push_run(
             total=total,
             request=body.model_dump(mode="json", by_alias=True),
         )
-        command = PushCommand(
-            run_id=run.id,
-            org_id=org_id,
-            connection_id=connection_id,
-            topic_ids=body.topic_ids,
-            dry_run=body.dry_run,
-            mode=RunMode(body.mode),
-        )
-        await outbox.enqueue(
-            connection,
-            topic=settings.topic("push.commands"),
-            key=str(connection_id),
-            payload=command.model_dump(mode="json"),
-        )
+        if body.mode == "auto":
+            # Step runs get one command per /push call instead.
+            await enqueue_push(
+                connection,
+                settings,
+                PushCommand(
+                    run_id=run.id,
+                    org_id=org_id,
+                    connection_id=connection_id,
+                    topic_ids=body.topic_ids,
+                    dry_run=body.dry_run,
+                    mode=RunMode.AUTO,
+                ),
+            )
     return RunAccepted(run_id=run.id, status=run.status, total=total)
 
 
@@ -157,7 +167,7 @@ async def push_run_status(
     connection_id: uuid.UUID, run_id: uuid.UUID, org_id: OrgId, pool: Pool, settings: AppSettings
 ) -> RunStatusOut:
     """Progress and outcome of a push run."""
-    return await run_status(pool, settings, await _run_of(pool, org_id, connection_id, run_id, "push"))
+    return await run_status(pool, settings, await run_of(pool, org_id, connection_id, run_id, "push"))
 
 
 @router.get("/sync/run/{run_id}/status")
@@ -165,7 +175,7 @@ async def sync_run_status(
     connection_id: uuid.UUID, run_id: uuid.UUID, org_id: OrgId, pool: Pool, settings: AppSettings
 ) -> RunStatusOut:
     """Progress and outcome of a sync run."""
-    return await run_status(pool, settings, await _run_of(pool, org_id, connection_id, run_id, "sync"))
+    return await run_status(pool, settings, await run_of(pool, org_id, connection_id, run_id, "sync"))
 
 
 async def _cancel(
@@ -176,7 +186,7 @@ async def _cancel(
     run_id: uuid.UUID,
     kind: str,
 ) -> RunStatusOut:
-    await _run_of(pool, org_id, connection_id, run_id, kind)
+    await run_of(pool, org_id, connection_id, run_id, kind)
     run = await repo.request_cancel(pool, org_id, run_id)
     assert run is not None
     return await run_status(pool, settings, run)

@@ -1,0 +1,114 @@
+"""Push-run extras: step mode, retry of the failed items, and the connection's activation ledger."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+from fastapi import APIRouter, Query
+
+from services.gateway.deps import AppSettings, OrgId, Pool
+from services.gateway.problems import Problem, not_found
+from services.gateway.routes.runs import enqueue_push, run_of, run_status
+from services.gateway.schemas import ActivationOut, ActivationPage, RunAccepted, RunStatusOut
+from shared.db import activations as ledger
+from shared.db import connections
+from shared.db import runs as repo
+from shared.messages import PushCommand, RunMode
+
+router = APIRouter(prefix="/api/connections/{connection_id}", tags=["runs"])
+
+
+@router.post("/push/run/{run_id}/push")
+async def push_next_batch(
+    connection_id: uuid.UUID, run_id: uuid.UUID, org_id: OrgId, pool: Pool, settings: AppSettings
+) -> RunStatusOut:
+    """Step mode: push exactly one more batch and return the status once it is recorded."""
+    size = settings.activation_batch_size
+    async with pool.acquire() as connection, connection.transaction():
+        await connection.execute("SELECT 1 FROM runs WHERE id = $1 FOR UPDATE", run_id)
+        run = await run_of(connection, org_id, connection_id, run_id, "push")
+        if run.mode != "step":
+            raise Problem(409, "Not a step run", 'Only runs started with mode "step" advance batch by batch')
+        if run.is_terminal:
+            return await run_status(pool, settings, run)
+        index = await repo.claim_next_step(connection, run_id)
+        if index > 0 and index * size >= run.total:
+            return await run_status(pool, settings, run)  # every batch is requested already
+        request = run.request
+        await enqueue_push(
+            connection,
+            settings,
+            PushCommand(
+                run_id=run_id,
+                org_id=org_id,
+                connection_id=connection_id,
+                topic_ids=request.get("topicIds"),
+                dry_run=run.dry_run,
+                mode=RunMode.STEP,
+                batch_index=index,
+            ),
+        )
+    deadline = time.monotonic() + settings.step_wait_timeout_s
+    while True:
+        run = await run_of(pool, org_id, connection_id, run_id, "push")
+        if run.is_terminal or (
+            run.processed >= min(run.total, (index + 1) * size) and run.started_at is not None
+        ):
+            break
+        if time.monotonic() > deadline:
+            break  # the status says how far it got; the client may poll /status
+        await asyncio.sleep(0.05)
+    return await run_status(pool, settings, run)
+
+
+@router.post("/push/run/{run_id}/retry", status_code=202)
+async def retry_failed(
+    connection_id: uuid.UUID, run_id: uuid.UUID, org_id: OrgId, pool: Pool, settings: AppSettings
+) -> RunAccepted:
+    """Start a child run of just the items that failed in a finished run."""
+    parent = await run_of(pool, org_id, connection_id, run_id, "push")
+    if not parent.is_terminal:
+        raise Problem(409, "Run not finished", "Retry a run once it has finished")
+    failed = await repo.failed_item_ids(pool, run_id)
+    if not failed:
+        raise Problem(409, "Nothing to retry", "The run has no failed items")
+    topic_ids = [uuid.UUID(item) for item in failed]
+    async with pool.acquire() as connection, connection.transaction():
+        run = await repo.insert_run(
+            connection,
+            org_id=org_id,
+            connection_id=connection_id,
+            kind="push",
+            mode="auto",
+            dry_run=False,
+            total=len(topic_ids),
+            request={"topicIds": failed, "retryOf": str(run_id)},
+            parent_run_id=run_id,
+        )
+        await enqueue_push(
+            connection,
+            settings,
+            PushCommand(run_id=run.id, org_id=org_id, connection_id=connection_id, topic_ids=topic_ids),
+        )
+    return RunAccepted(run_id=run.id, status=run.status, total=len(topic_ids))
+
+
+@router.get("/activations")
+async def list_activations(
+    connection_id: uuid.UUID,
+    org_id: OrgId,
+    pool: Pool,
+    limit: int = Query(default=100, ge=1, le=1000),
+    cursor: uuid.UUID | None = None,
+) -> ActivationPage:
+    """Topic → platform segment id, state and last push, for one connection."""
+    if await connections.get_connection(pool, org_id, connection_id) is None:
+        raise not_found("connection")
+    rows = await ledger.list_activations(pool, org_id, connection_id, limit=limit + 1, after=cursor)
+    page = rows[:limit]
+    return ActivationPage(
+        items=[ActivationOut.model_validate(row, from_attributes=True) for row in page],
+        next_cursor=str(page[-1].topic_id) if len(rows) > limit else None,
+    )

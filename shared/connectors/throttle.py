@@ -1,0 +1,66 @@
+"""A connection's request budget: requests per second, and a pause every caller honours after a Retry-After."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+
+from shared.connectors.auth import Clock
+from shared.connectors.retry import Sleep
+
+PauseListener = Callable[[float], Awaitable[None]]
+
+
+class ConnectionThrottle:
+    """Spaces requests to at most `rps` per second and holds every request while the platform said to wait.
+
+    One throttle per connection inside the worker that owns it: push commands are keyed by connection id,
+    so one consumer (one process) handles a connection at a time and the budget holds across replicas.
+    """
+
+    def __init__(
+        self,
+        *,
+        rps: float | None = None,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+        on_pause: PauseListener | None = None,
+    ) -> None:
+        self._interval = 1.0 / rps if rps else 0.0
+        self._clock = clock
+        self._sleep = sleep
+        self._on_pause = on_pause
+        self._next_slot = 0.0
+        self._paused_until = 0.0
+        self._lock = asyncio.Lock()
+        self.throttled_s = 0.0
+
+    @property
+    def paused_until(self) -> float:
+        """Clock time until which requests wait (0 when not paused)."""
+        return self._paused_until
+
+    async def acquire(self) -> None:
+        """Wait for the pause to end and for this request's slot in the rate budget."""
+        while (wait := self._paused_until - self._clock()) > 0:
+            self.throttled_s += wait
+            await self._sleep(wait)
+        if not self._interval:
+            return
+        async with self._lock:
+            now = self._clock()
+            slot = max(now, self._next_slot)
+            self._next_slot = slot + self._interval
+        if slot > now:
+            self.throttled_s += slot - now
+            await self._sleep(slot - now)
+
+    async def pause(self, seconds: float) -> None:
+        """The platform asked to wait: hold every request of this connection for `seconds`."""
+        until = self._clock() + seconds
+        if until <= self._paused_until:
+            return
+        self._paused_until = until
+        if self._on_pause is not None:
+            await self._on_pause(seconds)

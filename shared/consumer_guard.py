@@ -1,0 +1,133 @@
+"""Bounded retries for Kafka consumers: a failing message is retried with backoff, then dead-lettered."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import structlog
+from aiokafka.errors import KafkaError
+from faststream.kafka import KafkaBroker
+from prometheus_client import Counter
+
+log = structlog.get_logger(__name__)
+
+DEAD_LETTERED = Counter("activator_dlq_messages_total", "Messages sent to the dead-letter topic", ["source"])
+
+
+_TRANSIENT: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    KafkaError,
+)
+MAX_TRANSIENT_BACKOFF_S = 10.0
+
+
+def is_transient(error: BaseException) -> bool:
+    """Infrastructure failures (Postgres or Kafka away): retried without limit, never dead-lettered."""
+    return isinstance(error, _TRANSIENT)
+
+
+class PoisonMessage(Exception):
+    """A message that can never succeed (unparseable, wrong version): dead-letter it at once."""
+
+
+class ConsumerGuard:
+    """Retries a handler a bounded number of times per message, then moves the message to the DLQ."""
+
+    def __init__(
+        self,
+        broker: KafkaBroker,
+        dlq_topic: str,
+        *,
+        max_attempts: int,
+        backoff_s: float,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._broker = broker
+        self._dlq_topic = dlq_topic
+        self._max_attempts = max_attempts
+        self._backoff_s = backoff_s
+        self._sleep = sleep
+        self._attempts: dict[tuple[str, int, int], int] = {}
+        self._waits: dict[tuple[str, int, int], int] = {}
+
+    async def run(
+        self, record: Any, handler: Callable[[], Awaitable[None]], *, batch: Sequence[Any] = ()
+    ) -> None:
+        """Call `handler`; on failure raise for redelivery until the attempts run out, then dead-letter.
+
+        `record` identifies the delivery; `batch` (for batch consumers) is what is dead-lettered.
+        """
+        position = (record.topic, record.partition, record.offset)
+        casualties = batch or (record,)
+        try:
+            await handler()
+        except PoisonMessage as exc:
+            attempts = self._attempts.pop(position, 0) + 1
+            for casualty in casualties:
+                await self.dead_letter(casualty, exc, attempts=attempts)
+            return
+        except Exception as exc:
+            if is_transient(exc):
+                waits = self._waits.get(position, 0) + 1
+                self._waits[position] = waits
+                log.warning(
+                    "message_waits_for_infrastructure", error_type=type(exc).__name__, error=str(exc)[:300]
+                )
+                await self._sleep(min(MAX_TRANSIENT_BACKOFF_S, self._backoff_s * 2 ** min(waits, 10)))
+                raise
+            attempts = self._attempts.get(position, 0) + 1
+            if attempts >= self._max_attempts:
+                self._attempts.pop(position, None)
+                log.exception(
+                    "message_dead_lettered",
+                    topic=record.topic,
+                    partition=record.partition,
+                    offset=record.offset,
+                )
+                for casualty in casualties:
+                    await self.dead_letter(casualty, exc, attempts=attempts)
+                return
+            self._attempts[position] = attempts
+            log.warning(
+                "message_failed_will_retry",
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+                attempt=attempts,
+                error_type=type(exc).__name__,
+                error=str(exc)[:300],
+            )
+            await self._sleep(self._backoff_s * 2 ** (attempts - 1))
+            raise
+        self._attempts.pop(position, None)
+        self._waits.pop(position, None)
+
+    async def dead_letter(self, record: Any, error: BaseException, *, attempts: int) -> None:
+        """Publish the original message with the error, the attempt count and its original headers."""
+        headers = {key: base64.b64encode(value or b"").decode() for key, value in (record.headers or ())}
+        await self._broker.publish(
+            {
+                "source_topic": record.topic,
+                "partition": record.partition,
+                "offset": record.offset,
+                "error_type": type(error).__name__,
+                "error": str(error)[:1000],
+                "attempts": attempts,
+                "failed_at": datetime.now(UTC).isoformat(),
+                "original_headers_b64": headers,
+                "original_value_b64": base64.b64encode(record.value or b"").decode(),
+            },
+            self._dlq_topic,
+            key=record.key,
+        )
+        DEAD_LETTERED.labels(source=record.topic).inc()
