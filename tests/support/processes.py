@@ -63,14 +63,18 @@ class ServiceProcess:
             return ""
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
-    async def wait_for_log(self, marker: str, timeout: float = 60) -> None:
-        """Wait until the log contains `marker` (e.g. FastStream's startup line)."""
+    def log_size(self) -> int:
+        """Current length of the log, to wait for a marker written after this point."""
+        return self.log_path.stat().st_size if self.log_path.exists() else 0
+
+    async def wait_for_log(self, marker: str, timeout: float = 60, *, after: int = 0) -> None:
+        """Wait until the log (from byte `after` on) contains `marker`, e.g. FastStream's startup line."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process and self.process.poll() is not None:
                 msg = f"{self.name} exited with {self.process.returncode}:\n{self.log_tail()}"
                 raise RuntimeError(msg)
-            if self.log_path.exists() and marker in self.log_path.read_text(errors="replace"):
+            if self.log_path.exists() and marker.encode() in self.log_path.read_bytes()[after:]:
                 return
             await asyncio.sleep(0.2)
         msg = f"{self.name} did not log {marker!r} in {timeout}s:\n{self.log_tail()}"
