@@ -44,23 +44,18 @@ test-unit: install ## unit tests only (no services)
 	$(VENV)/bin/pytest tests/unit
 
 up: install ## start Kafka, Postgres and every service in the background
-	@deploy/local/kafka.sh start >/dev/null
-	@deploy/local/postgres.sh start
-	@KAFKA_BOOTSTRAP_SERVERS="$${KAFKA_BOOTSTRAP_SERVERS:-$$(deploy/local/kafka.sh start)}" \
-	 DATABASE_URL="$${DATABASE_URL:-$$(deploy/local/postgres.sh url)}" deploy/local/services.sh up
+	@. deploy/local/env.sh && activator_local_up && deploy/local/services.sh up
 	@echo "gateway: http://127.0.0.1:$${ACTIVATOR_GATEWAY_PORT:-8080}  dev API key: $$ACTIVATOR_DEV_API_KEY"
 
 down: ## stop every service, Kafka and Postgres
 	deploy/local/services.sh down
-	deploy/local/kafka.sh stop
-	deploy/local/postgres.sh stop
+	. deploy/local/env.sh && ACTIVATOR_KAFKA_STARTED=$$ACTIVATOR_KAFKA_LOCAL ACTIVATOR_PG_STARTED=$$ACTIVATOR_PG_LOCAL activator_local_down
 
 status: ## what is running
 	@deploy/local/services.sh status
 
 demo: up ## up, then a demo org, connection and topics, pushed with live progress
-	@KAFKA_BOOTSTRAP_SERVERS="$${KAFKA_BOOTSTRAP_SERVERS:-$$(deploy/local/kafka.sh start)}" \
-	 DATABASE_URL="$${DATABASE_URL:-$$(deploy/local/postgres.sh url)}" $(PY) deploy/local/demo.py
+	@. deploy/local/env.sh && $(PY) deploy/local/demo.py
 
 clean: down ## stop everything and remove local state
 	rm -rf .activator $(VENV)
