@@ -88,7 +88,9 @@ def mock_platforms(
     asyncio.run(serve(host, port, sftp_port))
 
 
-async def _with_pool(settings: Settings, action: str, name: str | None, org_id: uuid.UUID | None) -> str:
+async def _with_pool(
+    settings: Settings, action: str, name: str | None, org_id: uuid.UUID | None, *, all_keys: bool = False
+) -> str:
     from shared.db import orgs
     from shared.db.pool import create_pool
 
@@ -103,8 +105,10 @@ async def _with_pool(settings: Settings, action: str, name: str | None, org_id: 
             api_key = orgs.new_api_key()
             await orgs.add_api_key(pool, org_id, api_key)
             return f"api_key={api_key}\n(the old keys keep working until `activator org key revoke`)"
-        revoked = await orgs.revoke_api_keys(pool, org_id, keep=None)
-        return f"revoked {revoked} key(s)"
+        revoked = await orgs.revoke_api_keys(pool, org_id, keep_newest=not all_keys)
+        left = await orgs.live_key_prefixes(pool, org_id)
+        kept = f"; the newest key ({left[0]}…) still works" if left else "; the org has no live key left"
+        return f"revoked {revoked} key(s){kept}"
     finally:
         await pool.close()
 
@@ -122,6 +126,9 @@ def key_rotate(org: uuid.UUID = typer.Option(..., "--org")) -> None:
 
 
 @key_app.command("revoke")
-def key_revoke(org: uuid.UUID = typer.Option(..., "--org")) -> None:
-    """Revoke every key of an org."""
-    typer.echo(asyncio.run(_with_pool(_settings(), "revoke", None, org)))
+def key_revoke(
+    org: uuid.UUID = typer.Option(..., "--org"),
+    all_keys: bool = typer.Option(False, "--all", help="Revoke the newest key too (locks the org out)."),
+) -> None:
+    """Revoke the org's old keys, keeping the newest (after `rotate`); `--all` revokes every key."""
+    typer.echo(asyncio.run(_with_pool(_settings(), "revoke", None, org, all_keys=all_keys)))

@@ -9,9 +9,11 @@ from collections.abc import AsyncIterator
 import structlog
 from fastapi import FastAPI
 
+from services.gateway.body_limit import install_body_limit
+from services.gateway.metrics import RequestMetrics
 from services.gateway.outbox_relay import OutboxRelay
 from services.gateway.problems import install_problem_handlers
-from services.gateway.routes import connections, health, push_runs, runs, topics
+from services.gateway.routes import connections, health, output_templates, push_runs, runs, topics
 from shared.db.orgs import ensure_dev_org
 from shared.db.pool import create_pool
 from shared.kafka import build_broker, ensure_topics
@@ -51,6 +53,16 @@ def build_app(settings: Settings) -> FastAPI:
 
     app = FastAPI(title="Activator", version="0.1.0", lifespan=lifespan, docs_url="/docs")
     install_problem_handlers(app)
-    for router in (health.router, connections.router, runs.router, push_runs.router, topics.router):
+    # Added last is outermost: metrics also see the 413s of the body limit.
+    install_body_limit(app, settings.max_request_body_bytes)
+    app.add_middleware(RequestMetrics)
+    for router in (
+        health.router,
+        connections.router,
+        runs.router,
+        push_runs.router,
+        topics.router,
+        output_templates.router,
+    ):
         app.include_router(router)
     return app

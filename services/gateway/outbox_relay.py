@@ -41,6 +41,7 @@ class OutboxRelay:
                     drained = await self.drain_once()
                 except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, Exception) as exc:
                     log.warning("outbox_relay_failed", error_type=type(exc).__name__, error=str(exc)[:200])
+                    await self._report_lag()
                     await asyncio.sleep(1.0)
                     continue
                 if drained:
@@ -52,6 +53,11 @@ class OutboxRelay:
             with contextlib.suppress(Exception):
                 await listener.remove_listener(outbox.NOTIFY_CHANNEL, self._on_notify)
             await self._pool.release(listener)
+
+    async def _report_lag(self) -> None:
+        # While Kafka is down the lag is what operators most need to see.
+        with contextlib.suppress(Exception):
+            LAG.set(await outbox.pending_count(self._pool))
 
     def _on_notify(self, *_args: object) -> None:
         self._wakeup.set()

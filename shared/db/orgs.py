@@ -42,15 +42,29 @@ async def add_api_key(db: Db, org_id: uuid.UUID, api_key: str) -> None:
     )
 
 
-async def revoke_api_keys(db: asyncpg.Pool[Any], org_id: uuid.UUID, *, keep: str | None = None) -> int:
-    """Revoke an org's keys except `keep`; returns how many were revoked."""
-    keep_hash = hash_api_key(keep) if keep else ""
+async def revoke_api_keys(db: Db, org_id: uuid.UUID, *, keep_newest: bool) -> int:
+    """Revoke an org's live keys, all of them or all but the newest (rotate, then revoke the old ones).
+
+    Returns how many were revoked.
+    """
     result: str = await db.execute(
-        "UPDATE api_keys SET revoked_at = now() WHERE org_id = $1 AND revoked_at IS NULL AND key_hash <> $2",
+        """UPDATE api_keys SET revoked_at = now()
+           WHERE org_id = $1 AND revoked_at IS NULL
+             AND (NOT $2 OR id <> (SELECT id FROM api_keys WHERE org_id = $1 AND revoked_at IS NULL
+                                   ORDER BY created_at DESC, id DESC LIMIT 1))""",
         org_id,
-        keep_hash,
+        keep_newest,
     )
     return int(result.rsplit(maxsplit=1)[-1])
+
+
+async def live_key_prefixes(db: Db, org_id: uuid.UUID) -> list[str]:
+    """The prefixes of an org's live keys, newest first (to tell a human which key is left)."""
+    rows = await db.fetch(
+        "SELECT key_prefix FROM api_keys WHERE org_id = $1 AND revoked_at IS NULL ORDER BY created_at DESC, id DESC",
+        org_id,
+    )
+    return [row["key_prefix"] for row in rows]
 
 
 async def org_for_api_key(db: asyncpg.Pool[Any], api_key: str) -> uuid.UUID | None:

@@ -1,21 +1,346 @@
-"""Stored output templates (per org, by key)."""
+"""Stored output templates (per org, by key) and the rendered names they keep on topics.
+
+Rendered names live in `tradedesk_*` / `liveramp_*` topic columns for the built-in keys and in
+`platform_outputs[key]` otherwise. Template changes take the org's render lock exclusively and topic
+writes take it shared, so a topic written during a template change is rendered with one or the other,
+never left with a stale name.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import asyncpg
 
-from shared.output_templates import OutputTemplate
+from shared.db.pool import Db, DbConnection
+from shared.output_templates import BUILTIN_KEYS, OutputTemplate, RenderedSegment, render
+
+_COLUMNS = "key, path_fields, separator, name_template, description_template, active, created_at, updated_at"
+_TOPIC_COLUMNS = "id, name, parent_category, path, description, external_id, cpm, attributes"
+_BUILTIN_COLUMNS = {key: (f"{key}_name", f"{key}_description") for key in BUILTIN_KEYS}
 
 
-async def active_template(db: asyncpg.Pool[Any], org_id: uuid.UUID, key: str) -> OutputTemplate | None:
-    """The org's active template with this key, or None."""
+@dataclass(frozen=True, slots=True)
+class TemplateFields:
+    """The writable part of an output template."""
+
+    path_fields: list[str]
+    separator: str = " > "
+    name_template: str | None = None
+    description_template: str = "{{description}}"
+
+
+@dataclass(frozen=True, slots=True)
+class StoredTemplate:
+    key: str
+    path_fields: list[str]
+    separator: str
+    name_template: str | None
+    description_template: str
+    active: bool
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def template(self) -> OutputTemplate:
+        """The renderable part."""
+        return OutputTemplate(
+            key=self.key,
+            path_fields=self.path_fields,
+            separator=self.separator,
+            name_template=self.name_template,
+            description_template=self.description_template,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RenderableRow:
+    """The topic fields a template may read."""
+
+    id: uuid.UUID
+    name: str
+    parent_category: str | None
+    path: list[str]
+    description: str
+    external_id: str | None
+    cpm: Decimal | None
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+
+class TemplateExists(Exception):
+    """The org already has a template with this key."""
+
+
+class TemplateLimitReached(Exception):
+    """The org already has the maximum number of templates."""
+
+
+class TemplateInactive(Exception):
+    """Only an active template renders names onto topics."""
+
+
+class TemplateInUse(Exception):
+    """Connections still name this template in `config.output_template_key`."""
+
+    def __init__(self, connection_ids: list[uuid.UUID]) -> None:
+        super().__init__(f"used by {len(connection_ids)} connection(s)")
+        self.connection_ids = connection_ids
+
+
+def _stored(row: asyncpg.Record) -> StoredTemplate:
+    return StoredTemplate(**dict(row))
+
+
+@contextlib.asynccontextmanager
+async def render_lock(
+    pool: asyncpg.Pool[Any], org_id: uuid.UUID, *, exclusive: bool
+) -> AsyncIterator[DbConnection]:
+    """A transaction holding the org's render lock: exclusive for template changes, shared for topic writes."""
+    function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+    async with pool.acquire() as connection, connection.transaction():
+        # First statement of the transaction, so no row lock is held while waiting for it.
+        await connection.execute(f"SELECT {function}(hashtext($1::text))", f"output_templates:{org_id}")
+        yield connection
+
+
+async def list_templates(db: Db, org_id: uuid.UUID) -> list[StoredTemplate]:
+    """The org's templates by key."""
+    rows = await db.fetch(f"SELECT {_COLUMNS} FROM output_templates WHERE org_id = $1 ORDER BY key", org_id)
+    return [_stored(row) for row in rows]
+
+
+async def get_template(db: Db, org_id: uuid.UUID, key: str) -> StoredTemplate | None:
+    """One of the org's templates, or None."""
     row = await db.fetchrow(
-        """SELECT key, path_fields, separator, name_template, description_template FROM output_templates
-           WHERE org_id = $1 AND key = $2 AND active""",
+        f"SELECT {_COLUMNS} FROM output_templates WHERE org_id = $1 AND key = $2", org_id, key
+    )
+    return _stored(row) if row else None
+
+
+async def active_template(db: Db, org_id: uuid.UUID, key: str) -> OutputTemplate | None:
+    """The org's active template with this key, or None."""
+    stored = await get_template(db, org_id, key)
+    return stored.template if stored is not None and stored.active else None
+
+
+async def create_template(
+    pool: asyncpg.Pool[Any],
+    org_id: uuid.UUID,
+    key: str,
+    fields: TemplateFields,
+    *,
+    active: bool,
+    limit: int,
+    render_batch: int,
+) -> StoredTemplate:
+    """Insert a template and, when active, render it onto every topic of the org."""
+    async with render_lock(pool, org_id, exclusive=True) as connection:
+        count = await connection.fetchval("SELECT count(*) FROM output_templates WHERE org_id = $1", org_id)
+        if count >= limit:
+            raise TemplateLimitReached
+        try:
+            row = await connection.fetchrow(
+                f"""INSERT INTO output_templates
+                        (org_id, key, path_fields, separator, name_template, description_template, active)
+                    VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {_COLUMNS}""",
+                org_id,
+                key,
+                fields.path_fields,
+                fields.separator,
+                fields.name_template,
+                fields.description_template,
+                active,
+            )
+        except asyncpg.UniqueViolationError as exc:
+            raise TemplateExists from exc
+        assert row is not None
+        stored = _stored(row)
+        await _refresh(connection, org_id, stored, render_batch)
+        return stored
+
+
+async def update_template(
+    pool: asyncpg.Pool[Any],
+    org_id: uuid.UUID,
+    key: str,
+    fields: TemplateFields | None,
+    *,
+    active: bool | None,
+    render_batch: int,
+) -> StoredTemplate | None:
+    """Replace a template's fields and/or its active flag (None keeps them); re-renders its names."""
+    async with render_lock(pool, org_id, exclusive=True) as connection:
+        row = await connection.fetchrow(
+            f"""UPDATE output_templates SET
+                    path_fields = CASE WHEN $3 THEN $4 ELSE path_fields END,
+                    separator = CASE WHEN $3 THEN $5 ELSE separator END,
+                    name_template = CASE WHEN $3 THEN $6 ELSE name_template END,
+                    description_template = CASE WHEN $3 THEN $7 ELSE description_template END,
+                    active = COALESCE($8, active),
+                    updated_at = now()
+                WHERE org_id = $1 AND key = $2 RETURNING {_COLUMNS}""",
+            org_id,
+            key,
+            fields is not None,
+            fields.path_fields if fields else [],
+            fields.separator if fields else "",
+            fields.name_template if fields else None,
+            fields.description_template if fields else "",
+            active,
+        )
+        if row is None:
+            return None
+        stored = _stored(row)
+        await _refresh(connection, org_id, stored, render_batch)
+        return stored
+
+
+async def delete_template(pool: asyncpg.Pool[Any], org_id: uuid.UUID, key: str) -> bool:
+    """Delete a template no connection names, with the names it rendered."""
+    async with render_lock(pool, org_id, exclusive=True) as connection:
+        users: list[uuid.UUID] = [
+            row["id"]
+            for row in await connection.fetch(
+                """SELECT id FROM platform_connections
+                   WHERE org_id = $1 AND config->>'output_template_key' = $2 ORDER BY created_at""",
+                org_id,
+                key,
+            )
+        ]
+        if users:
+            raise TemplateInUse(users)
+        deleted: str = await connection.execute(
+            "DELETE FROM output_templates WHERE org_id = $1 AND key = $2", org_id, key
+        )
+        if not deleted.endswith(" 1"):
+            return False
+        await clear_rendered(connection, org_id, key)
+        return True
+
+
+async def rerender_template(
+    pool: asyncpg.Pool[Any], org_id: uuid.UUID, key: str, *, render_batch: int
+) -> int | None:
+    """Render an active template onto every topic of the org again; how many topics, None if unknown."""
+    async with render_lock(pool, org_id, exclusive=True) as connection:
+        stored = await get_template(connection, org_id, key)
+        if stored is None:
+            return None
+        if not stored.active:
+            raise TemplateInactive
+        return await store_rendered(connection, org_id, [stored.template], None, render_batch)
+
+
+async def _refresh(connection: DbConnection, org_id: uuid.UUID, stored: StoredTemplate, batch: int) -> None:
+    if stored.active:
+        await store_rendered(connection, org_id, [stored.template], None, batch)
+    else:
+        await clear_rendered(connection, org_id, stored.key)
+
+
+async def renderable_topics(
+    db: Db, org_id: uuid.UUID, topic_ids: Sequence[uuid.UUID] | None, *, after: uuid.UUID | None, limit: int
+) -> list[RenderableRow]:
+    """A page (in id order) of the org's topics, all of them or those with the given ids."""
+    rows = await db.fetch(
+        f"""SELECT {_TOPIC_COLUMNS} FROM topics
+            WHERE org_id = $1 AND ($2::uuid[] IS NULL OR id = ANY($2)) AND ($3::uuid IS NULL OR id > $3)
+            ORDER BY id LIMIT $4""",
+        org_id,
+        list(topic_ids) if topic_ids is not None else None,
+        after,
+        limit,
+    )
+    return [RenderableRow(**dict(row)) for row in rows]
+
+
+async def store_rendered(
+    connection: DbConnection,
+    org_id: uuid.UUID,
+    templates: Sequence[OutputTemplate],
+    topic_ids: Sequence[uuid.UUID] | None,
+    batch: int,
+) -> int:
+    """Render templates onto the org's topics (all, or the given ids), one UPDATE per template and batch."""
+    rendered, after = 0, None
+    while templates:
+        topics = await renderable_topics(connection, org_id, topic_ids, after=after, limit=batch)
+        if not topics:
+            break
+        for template in templates:
+            await _write(connection, org_id, template.key, [(t.id, render(template, t)) for t in topics])
+        rendered += len(topics)
+        after = topics[-1].id
+    return rendered
+
+
+async def _write(
+    connection: DbConnection, org_id: uuid.UUID, key: str, segments: list[tuple[uuid.UUID, RenderedSegment]]
+) -> None:
+    ids = [topic_id for topic_id, _ in segments]
+    names = [segment.name for _, segment in segments]
+    descriptions = [segment.description for _, segment in segments]
+    source = "unnest($2::uuid[], $3::text[], $4::text[]) AS r(id, name, description)"
+    if key in _BUILTIN_COLUMNS:
+        name_column, description_column = _BUILTIN_COLUMNS[key]
+        await connection.execute(
+            f"""UPDATE topics AS t SET {name_column} = r.name, {description_column} = r.description
+                FROM {source}
+                WHERE t.org_id = $1 AND t.id = r.id
+                  AND (t.{name_column}, t.{description_column}) IS DISTINCT FROM (r.name, r.description)""",
+            org_id,
+            ids,
+            names,
+            descriptions,
+        )
+        return
+    await connection.execute(
+        f"""UPDATE topics AS t
+            SET platform_outputs = t.platform_outputs
+                || jsonb_build_object($5::text, jsonb_build_object('name', r.name, 'description', r.description))
+            FROM {source}
+            WHERE t.org_id = $1 AND t.id = r.id
+              AND t.platform_outputs -> $5::text
+                  IS DISTINCT FROM jsonb_build_object('name', r.name, 'description', r.description)""",
+        org_id,
+        ids,
+        names,
+        descriptions,
+        key,
+    )
+
+
+async def clear_rendered(connection: DbConnection, org_id: uuid.UUID, key: str) -> None:
+    """Forget the names a template rendered (it was deactivated or deleted)."""
+    if key in _BUILTIN_COLUMNS:
+        name_column, description_column = _BUILTIN_COLUMNS[key]
+        await connection.execute(
+            f"""UPDATE topics SET {name_column} = NULL, {description_column} = NULL
+                WHERE org_id = $1 AND ({name_column} IS NOT NULL OR {description_column} IS NOT NULL)""",
+            org_id,
+        )
+        return
+    await connection.execute(
+        "UPDATE topics SET platform_outputs = platform_outputs - $2::text WHERE org_id = $1 AND platform_outputs ? $2",
         org_id,
         key,
     )
-    return OutputTemplate(**dict(row)) if row else None
+
+
+async def render_topics(
+    connection: DbConnection, org_id: uuid.UUID, topic_ids: Sequence[uuid.UUID], *, batch: int
+) -> None:
+    """Render every active template of the org onto these (just written) topics.
+
+    Call it inside `render_lock(..., exclusive=False)`, in the transaction that wrote the topics.
+    """
+    if not topic_ids:
+        return
+    templates = [stored.template for stored in await list_templates(connection, org_id) if stored.active]
+    await store_rendered(connection, org_id, templates, topic_ids, batch)

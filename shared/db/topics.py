@@ -87,7 +87,7 @@ async def get_topic(db: asyncpg.Pool[Any], org_id: uuid.UUID, topic_id: uuid.UUI
     return _topic(row) if row else None
 
 
-async def create_topic(db: asyncpg.Pool[Any], org_id: uuid.UUID, fields: TopicFields) -> Topic:
+async def create_topic(db: Db, org_id: uuid.UUID, fields: TopicFields) -> Topic:
     """Insert one topic."""
     row = await db.fetchrow(
         f"""INSERT INTO topics (org_id, name, parent_category, path, description, external_id, cpm, attributes,
@@ -107,9 +107,7 @@ async def create_topic(db: asyncpg.Pool[Any], org_id: uuid.UUID, fields: TopicFi
     return _topic(row)
 
 
-async def update_topic(
-    db: asyncpg.Pool[Any], org_id: uuid.UUID, topic_id: uuid.UUID, fields: TopicFields
-) -> Topic | None:
+async def update_topic(db: Db, org_id: uuid.UUID, topic_id: uuid.UUID, fields: TopicFields) -> Topic | None:
     """Replace a topic's writable fields (reactivates a deleted topic)."""
     row = await db.fetchrow(
         f"""UPDATE topics SET name = $3, parent_category = $4, path = $5, description = $6, external_id = $7,
@@ -143,7 +141,17 @@ async def bulk_upsert_topics(db: Db, org_id: uuid.UUID, topics: list[TopicFields
 
     Returns (created, updated).
     """
-    created_flags = await db.fetch(
+    written = await upsert_topics(db, org_id, topics)
+    created = sum(1 for _topic_id, was_created in written if was_created)
+    return created, len(written) - created
+
+
+async def upsert_topics(db: Db, org_id: uuid.UUID, topics: list[TopicFields]) -> list[tuple[uuid.UUID, bool]]:
+    """Insert or update many topics in one statement, keyed by external id when given.
+
+    Returns (topic id, created) for every topic written.
+    """
+    rows = await db.fetch(
         """INSERT INTO topics (org_id, name, parent_category, path, description, external_id, cpm, attributes,
                                source_connection_id)
            SELECT $1, r.name, r.parent_category, ARRAY(SELECT jsonb_array_elements_text(r.path::jsonb)),
@@ -156,7 +164,7 @@ async def bulk_upsert_topics(db: Db, org_id: uuid.UUID, topics: list[TopicFields
                 description = EXCLUDED.description, cpm = EXCLUDED.cpm, attributes = EXCLUDED.attributes,
                 source_connection_id = COALESCE(EXCLUDED.source_connection_id, topics.source_connection_id),
                 status = 'active', updated_at = now()
-           RETURNING (xmax = 0) AS created""",
+           RETURNING id, (xmax = 0) AS created""",
         org_id,
         [t.name for t in topics],
         [t.parent_category for t in topics],
@@ -167,8 +175,7 @@ async def bulk_upsert_topics(db: Db, org_id: uuid.UUID, topics: list[TopicFields
         [json.dumps(t.attributes) for t in topics],
         [t.source_connection_id for t in topics],
     )
-    created = sum(1 for row in created_flags if row["created"])
-    return created, len(created_flags) - created
+    return [(row["id"], row["created"]) for row in rows]
 
 
 async def active_topics_for_push(

@@ -9,6 +9,7 @@ import asyncpg
 from fastapi import APIRouter
 
 from services.gateway.deps import AppSettings, OrgId, Pool
+from services.gateway.metrics import RUNS_STARTED
 from services.gateway.problems import Problem, not_found
 from services.gateway.schemas import RunAccepted, RunErrorOut, RunRequest, RunStatusOut, SyncRunRequest
 from shared.db import outbox
@@ -130,6 +131,7 @@ async def start_push_run(
                     mode=RunMode.AUTO,
                 ),
             )
+    RUNS_STARTED.labels("push").inc()
     return RunAccepted(run_id=run.id, status=run.status, total=total)
 
 
@@ -159,6 +161,7 @@ async def start_sync_run(
             key=str(connection_id),
             payload=command.model_dump(mode="json"),
         )
+    RUNS_STARTED.labels("sync").inc()
     return RunAccepted(run_id=run.id, status=run.status, total=0)
 
 

@@ -7,10 +7,19 @@ import uuid
 import asyncpg
 from fastapi import APIRouter, Query, Response
 
-from services.gateway.deps import OrgId, Pool
+from services.gateway.deps import AppSettings, OrgId, Pool
 from services.gateway.problems import Problem, not_found
-from services.gateway.schemas import BulkTopicsInput, BulkTopicsOut, TopicInput, TopicOut, TopicPage
+from services.gateway.schemas import (
+    BulkTopicsInput,
+    BulkTopicsOut,
+    RenderedSegmentOut,
+    TopicInput,
+    TopicOut,
+    TopicPage,
+)
 from shared.db import topics as repo
+from shared.db.output_templates import render_lock, render_topics
+from shared.db.pool import PgPool
 
 router = APIRouter(prefix="/api/topics", tags=["topics"])
 
@@ -27,8 +36,37 @@ def _fields(body: TopicInput) -> repo.TopicFields:
     )
 
 
+def _outputs(topic: repo.Topic) -> dict[str, RenderedSegmentOut]:
+    outputs = {
+        key: RenderedSegmentOut(name=output["name"], description=output["description"])
+        for key, output in sorted(topic.platform_outputs.items())
+        if isinstance(output, dict) and {"name", "description"} <= output.keys()
+    }
+    builtin = (
+        ("tradedesk", topic.tradedesk_name, topic.tradedesk_description),
+        ("liveramp", topic.liveramp_name, topic.liveramp_description),
+    )
+    for key, name, description in builtin:
+        if name is not None:
+            outputs[key] = RenderedSegmentOut(name=name, description=description or "")
+    return outputs
+
+
 def _out(topic: repo.Topic) -> TopicOut:
-    return TopicOut.model_validate(topic, from_attributes=True)
+    out = TopicOut.model_validate(topic, from_attributes=True)
+    return out.model_copy(update={"outputs": _outputs(topic)})
+
+
+def _duplicate_external_id() -> Problem:
+    return Problem(409, "Conflict", "Another topic of this org already has this externalId")
+
+
+async def _reread(pool: PgPool, org_id: uuid.UUID, topic_id: uuid.UUID) -> TopicOut:
+    """The topic as stored after its write, rendered names included."""
+    topic = await repo.get_topic(pool, org_id, topic_id)
+    if topic is None:
+        raise not_found("topic")
+    return _out(topic)
 
 
 def _parse_cursor(cursor: str | None) -> uuid.UUID | None:
@@ -62,19 +100,29 @@ async def list_topics(
 
 
 @router.post("", status_code=201)
-async def create_topic(body: TopicInput, org_id: OrgId, pool: Pool) -> TopicOut:
+async def create_topic(body: TopicInput, org_id: OrgId, pool: Pool, settings: AppSettings) -> TopicOut:
     """Create one topic."""
     try:
-        return _out(await repo.create_topic(pool, org_id, _fields(body)))
+        async with render_lock(pool, org_id, exclusive=False) as connection:
+            topic = await repo.create_topic(connection, org_id, _fields(body))
+            await render_topics(connection, org_id, [topic.id], batch=settings.output_render_batch)
     except asyncpg.UniqueViolationError as exc:
-        raise Problem(409, "Conflict", "A topic with this externalId already exists") from exc
+        raise _duplicate_external_id() from exc
+    return await _reread(pool, org_id, topic.id)
 
 
 @router.post("/bulk")
-async def bulk_upsert(body: BulkTopicsInput, org_id: OrgId, pool: Pool) -> BulkTopicsOut:
+async def bulk_upsert(
+    body: BulkTopicsInput, org_id: OrgId, pool: Pool, settings: AppSettings
+) -> BulkTopicsOut:
     """Create or update up to 10,000 topics in one statement, keyed by `externalId` when given."""
-    created, updated = await repo.bulk_upsert_topics(pool, org_id, [_fields(topic) for topic in body.topics])
-    return BulkTopicsOut(created=created, updated=updated)
+    async with render_lock(pool, org_id, exclusive=False) as connection:
+        written = await repo.upsert_topics(connection, org_id, [_fields(topic) for topic in body.topics])
+        await render_topics(
+            connection, org_id, [topic_id for topic_id, _ in written], batch=settings.output_render_batch
+        )
+    created = sum(1 for _, was_created in written if was_created)
+    return BulkTopicsOut(created=created, updated=len(written) - created)
 
 
 @router.get("/{topic_id}")
@@ -87,12 +135,19 @@ async def get_topic(topic_id: uuid.UUID, org_id: OrgId, pool: Pool) -> TopicOut:
 
 
 @router.put("/{topic_id}")
-async def update_topic(topic_id: uuid.UUID, body: TopicInput, org_id: OrgId, pool: Pool) -> TopicOut:
-    """Replace a topic's fields."""
-    topic = await repo.update_topic(pool, org_id, topic_id, _fields(body))
-    if topic is None:
-        raise not_found("topic")
-    return _out(topic)
+async def update_topic(
+    topic_id: uuid.UUID, body: TopicInput, org_id: OrgId, pool: Pool, settings: AppSettings
+) -> TopicOut:
+    """Replace a topic's fields; its names from the active output templates are rendered again."""
+    try:
+        async with render_lock(pool, org_id, exclusive=False) as connection:
+            topic = await repo.update_topic(connection, org_id, topic_id, _fields(body))
+            if topic is None:
+                raise not_found("topic")
+            await render_topics(connection, org_id, [topic.id], batch=settings.output_render_batch)
+    except asyncpg.UniqueViolationError as exc:
+        raise _duplicate_external_id() from exc
+    return await _reread(pool, org_id, topic_id)
 
 
 @router.delete("/{topic_id}", status_code=204)
