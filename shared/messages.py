@@ -110,5 +110,43 @@ class RunFinished(Message):
     at: datetime = Field(default_factory=_now)
 
 
-StatusEvent = Annotated[ItemResult | RunStarted | RunFinished, Field(discriminator="type")]
+class SyncStep(Message):
+    """Advance a step-mode sync run by one page: the page after `after_page` (a repeat is a no-op)."""
+
+    type: Literal["sync_step"] = "sync_step"
+    event_id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    run_id: uuid.UUID
+    org_id: uuid.UUID
+    connection_id: uuid.UUID
+    after_page: int
+
+
+SyncWork = Annotated[SyncCommand | SyncStep, Field(discriminator="type")]
+SYNC_WORK: TypeAdapter[SyncWork] = TypeAdapter(SyncWork)
+
+
+class SyncPageRecorded(Message):
+    """A sync-worker committed one page: its topics, the run's counters and checkpoint, in one transaction.
+
+    The counters are already in Postgres; the event is for observers. On the run's last page
+    `run_status` is the final status the worker closed the run with.
+    """
+
+    type: Literal["sync_page"] = "sync_page"
+    event_id: uuid.UUID
+    run_id: uuid.UUID
+    org_id: uuid.UUID
+    page: int
+    records: int
+    inserted: int
+    updated: int
+    unchanged: int
+    invalid: int
+    skipped: int
+    run_status: str
+    status_reason: str | None = None
+    at: datetime = Field(default_factory=_now)
+
+
+StatusEvent = Annotated[ItemResult | RunStarted | RunFinished | SyncPageRecorded, Field(discriminator="type")]
 STATUS_EVENT: TypeAdapter[StatusEvent] = TypeAdapter(StatusEvent)

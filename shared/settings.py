@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     recorder_batch_max: int = 2_000
     db_pool_max: int = 10
     step_wait_timeout_s: float = 30.0
+    sync_runs_in_parallel: int = Field(default=4, ge=1)
+    sync_max_delete_share: float = Field(default=0.2, ge=0, le=1)
+    sync_max_empty_pages: int = Field(default=5, ge=1)
+    sync_reject_payload_max_chars: int = Field(default=16_384, ge=256)
     consumer_max_attempts: int = Field(default=5, ge=1)
     consumer_backoff_s: float = Field(default=0.5, ge=0)
 

@@ -13,7 +13,7 @@ from services.gateway.body_limit import install_body_limit
 from services.gateway.metrics import RequestMetrics
 from services.gateway.outbox_relay import OutboxRelay
 from services.gateway.problems import install_problem_handlers
-from services.gateway.routes import connections, health, output_templates, push_runs, runs, topics
+from services.gateway.routes import connections, health, output_templates, push_runs, runs, sync_runs, topics
 from shared.db.orgs import ensure_dev_org
 from shared.db.pool import create_pool
 from shared.kafka import build_broker, ensure_topics
@@ -61,6 +61,7 @@ def build_app(settings: Settings) -> FastAPI:
         connections.router,
         runs.router,
         push_runs.router,
+        sync_runs.router,
         topics.router,
         output_templates.router,
     ):

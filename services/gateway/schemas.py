@@ -230,6 +230,22 @@ class ActivationPage(ApiModel):
     next_cursor: str | None
 
 
+class SyncRejectOut(ApiModel):
+    page: int
+    position: int = Field(description="0-based index of the record in its page")
+    source_id: str | None
+    reason: str
+    payload: Any = Field(
+        description="The record as the source sent it (text when it was cut to the size limit)"
+    )
+    at: datetime
+
+
+class SyncRejectPage(ApiModel):
+    items: list[SyncRejectOut]
+    next_cursor: str | None
+
+
 TEMPLATE_KEY_PATTERN = r"^[a-z0-9_][a-z0-9_-]{0,62}$"
 ALLOWED_FIELDS = ", ".join([*sorted(TOPIC_FIELDS), "attributes.<key>"])
 

@@ -18,7 +18,10 @@ _SUCCEEDED = frozenset({ItemOutcome.CREATED, ItemOutcome.UPDATED, ItemOutcome.DE
 async def persist_events(
     pool: asyncpg.Pool[Any], events: Sequence[StatusEvent], *, max_errors_stored: int
 ) -> None:
-    """Apply a batch of events in one transaction (run starts, then items, then run ends)."""
+    """Apply a batch of events in one transaction (run starts, then items, then run ends).
+
+    Sync page events need nothing here: the sync-worker wrote the page's counters itself.
+    """
     started = [event for event in events if isinstance(event, RunStarted)]
     items = [event for event in events if isinstance(event, ItemResult)]
     finished = [event for event in events if isinstance(event, RunFinished)]

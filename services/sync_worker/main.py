@@ -1,54 +1,87 @@
-"""Composition root of the sync-worker.
-
-The inbound engine (issue 6) is not built yet: a sync command is acknowledged by
-failing its run with that reason, so no run stays queued forever.
-"""
+"""Composition root of the sync-worker: consumes sync commands, commits after each run's pages are durable."""
 
 from __future__ import annotations
 
 from faststream import AckPolicy, FastStream
+from faststream.kafka.annotations import KafkaMessage
+from pydantic import ValidationError
 
+from services.sync_worker.handler import SyncDependencies, handle_sync
+from shared.connection_clients import egress_deps
+from shared.consumer_guard import ConsumerGuard, PoisonMessage
+from shared.db.connections import Connection
+from shared.db.pool import create_pool
+from shared.inbound.config import InboundConfig
+from shared.inbound.pager import Pager, PagingLimits
+from shared.inbound.source import InboundSource, build_inbound_source
 from shared.kafka import build_broker, ensure_topics
-from shared.messages import RunFinished, RunStarted, SyncCommand, deterministic_event_id
+from shared.messages import SYNC_WORK
 from shared.settings import Settings
 from shared.status_publisher import KafkaStatusPublisher
 
-NOT_BUILT = "inbound sync is not implemented yet (issue 6)"
-
 
 def build_sync_worker(settings: Settings) -> FastStream:
-    """The sync-worker app."""
+    """The sync-worker app; the pool opens on startup."""
+    settings.require_encryption_key()
     broker = build_broker(settings, client_id="activator-sync-worker")
-    publisher = KafkaStatusPublisher(broker, settings.topic("status"))
+    guard = ConsumerGuard(
+        broker,
+        settings.topic("dlq"),
+        max_attempts=settings.consumer_max_attempts,
+        backoff_s=settings.consumer_backoff_s,
+    )
+    limits = PagingLimits(max_empty_pages=settings.sync_max_empty_pages)
+    state: dict[str, SyncDependencies] = {}
+
+    def source_factory(
+        connection: Connection, config: InboundConfig, credentials: dict[str, str]
+    ) -> InboundSource:
+        return build_inbound_source(
+            config,
+            connection.auth_type,
+            credentials,
+            settings=settings.http(),
+            deps=egress_deps(settings),
+            pager=Pager(config, limits),
+        )
 
     @broker.subscriber(
         settings.topic("sync.commands"),
         group_id="activator-sync-worker",
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
+        max_workers=settings.sync_runs_in_parallel,
+        max_poll_interval_ms=settings.kafka_max_poll_interval_ms,
+        title="sync-commands",
+        description="SyncCommand: start a sync run and page it to the end; SyncStep: one page of a step run.",
     )
-    async def on_sync_command(command: SyncCommand) -> None:
-        await publisher.publish(
-            [
-                RunStarted(
-                    event_id=deterministic_event_id(command.run_id, "started"),
-                    run_id=command.run_id,
-                    org_id=command.org_id,
-                    total=0,
-                ),
-                RunFinished(
-                    event_id=deterministic_event_id(command.run_id, "finished"),
-                    run_id=command.run_id,
-                    org_id=command.org_id,
-                    failed_reason=NOT_BUILT,
-                ),
-            ]
-        )
+    async def on_sync_command(message: KafkaMessage) -> None:
+        record = message.raw_message
+
+        async def handle() -> None:
+            try:
+                work = SYNC_WORK.validate_json(record.value or b"")  # type: ignore[union-attr]
+            except ValidationError as exc:
+                raise PoisonMessage(str(exc)) from exc
+            await handle_sync(work, state["deps"])
+
+        await guard.run(record, handle)
 
     app = FastStream(broker)
 
     @app.on_startup
     async def _startup() -> None:
         await ensure_topics(settings)
+        pool = await create_pool(settings.database_url, max_size=settings.db_pool_max)
+        state["deps"] = SyncDependencies(
+            pool=pool,
+            settings=settings,
+            publisher=KafkaStatusPublisher(broker, settings.topic("status")),
+            source_factory=source_factory,
+        )
+
+    @app.on_shutdown
+    async def _shutdown() -> None:
+        await state["deps"].pool.close()
 
     return app

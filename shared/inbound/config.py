@@ -51,6 +51,10 @@ class InboundConfig(BaseModel):
     incremental_field: str | None = None
     incremental_param: str | None = None
     source_id_field: str = Field(min_length=1)
+    # How the connection's credentials are sent, as for the outbound Custom API.
+    api_key_header: str = "X-API-Key"
+    token_url: str | None = None
+    scope: str | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> InboundConfig:

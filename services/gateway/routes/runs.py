@@ -16,7 +16,7 @@ from shared.db import outbox
 from shared.db import runs as repo
 from shared.db.pool import Db, DbConnection
 from shared.db.topics import count_topics_for_push
-from shared.messages import PushCommand, RunMode, SyncCommand
+from shared.messages import PushCommand, RunMode, SyncCommand, SyncStep
 from shared.settings import Settings
 
 router = APIRouter(prefix="/api/connections/{connection_id}", tags=["runs"])
@@ -50,6 +50,17 @@ async def enqueue_push(connection: DbConnection, settings: Settings, command: Pu
         topic=settings.topic("push.commands"),
         key=str(command.connection_id),
         payload=command.model_dump(mode="json"),
+    )
+
+
+async def enqueue_sync_step(connection: DbConnection, settings: Settings, run: repo.Run) -> None:
+    """Queue one page of a step-mode sync run, the page after those committed (a repeat is a no-op)."""
+    step = SyncStep(run_id=run.id, org_id=run.org_id, connection_id=run.connection_id, after_page=run.pages)
+    await outbox.enqueue(
+        connection,
+        topic=settings.topic("sync.commands"),
+        key=str(run.connection_id),
+        payload=step.model_dump(mode="json"),
     )
 
 
@@ -208,4 +219,11 @@ async def cancel_sync_run(
     connection_id: uuid.UUID, run_id: uuid.UUID, org_id: OrgId, pool: Pool, settings: AppSettings
 ) -> RunStatusOut:
     """Stop a sync run at the next page boundary; its checkpoint is kept."""
-    return await _cancel(pool, settings, org_id, connection_id, run_id, "sync")
+    status = await _cancel(pool, settings, org_id, connection_id, run_id, "sync")
+    if status.mode == "step" and status.status == "running":
+        # Nobody drives an idle step run: one step lets a worker close it at its page boundary.
+        async with pool.acquire() as connection, connection.transaction():
+            await enqueue_sync_step(
+                connection, settings, await run_of(connection, org_id, connection_id, run_id, "sync")
+            )
+    return status

@@ -1,0 +1,78 @@
+"""Sync-run extras: step mode (one page per call) and the records a run rejected."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Query
+
+from services.gateway.deps import AppSettings, OrgId, Pool
+from services.gateway.problems import Problem
+from services.gateway.routes.runs import enqueue_sync_step, run_of, run_status
+from services.gateway.schemas import RunStatusOut, SyncRejectOut, SyncRejectPage
+from shared.db.sync_rejects import SyncReject, list_rejects
+
+router = APIRouter(prefix="/api/connections/{connection_id}", tags=["runs"])
+
+
+@router.post("/sync/run/{run_id}/page")
+async def sync_next_page(
+    connection_id: uuid.UUID, run_id: uuid.UUID, org_id: OrgId, pool: Pool, settings: AppSettings
+) -> RunStatusOut:
+    """Step mode: sync exactly one more page and return the status once it is committed."""
+    async with pool.acquire() as connection, connection.transaction():
+        await connection.execute("SELECT 1 FROM runs WHERE id = $1 FOR UPDATE", run_id)
+        run = await run_of(connection, org_id, connection_id, run_id, "sync")
+        if run.mode != "step":
+            raise Problem(409, "Not a step run", 'Only runs started with mode "step" advance page by page')
+        if run.is_terminal:
+            return await run_status(pool, settings, run)
+        await enqueue_sync_step(connection, settings, run)
+    pages_before = run.pages
+    deadline = time.monotonic() + settings.step_wait_timeout_s
+    while not run.is_terminal and run.pages <= pages_before and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+        run = await run_of(pool, org_id, connection_id, run_id, "sync")
+    # On timeout the status says how far it got; the client may poll /status.
+    return await run_status(pool, settings, run)
+
+
+def _payload(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _reject_out(reject: SyncReject) -> SyncRejectOut:
+    return SyncRejectOut(
+        page=reject.page,
+        position=reject.position,
+        source_id=reject.source_id,
+        reason=reject.reason,
+        payload=_payload(reject.payload),
+        at=reject.at,
+    )
+
+
+@router.get("/sync/run/{run_id}/rejects")
+async def sync_run_rejects(
+    connection_id: uuid.UUID,
+    run_id: uuid.UUID,
+    org_id: OrgId,
+    pool: Pool,
+    limit: int = Query(default=100, ge=1, le=1000),
+    cursor: int | None = Query(default=None, ge=0),
+) -> SyncRejectPage:
+    """The records the run could not turn into topics, with their page, payload and reason."""
+    await run_of(pool, org_id, connection_id, run_id, "sync")
+    rows = await list_rejects(pool, run_id, limit=limit + 1, after=cursor)
+    page = rows[:limit]
+    return SyncRejectPage(
+        items=[_reject_out(reject) for reject in page],
+        next_cursor=str(page[-1].id) if len(rows) > limit else None,
+    )

@@ -1,0 +1,227 @@
+"""A sync run's own writes: its start, each page's counters and checkpoint, the ids it saw, its close."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+
+from shared.db.pool import Db, DbConnection
+from shared.db.runs import TERMINAL_STATUSES
+from shared.inbound.checkpoint import SyncCheckpoint
+from shared.inbound.classify import StoredTopic
+
+
+@dataclass(frozen=True, slots=True)
+class SyncRunState:
+    """What the worker re-reads (and, inside a page's transaction, locks) before it moves a run."""
+
+    status: str
+    mode: str
+    cancel_requested: bool
+    checkpoint: SyncCheckpoint | None
+    total: int
+    invalid: int
+    pages: int
+    errors_stored: int
+
+    @property
+    def is_terminal(self) -> bool:
+        """Whether the run has reached a final status."""
+        return self.status in TERMINAL_STATUSES
+
+
+@dataclass(frozen=True, slots=True)
+class PageCounts:
+    """What one page added to the run's counters."""
+
+    records: int
+    inserted: int
+    updated: int
+    unchanged: int
+    invalid: int
+    duplicates: int
+    errors_stored: int
+
+
+@dataclass(frozen=True, slots=True)
+class SoftDeletes:
+    """The outcome of the soft-delete step of a complete full sync."""
+
+    candidates: int  # active topics of the connection that the source no longer lists
+    active: int  # active topics of the connection before the step
+    deleted: int
+
+
+async def sync_run_state(db: Db, run_id: uuid.UUID, *, lock: bool = False) -> SyncRunState | None:
+    """The run's status, checkpoint and counters; `lock` takes the row lock (inside a transaction)."""
+    row = await db.fetchrow(
+        f"""SELECT status, mode, cancel_requested, checkpoint, total, invalid, pages, errors_stored
+            FROM runs WHERE id = $1 AND kind = 'sync' {"FOR UPDATE" if lock else ""}""",
+        run_id,
+    )
+    if row is None:
+        return None
+    checkpoint = row["checkpoint"]
+    return SyncRunState(
+        status=row["status"],
+        mode=row["mode"],
+        cancel_requested=row["cancel_requested"],
+        checkpoint=SyncCheckpoint.model_validate(checkpoint) if checkpoint is not None else None,
+        total=row["total"],
+        invalid=row["invalid"],
+        pages=row["pages"],
+        errors_stored=row["errors_stored"],
+    )
+
+
+async def start_sync_run(db: Db, run_id: uuid.UUID, *, total: int, checkpoint: SyncCheckpoint) -> bool:
+    """Move a queued run to running with its total and first checkpoint; False if someone else did."""
+    result: str = await db.execute(
+        """UPDATE runs SET status = 'running', total = $2, checkpoint = $3,
+               started_at = COALESCE(started_at, now()), updated_at = now()
+           WHERE id = $1 AND checkpoint IS NULL AND status IN ('queued', 'running') AND NOT cancel_requested""",
+        run_id,
+        total,
+        checkpoint.model_dump(mode="json"),
+    )
+    return result.endswith(" 1")
+
+
+async def high_water_mark(db: Db, connection_id: uuid.UUID) -> str | None:
+    """The connection's incremental mark, None before its first complete run."""
+    mark: str | None = await db.fetchval(
+        "SELECT high_water_mark FROM sync_state WHERE connection_id = $1", connection_id
+    )
+    return mark
+
+
+async def advance_high_water_mark(
+    connection: DbConnection, *, org_id: uuid.UUID, connection_id: uuid.UUID, run_id: uuid.UUID, mark: str
+) -> None:
+    """Store the mark a complete run reached (the caller has already compared it with the old one)."""
+    await connection.execute(
+        """INSERT INTO sync_state (connection_id, org_id, high_water_mark, last_run_id)
+           VALUES ($1, $2, $3, $4)
+           ON CONFLICT (connection_id) DO UPDATE SET
+               high_water_mark = EXCLUDED.high_water_mark, last_run_id = EXCLUDED.last_run_id, updated_at = now()""",
+        connection_id,
+        org_id,
+        mark,
+        run_id,
+    )
+
+
+async def claim_source_ids(connection: DbConnection, run_id: uuid.UUID, source_ids: list[str]) -> set[str]:
+    """Record the page's source ids as seen by the run; returns those no earlier page had."""
+    rows = await connection.fetch(
+        """INSERT INTO sync_seen (run_id, source_id) SELECT $1, unnest($2::text[])
+           ON CONFLICT DO NOTHING RETURNING source_id""",
+        run_id,
+        source_ids,
+    )
+    return {row["source_id"] for row in rows}
+
+
+async def stored_topics(
+    connection: DbConnection, org_id: uuid.UUID, external_ids: list[str]
+) -> dict[str, StoredTopic]:
+    """The org's topics with these external ids, by external id."""
+    rows = await connection.fetch(
+        """SELECT external_id, name, parent_category, path, description, cpm, attributes, status,
+                  source_connection_id
+           FROM topics WHERE org_id = $1 AND external_id = ANY($2::text[])""",
+        org_id,
+        external_ids,
+    )
+    return {
+        row["external_id"]: StoredTopic(
+            external_id=row["external_id"],
+            name=row["name"],
+            parent_category=row["parent_category"],
+            path=tuple(row["path"]),
+            description=row["description"],
+            cpm=Decimal(row["cpm"]) if row["cpm"] is not None else None,
+            attributes=row["attributes"],
+            status=row["status"],
+            source_connection_id=row["source_connection_id"],
+        )
+        for row in rows
+    }
+
+
+async def record_page(
+    connection: DbConnection, run_id: uuid.UUID, counts: PageCounts, checkpoint: SyncCheckpoint
+) -> None:
+    """Add a page to the run's counters and move its checkpoint past it."""
+    await connection.execute(
+        """UPDATE runs SET processed = processed + $2, inserted = inserted + $3, updated = updated + $4,
+               unchanged = unchanged + $5, invalid = invalid + $6, skipped = skipped + $7,
+               succeeded = succeeded + $3 + $4 + $5, failed = failed + $6, error_count = error_count + $6,
+               errors_stored = errors_stored + $8, pages = pages + 1, checkpoint = $9, updated_at = now()
+           WHERE id = $1""",
+        run_id,
+        counts.records,
+        counts.inserted,
+        counts.updated,
+        counts.unchanged,
+        counts.invalid,
+        counts.duplicates,
+        counts.errors_stored,
+        checkpoint.model_dump(mode="json"),
+    )
+
+
+async def distinct_source_ids(connection: DbConnection, run_id: uuid.UUID) -> int:
+    """How many distinct source ids the run has seen."""
+    count: int = await connection.fetchval("SELECT count(*) FROM sync_seen WHERE run_id = $1", run_id)
+    return count
+
+
+async def soft_delete_unseen(
+    connection: DbConnection,
+    *,
+    org_id: uuid.UUID,
+    connection_id: uuid.UUID,
+    run_id: uuid.UUID,
+    max_share: float,
+) -> SoftDeletes:
+    """Mark deleted the connection's active topics the run did not see, unless they exceed `max_share`."""
+    row = await connection.fetchrow(
+        """SELECT count(*) AS active,
+                  count(*) FILTER (WHERE NOT EXISTS (
+                      SELECT 1 FROM sync_seen s WHERE s.run_id = $3 AND s.source_id = t.external_id)) AS unseen
+           FROM topics t WHERE t.org_id = $1 AND t.source_connection_id = $2 AND t.status = 'active'""",
+        org_id,
+        connection_id,
+        run_id,
+    )
+    assert row is not None
+    active, unseen = int(row["active"]), int(row["unseen"])
+    if unseen == 0 or unseen > max_share * active:
+        return SoftDeletes(candidates=unseen, active=active, deleted=0)
+    result: str = await connection.execute(
+        """UPDATE topics t SET status = 'deleted', updated_at = now()
+           WHERE t.org_id = $1 AND t.source_connection_id = $2 AND t.status = 'active'
+             AND NOT EXISTS (SELECT 1 FROM sync_seen s WHERE s.run_id = $3 AND s.source_id = t.external_id)""",
+        org_id,
+        connection_id,
+        run_id,
+    )
+    return SoftDeletes(candidates=unseen, active=active, deleted=int(result.rsplit(" ", 1)[-1]))
+
+
+async def close_sync_run(
+    connection: DbConnection, run_id: uuid.UUID, *, status: str, reason: str | None
+) -> bool:
+    """Give the run its final status and forget the ids it saw (inside the caller's transaction)."""
+    result: str = await connection.execute(
+        """UPDATE runs SET status = $2, status_reason = $3, finished_at = now(), throttled_until = NULL,
+               updated_at = now()
+           WHERE id = $1 AND status NOT IN ('succeeded', 'partial', 'failed', 'cancelled', 'incomplete')""",
+        run_id,
+        status,
+        reason,
+    )
+    await connection.execute("DELETE FROM sync_seen WHERE run_id = $1", run_id)
+    return result.endswith(" 1")

@@ -1,0 +1,100 @@
+"""Classification of a page's records against the org's topics: insert, update, unchanged, invalid, duplicate."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Set
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from shared.inbound.mapping import InvalidRecord, MappedTopic
+
+
+class Classification(StrEnum):
+    INSERT = "insert"
+    UPDATE = "update"
+    UNCHANGED = "unchanged"
+    INVALID = "invalid"
+    DUPLICATE = "duplicate"  # a source id this run already took from an earlier record
+
+
+@dataclass(frozen=True, slots=True)
+class StoredTopic:
+    """What classification compares of an existing topic (found by org and external id)."""
+
+    external_id: str
+    name: str
+    parent_category: str | None
+    path: tuple[str, ...]
+    description: str
+    cpm: Decimal | None
+    attributes: dict[str, Any]
+    status: str
+    source_connection_id: uuid.UUID | None
+
+
+def classify(mapped: MappedTopic, stored: StoredTopic | None, connection_id: uuid.UUID) -> Classification:
+    """Insert when the org has no topic with the source id; update when anything the source owns differs."""
+    if stored is None:
+        return Classification.INSERT
+    same = (
+        stored.status == "active"
+        and stored.source_connection_id == connection_id
+        and stored.name == mapped.name
+        and stored.parent_category == mapped.parent_category
+        and stored.path == mapped.path
+        and stored.description == mapped.description
+        and stored.cpm == mapped.cpm
+        and stored.attributes == mapped.attributes
+    )
+    return Classification.UNCHANGED if same else Classification.UPDATE
+
+
+@dataclass(slots=True)
+class PagePlan:
+    """What one page does to the taxonomy."""
+
+    upserts: list[MappedTopic] = field(default_factory=list)
+    inserts: int = 0
+    updates: int = 0
+    unchanged: int = 0
+    duplicates: int = 0
+    invalid: list[InvalidRecord] = field(default_factory=list)
+
+    @property
+    def records(self) -> int:
+        """Every record of the page."""
+        return self.inserts + self.updates + self.unchanged + self.duplicates + len(self.invalid)
+
+
+def plan_page(
+    records: list[MappedTopic | InvalidRecord],
+    new_source_ids: Set[str],
+    stored: Mapping[str, StoredTopic],
+    connection_id: uuid.UUID,
+) -> PagePlan:
+    """Classify a mapped page; `new_source_ids` are the ids no earlier page of the run had."""
+    plan = PagePlan()
+    taken: set[str] = set()
+    for record in records:
+        if isinstance(record, InvalidRecord):
+            plan.invalid.append(record)
+            continue
+        if record.source_id not in new_source_ids or record.source_id in taken:
+            plan.duplicates += 1
+            continue
+        taken.add(record.source_id)
+        outcome = classify(record, stored.get(record.source_id), connection_id)
+        if outcome is Classification.INSERT:
+            plan.inserts += 1
+        elif outcome is Classification.UPDATE:
+            plan.updates += 1
+        else:
+            plan.unchanged += 1
+            continue
+        plan.upserts.append(record)
+    # One lock order for every writer of the org's topics: no deadlock between concurrent syncs.
+    plan.upserts.sort(key=lambda topic: topic.source_id)
+    return plan

@@ -1,0 +1,186 @@
+"""An inbound connection's API: its count and its pages, over the shared resilient HTTP layer."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from shared.connectors.auth import build_auth
+from shared.connectors.credentials import (
+    ApiKeyCredentials,
+    AuthType,
+    HeaderCredentials,
+    NoCredentials,
+    OAuth2Credentials,
+)
+from shared.connectors.deps import ConnectorDeps
+from shared.connectors.errors import ConnectorConfigError, ErrorClass, PlatformError
+from shared.connectors.failures import scrub, trim
+from shared.connectors.http import HttpSettings, PlatformHttp
+from shared.inbound.checkpoint import SyncCheckpoint
+from shared.inbound.config import InboundConfig
+from shared.inbound.pager import FetchedPage, Pager, digest
+from shared.inbound.paths import MISSING, PathNotFound, resolve, resolve_or_raise
+
+CREDENTIALS_MODELS: Mapping[AuthType, type[BaseModel]] = {
+    "none": NoCredentials,
+    "bearer": ApiKeyCredentials,
+    "api_key": ApiKeyCredentials,
+    "header": HeaderCredentials,
+    "oauth2": OAuth2Credentials,
+}
+
+
+class SourceError(Exception):
+    """The source's answer cannot be used (HTTP failure after retries, bad JSON, a path that is not there)."""
+
+    def __init__(self, message: str, *, error_class: ErrorClass = ErrorClass.PERMANENT) -> None:
+        super().__init__(message)
+        self.message = message
+        self.error_class = error_class
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+class InboundSource:
+    """Reads one inbound connection: `count()` once, then `page(checkpoint)` until the pager says done."""
+
+    def __init__(self, config: InboundConfig, http: PlatformHttp, pager: Pager) -> None:
+        self._config = config
+        self._http = http
+        self.pager = pager
+
+    async def count(self, since: str | None) -> int | None:
+        """The source's total for this run's filters, or None without a count endpoint."""
+        config = self._config
+        if not config.count_endpoint:
+            return None
+        url = httpx.URL(config.base_url).join(config.count_endpoint)
+        body = await self._get(url, self._params({}, since))
+        path = config.count_response_path or ""
+        try:
+            value = resolve_or_raise(body, path)
+        except PathNotFound as exc:
+            raise SourceError(f"count_response_path {exc}") from None
+        total = _as_count(value)
+        if total is None:
+            raise SourceError(f"count_response_path {path!r} is not a count (got {_shown(value)})")
+        return total
+
+    async def page(self, checkpoint: SyncCheckpoint) -> FetchedPage:
+        """The page after `checkpoint`."""
+        config = self._config
+        params = self._params(self.pager.params(checkpoint), checkpoint.since)
+        body = await self._get(httpx.URL(config.base_url), params)
+        try:
+            items = resolve_or_raise(body, config.response_path)
+        except PathNotFound as exc:
+            raise SourceError(f"response_path {exc}") from None
+        if not isinstance(items, list):
+            raise SourceError(f"response_path {config.response_path!r} is not a list (got {_shown(items)})")
+        return FetchedPage(
+            items=items,
+            next_cursor=self._next_cursor(body),
+            content_hash=digest(json.dumps(items, sort_keys=True, separators=(",", ":"))),
+        )
+
+    async def aclose(self) -> None:
+        """Close the HTTP pool."""
+        await self._http.aclose()
+
+    def _next_cursor(self, body: object) -> str | None:
+        path = self._config.pagination_params.cursor_response_path
+        if self._config.pagination_type != "cursor" or path is None:
+            return None
+        value = resolve(body, path)
+        if value is MISSING or value is None or value == "":
+            return None
+        if isinstance(value, str):
+            return value
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+        raise SourceError(f"cursor_response_path {path!r} is not a cursor (got {_shown(value)})")
+
+    def _params(self, paging: Mapping[str, str], since: str | None) -> dict[str, str]:
+        config = self._config
+        params = {**config.filters, **paging}
+        if since is not None and config.incremental_param:
+            params[config.incremental_param] = since
+        return params
+
+    async def _get(self, url: httpx.URL, params: Mapping[str, str]) -> Any:
+        try:
+            response = await self._http.request("GET", str(url.copy_merge_params(params)))
+        except PlatformError as exc:
+            prefix = "the source refused the credentials: " if exc.error_class is ErrorClass.AUTH else ""
+            raise SourceError(prefix + exc.message, error_class=exc.error_class) from None
+        try:
+            return json.loads(response.content, parse_constant=_reject_constant)
+        except ValueError as exc:
+            excerpt = trim(scrub(response.text[:120], self._http.secrets()), 120)
+            raise SourceError(f"the body is not valid JSON ({exc}): {excerpt!r}") from None
+
+
+def _as_count(value: object) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value >= 0 else None
+    if isinstance(value, float) and value.is_integer() and value >= 0:
+        return int(value)
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "a list"
+    return "null" if value is None else f"{type(value).__name__} {str(value)[:40]!r}"
+
+
+def build_inbound_source(
+    config: InboundConfig,
+    auth_type: str,
+    credentials: Mapping[str, Any] | None,
+    *,
+    settings: HttpSettings,
+    deps: ConnectorDeps,
+    pager: Pager,
+) -> InboundSource:
+    """A source for the connection, or ConnectorConfigError when its credentials do not fit its auth type."""
+    auth = next((accepted for accepted in CREDENTIALS_MODELS if accepted == auth_type), None)
+    if auth is None:
+        raise ConnectorConfigError(f"auth_type: {auth_type!r} is not supported for inbound sync")
+    try:
+        validated = CREDENTIALS_MODELS[auth].model_validate(credentials or {})
+    except ValidationError as exc:
+        fields = ", ".join(
+            ".".join(str(part) for part in error["loc"]) or "credentials" for error in exc.errors()
+        )
+        raise ConnectorConfigError(f"credentials do not fit auth type {auth!r} ({fields})") from None
+    strategy = build_auth(
+        auth,
+        validated,
+        api_key_header=config.api_key_header,
+        token_url=config.token_url,
+        scope=config.scope,
+        clock=deps.clock,
+    )
+    http = PlatformHttp(
+        platform="inbound",
+        base_url=config.base_url,
+        settings=settings,
+        deps=deps,
+        auth=strategy,
+        default_headers=config.extra_headers,
+    )
+    return InboundSource(config, http, pager)
