@@ -16,7 +16,9 @@ app = typer.Typer(
 )
 org_app = typer.Typer(help="Orgs and their API keys.", no_args_is_help=True)
 key_app = typer.Typer(help="API keys of an org.", no_args_is_help=True)
+dlq_app = typer.Typer(help="The dead-letter topic: messages that failed for good.", no_args_is_help=True)
 app.add_typer(org_app, name="org")
+app.add_typer(dlq_app, name="dlq")
 org_app.add_typer(key_app, name="key")
 
 
@@ -132,3 +134,37 @@ def key_revoke(
 ) -> None:
     """Revoke the org's old keys, keeping the newest (after `rotate`); `--all` revokes every key."""
     typer.echo(asyncio.run(_with_pool(_settings(), "revoke", None, org, all_keys=all_keys)))
+
+
+@dlq_app.command("list")
+def dlq_list(limit: int = typer.Option(100, help="At most this many messages.")) -> None:
+    """List dead-lettered messages with their error and attempts."""
+    from shared.dlq import read_dead_letters
+
+    letters = asyncio.run(read_dead_letters(_settings(), limit))
+    for letter in letters:
+        typer.echo(
+            f"{letter.partition}:{letter.offset}  {letter.failed_at}  {letter.source_topic}  "
+            f"attempts={letter.attempts}  {letter.error_type}: {' '.join(letter.error.split())[:160]}"
+        )
+    typer.echo(f"{len(letters)} dead letter(s)")
+
+
+@dlq_app.command("replay")
+def dlq_replay(
+    position: list[str] = typer.Option([], "--message", help="partition:offset to replay (repeatable)."),
+    replay_all: bool = typer.Option(False, "--all", help="Replay every dead letter."),
+) -> None:
+    """Publish dead letters again to the topic they came from."""
+    from shared.dlq import read_dead_letters, replay
+
+    if not position and not replay_all:
+        raise typer.BadParameter("give --message PARTITION:OFFSET or --all")
+    settings = _settings()
+    letters = asyncio.run(read_dead_letters(settings, limit=100_000))
+    chosen = (
+        letters
+        if replay_all
+        else [letter for letter in letters if f"{letter.partition}:{letter.offset}" in position]
+    )
+    typer.echo(f"replayed {asyncio.run(replay(settings, chosen))} message(s)")

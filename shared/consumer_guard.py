@@ -36,6 +36,13 @@ def is_transient(error: BaseException) -> bool:
     return isinstance(error, _TRANSIENT)
 
 
+class ShutdownInterrupted(Exception):
+    """The worker is stopping mid-message: leave it uncommitted so the next owner resumes it."""
+
+
+DeadLetterHook = Callable[[Any, BaseException], Awaitable[None]]
+
+
 class PoisonMessage(Exception):
     """A message that can never succeed (unparseable, wrong version): dead-letter it at once."""
 
@@ -51,12 +58,14 @@ class ConsumerGuard:
         max_attempts: int,
         backoff_s: float,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        on_dead_letter: DeadLetterHook | None = None,
     ) -> None:
         self._broker = broker
         self._dlq_topic = dlq_topic
         self._max_attempts = max_attempts
         self._backoff_s = backoff_s
         self._sleep = sleep
+        self._on_dead_letter = on_dead_letter
         self._attempts: dict[tuple[str, int, int], int] = {}
         self._waits: dict[tuple[str, int, int], int] = {}
 
@@ -71,6 +80,8 @@ class ConsumerGuard:
         casualties = batch or (record,)
         try:
             await handler()
+        except ShutdownInterrupted:
+            raise  # not a failure of the message: no attempt counted, no backoff
         except PoisonMessage as exc:
             attempts = self._attempts.pop(position, 0) + 1
             for casualty in casualties:
@@ -131,3 +142,5 @@ class ConsumerGuard:
             key=record.key,
         )
         DEAD_LETTERED.labels(source=record.topic).inc()
+        if self._on_dead_letter is not None:
+            await self._on_dead_letter(record, error)

@@ -49,6 +49,6 @@ def build_broker(settings: Settings, *, client_id: str) -> KafkaBroker:
         acks="all",
         allow_auto_create_topics=False,
         linger_ms=5,
-        graceful_timeout=30.0,
+        graceful_timeout=settings.worker_graceful_timeout_s,
         logger=logging.getLogger("activator.faststream"),
     )

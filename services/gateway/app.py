@@ -14,6 +14,7 @@ from services.gateway.metrics import RequestMetrics
 from services.gateway.outbox_relay import OutboxRelay
 from services.gateway.problems import install_problem_handlers
 from services.gateway.routes import connections, health, output_templates, push_runs, runs, sync_runs, topics
+from services.gateway.run_supervisor import RunSupervisor
 from shared.db.orgs import ensure_dev_org
 from shared.db.pool import create_pool
 from shared.kafka import build_broker, ensure_topics
@@ -37,17 +38,21 @@ def build_app(settings: Settings) -> FastAPI:
         app.state.settings = settings
         app.state.pool = pool
         app.state.broker = broker
-        relay = asyncio.create_task(
-            OutboxRelay(pool, broker, poll_interval_s=settings.outbox_poll_interval_s).run(),
-            name="outbox-relay",
-        )
+        background = [
+            asyncio.create_task(
+                OutboxRelay(pool, broker, poll_interval_s=settings.outbox_poll_interval_s).run(),
+                name="outbox-relay",
+            ),
+            asyncio.create_task(RunSupervisor(pool, settings).run(), name="run-supervisor"),
+        ]
         log.info("gateway_started", port=settings.activator_gateway_port)
         try:
             yield
         finally:
-            relay.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await relay
+            for task in background:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await broker.stop()
             await pool.close()
 

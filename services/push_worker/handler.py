@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
@@ -15,10 +16,11 @@ from shared.connectors.deps import SegmentLookup
 from shared.connectors.errors import ConnectorConfigError, PlatformError
 from shared.connectors.protocol import PlatformClient
 from shared.connectors.throttle import ConnectionThrottle
+from shared.consumer_guard import ShutdownInterrupted
 from shared.db import activations as ledger
 from shared.db.connections import Connection, decrypt_credentials, get_connection
 from shared.db.output_templates import active_template
-from shared.db.runs import get_run_by_id, is_cancel_requested, set_throttled_until
+from shared.db.runs import get_run_by_id, heartbeat, is_cancel_requested, set_throttled_until
 from shared.db.topics import active_topics_for_push
 from shared.messages import PushCommand, RunFinished, RunStarted, deterministic_event_id
 from shared.output_templates import render
@@ -36,6 +38,8 @@ class PushDependencies:
     settings: Settings
     publisher: StatusPublisher
     client_factory: ClientFactory
+    # Set when the worker is asked to stop: the run is left at a batch boundary for the next owner.
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 async def _finish(
@@ -154,6 +158,10 @@ async def _push(
     starts, finishes = _batch_starts(command, len(plan), size)
     for start in starts:
         batch = plan[start : start + size]
+        if deps.stopping.is_set():
+            bound.info("push_run_handed_over", next_item=start)
+            raise ShutdownInterrupted
+        await heartbeat(deps.pool, command.run_id)
         if await is_cancel_requested(deps.pool, command.run_id):
             cancelled = True
             break

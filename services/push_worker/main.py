@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from faststream import AckPolicy, FastStream
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
@@ -14,6 +16,7 @@ from shared.connectors.throttle import ConnectionThrottle
 from shared.consumer_guard import ConsumerGuard, PoisonMessage
 from shared.db.connections import Connection
 from shared.db.pool import create_pool
+from shared.db.runs import fail_run
 from shared.kafka import build_broker, ensure_topics
 from shared.messages import PushCommand
 from shared.settings import Settings
@@ -24,13 +27,24 @@ def build_push_worker(settings: Settings) -> FastStream:
     """The push-worker app; pools and clients open on startup."""
     settings.require_encryption_key()
     broker = build_broker(settings, client_id="activator-push-worker")
+    state: dict[str, PushDependencies] = {}
+
+    async def fail_dead_lettered_run(record: Any, error: BaseException) -> None:
+        # A command that will never be processed must not leave its run `running` forever.
+        try:
+            command = PushCommand.model_validate_json(record.value or b"")
+        except ValidationError:
+            return
+        reason = f"push command dead-lettered: {type(error).__name__}: {str(error)[:300]}"
+        await fail_run(state["deps"].pool, command.run_id, reason)
+
     guard = ConsumerGuard(
         broker,
         settings.topic("dlq"),
         max_attempts=settings.consumer_max_attempts,
         backoff_s=settings.consumer_backoff_s,
+        on_dead_letter=fail_dead_lettered_run,
     )
-    state: dict[str, PushDependencies] = {}
 
     def client_factory(
         connection: Connection,
@@ -78,7 +92,12 @@ def build_push_worker(settings: Settings) -> FastStream:
         )
 
     @app.on_shutdown
-    async def _shutdown() -> None:
+    async def _stop_at_batch_boundary() -> None:
+        # Runs before the broker stops: in-flight runs leave at their next batch, uncommitted.
+        state["deps"].stopping.set()
+
+    @app.after_shutdown
+    async def _close_pool() -> None:
         await state["deps"].pool.close()
 
     return app

@@ -64,8 +64,9 @@ def build_recorder(settings: Settings) -> FastStream:
         await ensure_topics(settings)
         state["pool"] = await create_pool(settings.database_url, max_size=settings.db_pool_max)
 
-    @app.on_shutdown
+    @app.after_shutdown
     async def _shutdown() -> None:
+        # After the broker stopped: the batch in flight is persisted and committed first.
         await state["pool"].close()
 
     return app

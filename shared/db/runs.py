@@ -162,3 +162,53 @@ async def set_throttled_until(db: Db, run_id: uuid.UUID, seconds: float) -> None
         run_id,
         seconds,
     )
+
+
+async def heartbeat(db: Db, run_id: uuid.UUID) -> None:
+    """The worker driving the run is alive."""
+    await db.execute("UPDATE runs SET heartbeat_at = now() WHERE id = $1", run_id)
+
+
+@dataclass(frozen=True, slots=True)
+class StalledRun:
+    id: uuid.UUID
+    org_id: uuid.UUID
+    connection_id: uuid.UUID
+    kind: str
+    mode: str
+    dry_run: bool
+    request: dict[str, Any]
+    redeliveries: int
+
+
+async def claim_stalled_runs(
+    connection: DbConnection, stale_after_s: float, limit: int = 100
+) -> list[StalledRun]:
+    """Running runs whose worker stopped heartbeating, locked for this supervisor (others skip them)."""
+    rows = await connection.fetch(
+        """SELECT id, org_id, connection_id, kind, mode, dry_run, request, redeliveries FROM runs
+           WHERE status = 'running' AND mode = 'auto'
+             AND GREATEST(heartbeat_at, updated_at, started_at, created_at) < now() - make_interval(secs => $1)
+           ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED""",
+        stale_after_s,
+        limit,
+    )
+    return [StalledRun(**dict(row)) for row in rows]
+
+
+async def mark_redelivered(connection: DbConnection, run_id: uuid.UUID) -> None:
+    """Count a redelivery and restart the heartbeat clock."""
+    await connection.execute(
+        "UPDATE runs SET redeliveries = redeliveries + 1, heartbeat_at = now() WHERE id = $1", run_id
+    )
+
+
+async def fail_run(db: Db, run_id: uuid.UUID, reason: str) -> None:
+    """Close a run that cannot go on, with the reason (no-op on a finished run)."""
+    await db.execute(
+        """UPDATE runs SET status = 'failed', status_reason = $2, finished_at = now(), throttled_until = NULL,
+               updated_at = now()
+           WHERE id = $1 AND status IN ('queued', 'running')""",
+        run_id,
+        reason,
+    )

@@ -1,0 +1,82 @@
+"""Finds runs whose worker died and redelivers their command, or fails them after a bounded number of tries."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import asyncpg
+import structlog
+from prometheus_client import Counter
+
+from shared.db import outbox
+from shared.db import runs as repo
+from shared.messages import PushCommand, RunMode, SyncCommand
+from shared.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+REDELIVERED = Counter("activator_runs_redelivered_total", "Stalled runs whose command was published again")
+ABANDONED = Counter("activator_runs_abandoned_total", "Stalled runs failed after their redeliveries ran out")
+
+
+class RunSupervisor:
+    """Runs in every gateway replica; SKIP LOCKED keeps two replicas off the same run."""
+
+    def __init__(self, pool: asyncpg.Pool[Any], settings: Settings) -> None:
+        self._pool = pool
+        self._settings = settings
+
+    async def run(self) -> None:
+        """Sweep every `stuck_run_check_interval_s` until cancelled."""
+        while True:
+            try:
+                await self.sweep()
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("run_supervisor_failed", error_type=type(exc).__name__)
+            await asyncio.sleep(self._settings.stuck_run_check_interval_s)
+
+    async def sweep(self) -> int:
+        """One pass; returns how many stalled runs were handled."""
+        settings = self._settings
+        async with self._pool.acquire() as connection, connection.transaction():
+            stalled = await repo.claim_stalled_runs(connection, settings.stuck_run_timeout_s)
+            for run in stalled:
+                if run.redeliveries >= settings.stuck_run_max_redeliveries:
+                    reason = (
+                        f"worker lost: no heartbeat for {settings.stuck_run_timeout_s:.0f}s "
+                        f"after {run.redeliveries} redeliveries"
+                    )
+                    await repo.fail_run(connection, run.id, reason)
+                    ABANDONED.inc()
+                    log.warning("run_abandoned", run_id=str(run.id), reason=reason)
+                    continue
+                command: PushCommand | SyncCommand
+                if run.kind == "push":
+                    topic_ids = run.request.get("topicIds")
+                    command = PushCommand(
+                        run_id=run.id,
+                        org_id=run.org_id,
+                        connection_id=run.connection_id,
+                        topic_ids=topic_ids,
+                        dry_run=run.dry_run,
+                        mode=RunMode.AUTO,
+                        attempt=run.redeliveries + 2,
+                    )
+                else:
+                    command = SyncCommand(
+                        run_id=run.id,
+                        org_id=run.org_id,
+                        connection_id=run.connection_id,
+                        attempt=run.redeliveries + 2,
+                    )
+                await outbox.enqueue(
+                    connection,
+                    topic=settings.topic(f"{run.kind}.commands"),
+                    key=str(run.connection_id),
+                    payload=command.model_dump(mode="json"),
+                )
+                await repo.mark_redelivered(connection, run.id)
+                REDELIVERED.inc()
+                log.warning("run_redelivered", run_id=str(run.id), attempt=command.attempt)
+        return len(stalled)
