@@ -24,7 +24,16 @@ from tests.support.infra import (
     isolated_settings,
     required_env,
 )
+from tests.support.log_capture import CAPTURED, LAST, CapturedOutput
 from tests.support.processes import free_port
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Keep every test's captured output for the leak check, and run that check last."""
+    config.addinivalue_line("markers", f"{LAST}: runs after every other test of the session")
+    collector = CapturedOutput()
+    config.stash[CAPTURED] = collector
+    config.pluginmanager.register(collector, "activator-captured-output")
 
 
 @pytest.fixture(scope="session")
