@@ -13,7 +13,7 @@ export CREDENTIALS_ENCRYPTION_KEY ?= local-dev-only-credentials-key-0001
 export ACTIVATOR_EGRESS_ALLOW_PRIVATE ?= true
 export ACTIVATOR_LOG_FORMAT ?= json
 
-.PHONY: help install lint format test test-unit up down status demo clean
+.PHONY: help install lint format test test-unit up down status demo clean asyncapi
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -56,6 +56,9 @@ status: ## what is running
 
 demo: up ## up, then a demo org, connection and topics, pushed with live progress
 	@. deploy/local/env.sh && $(PY) deploy/local/demo.py
+
+asyncapi: install ## regenerate docs/asyncapi.json from the services' brokers
+	$(PY) -W ignore -m services asyncapi --output docs/asyncapi.json
 
 clean: down ## stop everything and remove local state
 	rm -rf .activator $(VENV)

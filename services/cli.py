@@ -168,3 +168,20 @@ def dlq_replay(
         else [letter for letter in letters if f"{letter.partition}:{letter.offset}" in position]
     )
     typer.echo(f"replayed {asyncio.run(replay(settings, chosen))} message(s)")
+
+
+@app.command()
+def asyncapi(
+    output: str = typer.Option("docs/asyncapi.json", help="Where to write the document ('-' for stdout)."),
+) -> None:
+    """Write the AsyncAPI document of every Kafka channel, generated from the services' brokers."""
+    from pathlib import Path
+
+    from services.asyncapi import asyncapi_document, render
+
+    text = render(asyncapi_document())
+    if output == "-":
+        typer.echo(text, nl=False)
+    else:
+        Path(output).write_text(text)
+        typer.echo(f"wrote {output}")

@@ -11,8 +11,12 @@ from typing import Any
 import asyncpg
 import structlog
 from aiokafka.errors import KafkaError
+from faststream import BaseMiddleware
 from faststream.kafka import KafkaBroker
 from prometheus_client import Counter
+from pydantic import ValidationError
+
+from shared.messages import DeadLetterMessage
 
 log = structlog.get_logger(__name__)
 
@@ -59,6 +63,7 @@ class ConsumerGuard:
         backoff_s: float,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         on_dead_letter: DeadLetterHook | None = None,
+        service: str = "worker",
     ) -> None:
         self._broker = broker
         self._dlq_topic = dlq_topic
@@ -68,6 +73,12 @@ class ConsumerGuard:
         self._on_dead_letter = on_dead_letter
         self._attempts: dict[tuple[str, int, int], int] = {}
         self._waits: dict[tuple[str, int, int], int] = {}
+        broker.publisher(
+            dlq_topic,
+            title=f"{service}/dlq",
+            description="Messages this consumer gave up on (bounded retries or unparseable).",
+            schema=DeadLetterMessage,
+        )
 
     async def run(
         self, record: Any, handler: Callable[[], Awaitable[None]], *, batch: Sequence[Any] = ()
@@ -126,21 +137,41 @@ class ConsumerGuard:
     async def dead_letter(self, record: Any, error: BaseException, *, attempts: int) -> None:
         """Publish the original message with the error, the attempt count and its original headers."""
         headers = {key: base64.b64encode(value or b"").decode() for key, value in (record.headers or ())}
-        await self._broker.publish(
-            {
-                "source_topic": record.topic,
-                "partition": record.partition,
-                "offset": record.offset,
-                "error_type": type(error).__name__,
-                "error": str(error)[:1000],
-                "attempts": attempts,
-                "failed_at": datetime.now(UTC).isoformat(),
-                "original_headers_b64": headers,
-                "original_value_b64": base64.b64encode(record.value or b"").decode(),
-            },
-            self._dlq_topic,
-            key=record.key,
+        letter = DeadLetterMessage(
+            source_topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            error_type=type(error).__name__,
+            error=str(error)[:1000],
+            attempts=attempts,
+            failed_at=datetime.now(UTC),
+            original_headers_b64=headers,
+            original_value_b64=base64.b64encode(record.value or b"").decode(),
         )
+        await self._broker.publish(letter.model_dump(mode="json"), self._dlq_topic, key=record.key)
         DEAD_LETTERED.labels(source=record.topic).inc()
         if self._on_dead_letter is not None:
             await self._on_dead_letter(record, error)
+
+
+def guard_middleware(guard: ConsumerGuard) -> Callable[..., BaseMiddleware]:
+    """FastStream middleware applying `guard` to every message; a body that fails validation is poison."""
+
+    class GuardMiddleware(BaseMiddleware):
+        async def consume_scope(self, call_next: Callable[[Any], Awaitable[Any]], msg: Any) -> Any:
+            raw = msg.raw_message
+            batch: tuple[Any, ...] = raw if isinstance(raw, tuple) else ()
+            first = batch[0] if batch else raw
+            result: Any = None
+
+            async def handle() -> None:
+                nonlocal result
+                try:
+                    result = await call_next(msg)
+                except ValidationError as exc:
+                    raise PoisonMessage(str(exc)) from exc
+
+            await guard.run(first, handle, batch=batch)
+            return result
+
+    return GuardMiddleware

@@ -148,5 +148,22 @@ class SyncPageRecorded(Message):
     at: datetime = Field(default_factory=_now)
 
 
+class DeadLetterMessage(BaseModel):
+    """A message a consumer gave up on, with why, how often it tried, and the original bytes and headers."""
+
+    model_config = ConfigDict(frozen=True)
+
+    version: Literal[1] = 1
+    source_topic: str
+    partition: int
+    offset: int
+    error_type: str
+    error: str
+    attempts: int
+    failed_at: datetime
+    original_headers_b64: dict[str, str]
+    original_value_b64: str
+
+
 StatusEvent = Annotated[ItemResult | RunStarted | RunFinished | SyncPageRecorded, Field(discriminator="type")]
 STATUS_EVENT: TypeAdapter[StatusEvent] = TypeAdapter(StatusEvent)

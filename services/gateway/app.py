@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from services.gateway.body_limit import install_body_limit
 from services.gateway.metrics import RequestMetrics
-from services.gateway.outbox_relay import OutboxRelay
+from services.gateway.outbox_relay import OutboxRelay, declare_publications
 from services.gateway.problems import install_problem_handlers
 from services.gateway.routes import connections, health, output_templates, push_runs, runs, sync_runs, topics
 from services.gateway.run_supervisor import RunSupervisor
@@ -31,6 +31,7 @@ def build_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool = await create_pool(settings.database_url, max_size=settings.db_pool_max)
         broker = build_broker(settings, client_id="activator-gateway")
+        declare_publications(broker, settings)
         await ensure_topics(settings)
         await broker.connect()
         if settings.activator_dev_api_key is not None:

@@ -12,6 +12,8 @@ from faststream.kafka import KafkaBroker
 from prometheus_client import Counter, Gauge
 
 from shared.db import outbox
+from shared.messages import PushCommand, SyncWork
+from shared.settings import Settings
 
 log = structlog.get_logger(__name__)
 
@@ -85,3 +87,19 @@ class OutboxRelay:
         LAG.set(await outbox.pending_count(self._pool))
         log.info("outbox_published", count=len(messages))
         return len(messages)
+
+
+def declare_publications(broker: KafkaBroker, settings: Settings) -> None:
+    """Document what the relay publishes (the AsyncAPI document is generated from the brokers)."""
+    broker.publisher(
+        settings.topic("push.commands"),
+        title="gateway/push-commands",
+        description="A push run to drive (or one batch of a step run); keyed by connection id.",
+        schema=PushCommand,
+    )
+    broker.publisher(
+        settings.topic("sync.commands"),
+        title="gateway/sync-commands",
+        description="A sync run to page through (or one page of a step run); keyed by connection id.",
+        schema=SyncWork,
+    )

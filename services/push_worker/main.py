@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from faststream import AckPolicy, FastStream
-from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
 
 from services.push_worker.handler import PushDependencies, handle_push
@@ -13,12 +12,12 @@ from shared.connection_clients import build_platform_client
 from shared.connectors.deps import SegmentLookup
 from shared.connectors.protocol import PlatformClient
 from shared.connectors.throttle import ConnectionThrottle
-from shared.consumer_guard import ConsumerGuard, PoisonMessage
+from shared.consumer_guard import ConsumerGuard, guard_middleware
 from shared.db.connections import Connection
 from shared.db.pool import create_pool
 from shared.db.runs import fail_run
 from shared.kafka import build_broker, ensure_topics
-from shared.messages import PushCommand
+from shared.messages import PushCommand, StatusEvent
 from shared.settings import Settings
 from shared.status_publisher import KafkaStatusPublisher
 
@@ -43,8 +42,10 @@ def build_push_worker(settings: Settings) -> FastStream:
         settings.topic("dlq"),
         max_attempts=settings.consumer_max_attempts,
         backoff_s=settings.consumer_backoff_s,
+        service="push-worker",
         on_dead_letter=fail_dead_lettered_run,
     )
+    broker.add_middleware(guard_middleware(guard))
 
     def client_factory(
         connection: Connection,
@@ -63,20 +64,19 @@ def build_push_worker(settings: Settings) -> FastStream:
         ack_policy=AckPolicy.NACK_ON_ERROR,
         max_workers=settings.push_runs_in_parallel,
         max_poll_interval_ms=settings.kafka_max_poll_interval_ms,
-        title="push-commands",
+        title="push-worker/push-commands",
         description="PushCommand: drive one push run (or one batch of a step run).",
     )
-    async def on_push_command(message: KafkaMessage) -> None:
-        record = message.raw_message
+    async def on_push_command(command: PushCommand) -> None:
+        await handle_push(command, state["deps"])
 
-        async def handle() -> None:
-            try:
-                command = PushCommand.model_validate_json(record.value or b"")  # type: ignore[union-attr]
-            except ValidationError as exc:
-                raise PoisonMessage(str(exc)) from exc
-            await handle_push(command, state["deps"])
-
-        await guard.run(record, handle)
+    # Documents what this worker publishes (the AsyncAPI document is generated from the brokers).
+    broker.publisher(
+        settings.topic("status"),
+        title="push-worker/status",
+        description="One event per topic of a push run, plus the run's start and end; keyed by run id.",
+        schema=StatusEvent,
+    )
 
     app = FastStream(broker)
 

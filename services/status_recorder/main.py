@@ -27,6 +27,7 @@ def build_recorder(settings: Settings) -> FastStream:
         settings.topic("dlq"),
         max_attempts=settings.consumer_max_attempts,
         backoff_s=settings.consumer_backoff_s,
+        service="status-recorder",
     )
     state: dict[str, Any] = {}
 
@@ -39,6 +40,8 @@ def build_recorder(settings: Settings) -> FastStream:
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
         max_poll_interval_ms=settings.kafka_max_poll_interval_ms,
+        title="status-recorder/status",
+        description="Status events of every run, persisted in batches (each event is a StatusEvent).",
     )
     async def record(message: KafkaMessage) -> None:
         records = message.raw_message if isinstance(message.raw_message, tuple) else (message.raw_message,)

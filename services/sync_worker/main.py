@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from faststream import AckPolicy, FastStream
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
 
 from services.sync_worker.handler import SyncDependencies, handle_sync
+from services.sync_worker.pages import SyncRunRef, close_run
 from shared.connection_clients import egress_deps
 from shared.consumer_guard import ConsumerGuard, PoisonMessage
 from shared.db.connections import Connection
@@ -15,7 +18,7 @@ from shared.inbound.config import InboundConfig
 from shared.inbound.pager import Pager, PagingLimits
 from shared.inbound.source import InboundSource, build_inbound_source
 from shared.kafka import build_broker, ensure_topics
-from shared.messages import SYNC_WORK
+from shared.messages import SYNC_WORK, StatusEvent
 from shared.settings import Settings
 from shared.status_publisher import KafkaStatusPublisher
 
@@ -24,11 +27,25 @@ def build_sync_worker(settings: Settings) -> FastStream:
     """The sync-worker app; the pool opens on startup."""
     settings.require_encryption_key()
     broker = build_broker(settings, client_id="activator-sync-worker")
+
+    async def fail_dead_lettered_run(record: Any, error: BaseException) -> None:
+        # A command that will never be processed must not leave its run `running` forever.
+        try:
+            work = SYNC_WORK.validate_json(record.value or b"")
+        except ValidationError:
+            return
+        deps = state["deps"]
+        run = SyncRunRef(run_id=work.run_id, org_id=work.org_id, connection_id=work.connection_id)
+        reason = f"sync command dead-lettered: {type(error).__name__}: {str(error)[:300]}"
+        await close_run(deps.pool, deps.publisher, run, status="failed", reason=reason)
+
     guard = ConsumerGuard(
         broker,
         settings.topic("dlq"),
         max_attempts=settings.consumer_max_attempts,
         backoff_s=settings.consumer_backoff_s,
+        service="sync-worker",
+        on_dead_letter=fail_dead_lettered_run,
     )
     limits = PagingLimits(max_empty_pages=settings.sync_max_empty_pages)
     state: dict[str, SyncDependencies] = {}
@@ -52,7 +69,7 @@ def build_sync_worker(settings: Settings) -> FastStream:
         ack_policy=AckPolicy.NACK_ON_ERROR,
         max_workers=settings.sync_runs_in_parallel,
         max_poll_interval_ms=settings.kafka_max_poll_interval_ms,
-        title="sync-commands",
+        title="sync-worker/sync-commands",
         description="SyncCommand: start a sync run and page it to the end; SyncStep: one page of a step run.",
     )
     async def on_sync_command(message: KafkaMessage) -> None:
@@ -66,6 +83,14 @@ def build_sync_worker(settings: Settings) -> FastStream:
             await handle_sync(work, state["deps"])
 
         await guard.run(record, handle)
+
+    # Documents what this worker publishes (the AsyncAPI document is generated from the brokers).
+    broker.publisher(
+        settings.topic("status"),
+        title="sync-worker/status",
+        description="One event per committed page of a sync run, plus the run's start and end; keyed by run id.",
+        schema=StatusEvent,
+    )
 
     app = FastStream(broker)
 
@@ -81,7 +106,12 @@ def build_sync_worker(settings: Settings) -> FastStream:
         )
 
     @app.on_shutdown
-    async def _shutdown() -> None:
+    async def _stop_at_page_boundary() -> None:
+        # Runs before the broker stops: in-flight runs leave at their next page, uncommitted.
+        state["deps"].stopping.set()
+
+    @app.after_shutdown
+    async def _close_pool() -> None:
         await state["deps"].pool.close()
 
     return app

@@ -28,6 +28,9 @@ class FakeBroker:
     async def publish(self, body: dict[str, Any], topic: str, **_: Any) -> None:
         self.published.append((body, topic))
 
+    def publisher(self, *_: Any, **__: Any) -> None:
+        """Declares the DLQ channel for the AsyncAPI document; nothing to do here."""
+
 
 @dataclass
 class Clock:
