@@ -10,6 +10,7 @@ import structlog
 from fastapi import FastAPI
 
 from services.gateway.body_limit import install_body_limit
+from services.gateway.consumer_lag import export_lag_forever
 from services.gateway.metrics import RequestMetrics
 from services.gateway.outbox_relay import OutboxRelay, declare_publications
 from services.gateway.problems import install_problem_handlers
@@ -45,6 +46,7 @@ def build_app(settings: Settings) -> FastAPI:
                 name="outbox-relay",
             ),
             asyncio.create_task(RunSupervisor(pool, settings).run(), name="run-supervisor"),
+            asyncio.create_task(export_lag_forever(settings), name="consumer-lag"),
         ]
         log.info("gateway_started", port=settings.activator_gateway_port)
         try:

@@ -23,6 +23,7 @@ from shared.db.output_templates import active_template
 from shared.db.runs import get_run_by_id, heartbeat, is_cancel_requested, set_throttled_until
 from shared.db.topics import active_topics_for_push
 from shared.messages import PushCommand, RunFinished, RunStarted, deterministic_event_id
+from shared.metrics import ITEMS_PUSHED, THROTTLED_SECONDS
 from shared.output_templates import render
 from shared.settings import Settings
 from shared.status_publisher import StatusPublisher
@@ -102,6 +103,7 @@ async def handle_push(command: PushCommand, deps: PushDependencies) -> None:
     try:
         await _push(command, deps, connection, client, bound)
     finally:
+        THROTTLED_SECONDS.labels(connection.platform).inc(throttle.throttled_s)
         await client.aclose()
 
 
@@ -181,6 +183,8 @@ async def _push(
             writes=result.ledger,
         )
         await deps.publisher.publish(result.events)
+        for event in result.events:
+            ITEMS_PUSHED.labels(connection.platform, event.outcome.value).inc()
         auth_error = auth_error or result.auth_error
     if not finishes and not cancelled:
         bound.info("push_step_done", batch_index=command.batch_index)

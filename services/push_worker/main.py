@@ -18,6 +18,7 @@ from shared.db.pool import create_pool
 from shared.db.runs import fail_run
 from shared.kafka import build_broker, ensure_topics
 from shared.messages import PushCommand, StatusEvent
+from shared.metrics import serve_worker_metrics
 from shared.settings import Settings
 from shared.status_publisher import KafkaStatusPublisher
 
@@ -82,6 +83,7 @@ def build_push_worker(settings: Settings) -> FastStream:
 
     @app.on_startup
     async def _startup() -> None:
+        serve_worker_metrics(settings.metrics_port)
         await ensure_topics(settings)
         pool = await create_pool(settings.database_url, max_size=settings.db_pool_max)
         state["deps"] = PushDependencies(

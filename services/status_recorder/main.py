@@ -14,6 +14,7 @@ from shared.consumer_guard import ConsumerGuard, PoisonMessage
 from shared.db.pool import create_pool
 from shared.kafka import build_broker, ensure_topics
 from shared.messages import STATUS_EVENT, StatusEvent
+from shared.metrics import serve_worker_metrics
 from shared.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -64,6 +65,7 @@ def build_recorder(settings: Settings) -> FastStream:
 
     @app.on_startup
     async def _startup() -> None:
+        serve_worker_metrics(settings.metrics_port)
         await ensure_topics(settings)
         state["pool"] = await create_pool(settings.database_url, max_size=settings.db_pool_max)
 

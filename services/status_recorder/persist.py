@@ -11,6 +11,7 @@ import asyncpg
 
 from shared.db.pool import DbConnection
 from shared.messages import ItemOutcome, ItemResult, RunFinished, RunStarted, StatusEvent
+from shared.metrics import RUN_DURATION_SECONDS
 
 _SUCCEEDED = frozenset({ItemOutcome.CREATED, ItemOutcome.UPDATED, ItemOutcome.DEACTIVATED})
 
@@ -112,7 +113,7 @@ async def _count_items(
 
 
 async def _finish_run(connection: DbConnection, event: RunFinished) -> None:
-    await connection.execute(
+    closed = await connection.fetchrow(
         """UPDATE runs SET
                status = CASE
                    WHEN $2 THEN 'cancelled'
@@ -122,9 +123,13 @@ async def _finish_run(connection: DbConnection, event: RunFinished) -> None:
                    ELSE 'succeeded' END,
                status_reason = COALESCE($3, status_reason),
                finished_at = $4, throttled_until = NULL, updated_at = now()
-           WHERE id = $1 AND status NOT IN ('succeeded', 'partial', 'failed', 'cancelled', 'incomplete')""",
+           WHERE id = $1 AND status NOT IN ('succeeded', 'partial', 'failed', 'cancelled', 'incomplete')
+           RETURNING kind, status, started_at, finished_at""",
         event.run_id,
         event.cancelled,
         event.failed_reason,
         event.at,
     )
+    if closed is not None and closed["started_at"] is not None:
+        duration = (closed["finished_at"] - closed["started_at"]).total_seconds()
+        RUN_DURATION_SECONDS.labels(closed["kind"], closed["status"]).observe(max(0.0, duration))

@@ -19,6 +19,7 @@ from shared.inbound.pager import Pager, PagingLimits
 from shared.inbound.source import InboundSource, build_inbound_source
 from shared.kafka import build_broker, ensure_topics
 from shared.messages import SYNC_WORK, StatusEvent
+from shared.metrics import serve_worker_metrics
 from shared.settings import Settings
 from shared.status_publisher import KafkaStatusPublisher
 
@@ -96,6 +97,7 @@ def build_sync_worker(settings: Settings) -> FastStream:
 
     @app.on_startup
     async def _startup() -> None:
+        serve_worker_metrics(settings.metrics_port)
         await ensure_topics(settings)
         pool = await create_pool(settings.database_url, max_size=settings.db_pool_max)
         state["deps"] = SyncDependencies(

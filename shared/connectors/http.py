@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,6 +21,7 @@ from shared.connectors.failures import (
     parse_retry_after,
 )
 from shared.connectors.retry import with_retries
+from shared.metrics import PLATFORM_REQUEST_SECONDS
 
 _OAUTH_AUTH_ERRORS = {"invalid_client", "invalid_grant", "unauthorized_client"}
 
@@ -96,7 +98,11 @@ class PlatformHttp:
             raise error_from_response(response, self.secrets())
 
         return await with_retries(
-            attempt, settings=self._settings, sleep=self._sleep, operation=f"{self._platform} {method} {path}"
+            attempt,
+            settings=self._settings,
+            sleep=self._sleep,
+            operation=f"{self._platform} {method} {path}",
+            platform=self._platform,
         )
 
     async def request_json(
@@ -148,12 +154,17 @@ class PlatformHttp:
         await self._check_egress(request.url)
         if self._throttle is not None:
             await self._throttle.acquire()
+        started = time.perf_counter()
         try:
             # httpx times each phase; this bounds the whole exchange, slow-drip bodies included.
             async with asyncio.timeout(self._settings.timeout_s):
                 response = await self._client.send(request)
         except (httpx.TransportError, TimeoutError) as exc:
+            PLATFORM_REQUEST_SECONDS.labels(self._platform, "error").observe(time.perf_counter() - started)
             raise error_from_transport(exc, self.secrets(), timeout_s=self._settings.timeout_s) from None
+        PLATFORM_REQUEST_SECONDS.labels(self._platform, f"{response.status_code // 100}xx").observe(
+            time.perf_counter() - started
+        )
         if response.status_code == 429 and self._throttle is not None:
             retry_after = parse_retry_after(response.headers.get("retry-after"))
             if retry_after:

@@ -10,6 +10,7 @@ import structlog
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from shared.connectors.errors import PlatformError
+from shared.metrics import PLATFORM_RETRIES
 
 if TYPE_CHECKING:
     from shared.connectors.http import HttpSettings
@@ -37,6 +38,7 @@ async def with_retries(
     settings: HttpSettings,
     sleep: Sleep = asyncio.sleep,
     operation: str = "",
+    platform: str = "unknown",
 ) -> T:
     """Run `call`, retrying transient PlatformErrors; the last error is re-raised as is."""
 
@@ -45,6 +47,7 @@ async def with_retries(
         return backoff_s(settings, state.attempt_number, error)
 
     def before_sleep(state: RetryCallState) -> None:
+        PLATFORM_RETRIES.labels(platform).inc()
         error = state.outcome.exception() if state.outcome else None
         log.warning(
             "platform_call_retry",

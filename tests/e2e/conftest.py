@@ -21,6 +21,7 @@ class System:
     mock_sftp_port: int
     services: dict[str, ServiceProcess]
     log_dir: Path
+    metrics_urls: dict[str, str]
 
 
 @pytest.fixture(scope="session")
@@ -30,6 +31,11 @@ async def system(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -
     gateway_port, mock_port, sftp_port = free_port(), free_port(), free_port()
     env = service_env(settings)
     env["ACTIVATOR_GATEWAY_PORT"] = str(gateway_port)
+    metrics_ports = {name: free_port() for name in ("push-worker", "sync-worker", "status-recorder")}
+
+    def worker_env(name: str) -> dict[str, str]:
+        return {**env, "METRICS_PORT": str(metrics_ports[name])}
+
     services = {
         "mock-platforms": ServiceProcess(
             "mock-platforms",
@@ -38,11 +44,10 @@ async def system(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -
             log_dir / "mock-platforms.log",
         ),
         "gateway": ServiceProcess("gateway", ["gateway"], env, log_dir / "gateway.log"),
-        "push-worker": ServiceProcess("push-worker", ["push-worker"], env, log_dir / "push-worker.log"),
-        "sync-worker": ServiceProcess("sync-worker", ["sync-worker"], env, log_dir / "sync-worker.log"),
-        "status-recorder": ServiceProcess(
-            "status-recorder", ["status-recorder"], env, log_dir / "status-recorder.log"
-        ),
+        **{
+            name: ServiceProcess(name, [name], worker_env(name), log_dir / f"{name}.log")
+            for name in ("push-worker", "sync-worker", "status-recorder")
+        },
     }
     for service in services.values():
         service.start()
@@ -57,6 +62,10 @@ async def system(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -
             mock_sftp_port=sftp_port,
             services=services,
             log_dir=log_dir,
+            metrics_urls={
+                "gateway": f"http://127.0.0.1:{gateway_port}/metrics",
+                **{name: f"http://127.0.0.1:{port}/metrics" for name, port in metrics_ports.items()},
+            },
         )
     finally:
         for service in services.values():

@@ -113,7 +113,13 @@ class IndexExchangeClient:
         async def upload() -> None:
             await self._uploader.upload(file_name, content)
 
-        await with_retries(upload, settings=self._settings, sleep=self._sleep, operation="sftp upload")
+        await with_retries(
+            upload,
+            settings=self._settings,
+            sleep=self._sleep,
+            operation="sftp upload",
+            platform="indexexchange",
+        )
         return [str(segment["externalSegmentID"]) for segment in segments]
 
     async def aclose(self) -> None:

@@ -1,0 +1,67 @@
+"""Every service exposes the Prometheus metrics operators scale and alert on."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from services.gateway.consumer_lag import measure_lag
+from shared.settings import Settings
+from tests.e2e.conftest import System
+from tests.e2e.helpers import (
+    add_topics,
+    connection_body,
+    create_connection,
+    org_client,
+    start_push,
+    wait_for_run,
+)
+
+pytestmark = pytest.mark.e2e
+
+
+def _sample(text: str, name: str, **labels: str) -> float:
+    """The value of one sample of a metric in Prometheus text format (0 when absent)."""
+    for line in text.splitlines():
+        if not line.startswith(name + "{") and not line.startswith(name + " "):
+            continue
+        found = dict(re.findall(r'(\w+)="([^"]*)"', line.split(" ")[0]))
+        if all(found.get(key) == value for key, value in labels.items()):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+async def test_a_push_run_shows_in_the_worker_recorder_and_gateway_metrics(
+    system: System, pool: asyncpg.Pool[Any], settings: Settings
+) -> None:
+    async with httpx.AsyncClient(timeout=10) as scrape:
+        before = (await scrape.get(system.metrics_urls["push-worker"])).text
+        async with await org_client(pool, system.gateway_url) as api:
+            connection_id = await create_connection(
+                api, connection_body("custom_api", system.mock_url, system.mock_sftp_port)
+            )
+            await add_topics(api, 40)
+            await wait_for_run(api, connection_id, await start_push(api, connection_id))
+        worker = (await scrape.get(system.metrics_urls["push-worker"])).text
+        recorder = (await scrape.get(system.metrics_urls["status-recorder"])).text
+        gateway = (await scrape.get(system.metrics_urls["gateway"])).text
+
+    created = _sample(worker, "activator_items_pushed_total", platform="custom_api", outcome="created")
+    assert (
+        created - _sample(before, "activator_items_pushed_total", platform="custom_api", outcome="created")
+        == 40
+    )
+    assert (
+        _sample(worker, "activator_platform_request_seconds_count", platform="custom_api", status_class="2xx")
+        >= 40
+    )
+    assert _sample(recorder, "activator_run_duration_seconds_count", kind="push", status="succeeded") >= 1
+    assert _sample(gateway, "activator_runs_started_total", kind="push") >= 1
+    assert "activator_outbox_lag" in gateway
+    lags = await measure_lag(settings)
+    assert set(lags) == {"activator-push-worker", "activator-sync-worker", "activator-status-recorder"}
+    assert all(lag >= 0 for lag in lags.values())
