@@ -13,7 +13,7 @@ from shared.db import sync_runs
 from shared.db.pool import DbConnection
 from shared.db.runs import is_cancel_requested
 from shared.db.sync_rejects import store_rejects
-from shared.db.topics import TopicFields, bulk_upsert_topics
+from shared.db.topics import TopicFields, upsert_rendered_topics
 from shared.inbound.checkpoint import SyncCheckpoint
 from shared.inbound.classify import plan_page
 from shared.inbound.completion import judge, soft_delete_note
@@ -205,7 +205,12 @@ class SyncRunDriver:
             created, updated = (0, 0)
             if plan.upserts:
                 fields = [_topic_fields(topic, run.connection_id) for topic in plan.upserts]
-                created, updated = await bulk_upsert_topics(connection, run.org_id, fields)
+                # Keeps the output templates' rendered names in step with the synced topics.
+                written = await upsert_rendered_topics(
+                    connection, run.org_id, fields, render_batch=self._settings.output_render_batch
+                )
+                created = sum(1 for _topic_id, was_created in written if was_created)
+                updated = len(written) - created
             errors_stored = await store_rejects(
                 connection,
                 run.run_id,

@@ -102,11 +102,18 @@ async def render_lock(
     pool: asyncpg.Pool[Any], org_id: uuid.UUID, *, exclusive: bool
 ) -> AsyncIterator[DbConnection]:
     """A transaction holding the org's render lock: exclusive for template changes, shared for topic writes."""
-    function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
     async with pool.acquire() as connection, connection.transaction():
-        # First statement of the transaction, so no row lock is held while waiting for it.
-        await connection.execute(f"SELECT {function}(hashtext($1::text))", f"output_templates:{org_id}")
+        await take_render_lock(connection, org_id, exclusive=exclusive)
         yield connection
+
+
+async def take_render_lock(connection: DbConnection, org_id: uuid.UUID, *, exclusive: bool) -> None:
+    """Take the org's render lock until the end of the caller's transaction.
+
+    Take it before the transaction writes any topic, so no row lock is held while waiting for it.
+    """
+    function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+    await connection.execute(f"SELECT {function}(hashtext($1::text))", f"output_templates:{org_id}")
 
 
 async def list_templates(db: Db, org_id: uuid.UUID) -> list[StoredTemplate]:

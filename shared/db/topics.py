@@ -11,7 +11,8 @@ from typing import Any
 
 import asyncpg
 
-from shared.db.pool import Db
+from shared.db.output_templates import render_topics, take_render_lock
+from shared.db.pool import Db, DbConnection
 
 _COLUMNS = (
     "id, org_id, name, parent_category, path, description, external_id, source_connection_id, cpm,"
@@ -144,6 +145,19 @@ async def bulk_upsert_topics(db: Db, org_id: uuid.UUID, topics: list[TopicFields
     written = await upsert_topics(db, org_id, topics)
     created = sum(1 for _topic_id, was_created in written if was_created)
     return created, len(written) - created
+
+
+async def upsert_rendered_topics(
+    connection: DbConnection, org_id: uuid.UUID, topics: list[TopicFields], *, render_batch: int
+) -> list[tuple[uuid.UUID, bool]]:
+    """`upsert_topics` that also stores the names the org's active output templates render for them.
+
+    Runs inside the caller's transaction; call it before that transaction writes other topics.
+    """
+    await take_render_lock(connection, org_id, exclusive=False)
+    written = await upsert_topics(connection, org_id, topics)
+    await render_topics(connection, org_id, [topic_id for topic_id, _ in written], batch=render_batch)
+    return written
 
 
 async def upsert_topics(db: Db, org_id: uuid.UUID, topics: list[TopicFields]) -> list[tuple[uuid.UUID, bool]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -11,6 +12,7 @@ import httpx
 import pytest
 
 from shared.db.orgs import create_org
+from shared.db.topics import TopicFields, upsert_rendered_topics
 from tests.integration.test_connections_api import custom_api_connection
 
 pytestmark = pytest.mark.integration
@@ -265,3 +267,43 @@ async def test_orgs_cannot_see_count_or_change_each_others_templates(
     mine = await pool.fetchval("SELECT platform_outputs FROM topics WHERE id = $1", uuid.UUID(topic["id"]))
     assert mine == {"acme": {"name": "A | Mine", "description": "()"}}
     assert (await api.get("/api/output-templates/acme")).json()["separator"] == " | "
+
+
+async def test_topics_upserted_by_a_sync_are_rendered(
+    api: httpx.AsyncClient, pool: asyncpg.Pool[Any]
+) -> None:
+    await _create(api, TTD)
+    anchor = await _topic(api, "Anchor")
+    org_id = await pool.fetchval("SELECT org_id FROM topics WHERE id = $1", uuid.UUID(anchor["id"]))
+    async with pool.acquire() as connection, connection.transaction():
+        written = await upsert_rendered_topics(
+            connection,
+            org_id,
+            [TopicFields(name="Synced", path=["Inbound", "Synced"], external_id="sync-1")],
+            render_batch=100,
+        )
+    name = await pool.fetchval("SELECT tradedesk_name FROM topics WHERE id = $1", written[0][0])
+    assert name == "Inbound > Synced"
+
+
+async def test_a_template_change_racing_topic_writes_leaves_no_stale_name(
+    api: httpx.AsyncClient, pool: asyncpg.Pool[Any]
+) -> None:
+    await _create(api, {**ACME, "pathFields": ["name"], "separator": "-", "descriptionTemplate": "v1"})
+
+    async def write(batch: int) -> None:
+        topics = [{"name": f"T{batch}-{i}", "externalId": f"race-{batch}-{i}"} for i in range(200)]
+        assert (await api.post("/api/topics/bulk", json={"topics": topics})).status_code == 200
+
+    async def change() -> None:
+        response = await api.put(
+            "/api/output-templates/acme", json={"pathFields": ["name"], "descriptionTemplate": "v2"}
+        )
+        assert response.status_code == 200
+
+    await asyncio.gather(write(0), write(1), change(), write(2), write(3))
+    descriptions = await pool.fetch(
+        """SELECT platform_outputs->'acme'->>'description' AS description, count(*) AS n FROM topics
+           WHERE external_id LIKE 'race-%' GROUP BY 1"""
+    )
+    assert {row["description"]: row["n"] for row in descriptions} == {"v2": 800}

@@ -116,10 +116,12 @@ async def bulk_upsert(
     body: BulkTopicsInput, org_id: OrgId, pool: Pool, settings: AppSettings
 ) -> BulkTopicsOut:
     """Create or update up to 10,000 topics in one statement, keyed by `externalId` when given."""
-    async with render_lock(pool, org_id, exclusive=False) as connection:
-        written = await repo.upsert_topics(connection, org_id, [_fields(topic) for topic in body.topics])
-        await render_topics(
-            connection, org_id, [topic_id for topic_id, _ in written], batch=settings.output_render_batch
+    async with pool.acquire() as connection, connection.transaction():
+        written = await repo.upsert_rendered_topics(
+            connection,
+            org_id,
+            [_fields(topic) for topic in body.topics],
+            render_batch=settings.output_render_batch,
         )
     created = sum(1 for _, was_created in written if was_created)
     return BulkTopicsOut(created=created, updated=len(written) - created)
