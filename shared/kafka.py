@@ -9,6 +9,8 @@ import structlog
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from faststream.kafka import KafkaBroker
+from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
+from opentelemetry.sdk.trace import TracerProvider
 
 from shared.settings import Settings
 
@@ -40,8 +42,13 @@ async def ensure_topics(settings: Settings) -> None:
         await admin.close()
 
 
-def build_broker(settings: Settings, *, client_id: str) -> KafkaBroker:
-    """A broker whose producer is idempotent with acks=all; consumers commit manually."""
+def build_broker(
+    settings: Settings, *, client_id: str, tracer_provider: TracerProvider | None = None
+) -> KafkaBroker:
+    """A broker whose producer is idempotent with acks=all; consumers commit manually.
+
+    With a tracer provider, trace context travels in the message headers both ways.
+    """
     return KafkaBroker(
         settings.kafka_bootstrap_servers,
         client_id=client_id,
@@ -51,4 +58,5 @@ def build_broker(settings: Settings, *, client_id: str) -> KafkaBroker:
         linger_ms=5,
         graceful_timeout=settings.worker_graceful_timeout_s,
         logger=logging.getLogger("activator.faststream"),
+        middlewares=[KafkaTelemetryMiddleware(tracer_provider=tracer_provider)] if tracer_provider else (),
     )

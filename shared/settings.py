@@ -58,6 +58,7 @@ class Settings(BaseSettings):
     stuck_run_max_redeliveries: int = 3
     worker_graceful_timeout_s: float = 30.0
     metrics_port: int = Field(default=0, ge=0, le=65535)
+    otel_traces_exporter: str = Field(default="none", pattern="^(none|console|otlp)$")
     sync_runs_in_parallel: int = Field(default=4, ge=1)
     sync_max_delete_share: float = Field(default=0.2, ge=0, le=1)
     sync_max_empty_pages: int = Field(default=5, ge=1)

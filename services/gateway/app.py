@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 import structlog
 from fastapi import FastAPI
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from services.gateway.body_limit import install_body_limit
 from services.gateway.consumer_lag import export_lag_forever
@@ -20,6 +21,7 @@ from shared.db.orgs import ensure_dev_org
 from shared.db.pool import create_pool
 from shared.kafka import build_broker, ensure_topics
 from shared.settings import Settings
+from shared.tracing import configure_tracing
 
 log = structlog.get_logger(__name__)
 
@@ -27,11 +29,12 @@ log = structlog.get_logger(__name__)
 def build_app(settings: Settings) -> FastAPI:
     """The gateway application; connections open in its lifespan, not at import."""
     settings.require_encryption_key()
+    tracer_provider = configure_tracing("gateway", settings.otel_traces_exporter)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool = await create_pool(settings.database_url, max_size=settings.db_pool_max)
-        broker = build_broker(settings, client_id="activator-gateway")
+        broker = build_broker(settings, client_id="activator-gateway", tracer_provider=tracer_provider)
         declare_publications(broker, settings)
         await ensure_topics(settings)
         await broker.connect()
@@ -60,6 +63,10 @@ def build_app(settings: Settings) -> FastAPI:
             await pool.close()
 
     app = FastAPI(title="Activator", version="0.1.0", lifespan=lifespan, docs_url="/docs")
+    if tracer_provider is not None:
+        FastAPIInstrumentor.instrument_app(
+            app, tracer_provider=tracer_provider, excluded_urls="healthz,readyz,metrics"
+        )
     install_problem_handlers(app)
     # Added last is outermost: metrics also see the 413s of the body limit.
     install_body_limit(app, settings.max_request_body_bytes)

@@ -9,11 +9,13 @@ from typing import Any
 import asyncpg
 import structlog
 from faststream.kafka import KafkaBroker
+from opentelemetry.trace import SpanKind
 from prometheus_client import Counter, Gauge
 
 from shared.db import outbox
 from shared.messages import PushCommand, SyncWork
 from shared.settings import Settings
+from shared.tracing import context_from_headers, tracer
 
 log = structlog.get_logger(__name__)
 
@@ -64,6 +66,19 @@ class OutboxRelay:
     def _on_notify(self, *_args: object) -> None:
         self._wakeup.set()
 
+    async def _publish(self, message: outbox.OutboxMessage) -> Any:
+        # Continue the trace of the request that wrote the row (its context is in the row's headers).
+        with tracer.start_as_current_span(
+            "outbox relay", context=context_from_headers(message.headers), kind=SpanKind.PRODUCER
+        ):
+            return await self._broker.publish(
+                message.payload,
+                message.topic,
+                key=message.key.encode(),
+                headers=message.headers,
+                no_confirm=True,
+            )
+
     async def drain_once(self) -> int:
         """Publish one batch of pending messages; returns how many were published."""
         async with self._pool.acquire() as connection, connection.transaction():
@@ -71,16 +86,7 @@ class OutboxRelay:
             if not messages:
                 LAG.set(0)
                 return 0
-            futures = [
-                await self._broker.publish(
-                    message.payload,
-                    message.topic,
-                    key=message.key.encode(),
-                    headers=message.headers,
-                    no_confirm=True,
-                )
-                for message in messages
-            ]
+            futures = [await self._publish(message) for message in messages]
             await asyncio.gather(*futures)
             await outbox.mark_dispatched(connection, [message.id for message in messages])
         PUBLISHED.inc(len(messages))

@@ -21,12 +21,17 @@ from shared.messages import PushCommand, StatusEvent
 from shared.metrics import serve_worker_metrics
 from shared.settings import Settings
 from shared.status_publisher import KafkaStatusPublisher
+from shared.tracing import configure_tracing
 
 
 def build_push_worker(settings: Settings) -> FastStream:
     """The push-worker app; pools and clients open on startup."""
     settings.require_encryption_key()
-    broker = build_broker(settings, client_id="activator-push-worker")
+    broker = build_broker(
+        settings,
+        client_id="activator-push-worker",
+        tracer_provider=configure_tracing("push-worker", settings.otel_traces_exporter),
+    )
     state: dict[str, PushDependencies] = {}
 
     async def fail_dead_lettered_run(record: Any, error: BaseException) -> None:

@@ -16,13 +16,18 @@ from shared.kafka import build_broker, ensure_topics
 from shared.messages import STATUS_EVENT, StatusEvent
 from shared.metrics import serve_worker_metrics
 from shared.settings import Settings
+from shared.tracing import configure_tracing, tracer
 
 log = structlog.get_logger(__name__)
 
 
 def build_recorder(settings: Settings) -> FastStream:
     """The recorder app; the pool opens on startup."""
-    broker = build_broker(settings, client_id="activator-status-recorder")
+    broker = build_broker(
+        settings,
+        client_id="activator-status-recorder",
+        tracer_provider=configure_tracing("status-recorder", settings.otel_traces_exporter),
+    )
     guard = ConsumerGuard(
         broker,
         settings.topic("dlq"),
@@ -54,7 +59,8 @@ def build_recorder(settings: Settings) -> FastStream:
                 await guard.dead_letter(record, PoisonMessage(str(exc)), attempts=1)
 
         async def persist() -> None:
-            await persist_events(state["pool"], events, max_errors_stored=settings.max_run_errors_stored)
+            with tracer.start_as_current_span("record status events", attributes={"events": len(events)}):
+                await persist_events(state["pool"], events, max_errors_stored=settings.max_run_errors_stored)
 
         # A batch that keeps failing for a non-infrastructure reason would block every run behind it:
         # after the bounded attempts its events go to the DLQ (replayable with `activator dlq replay`).

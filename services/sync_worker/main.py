@@ -22,12 +22,17 @@ from shared.messages import SYNC_WORK, StatusEvent
 from shared.metrics import serve_worker_metrics
 from shared.settings import Settings
 from shared.status_publisher import KafkaStatusPublisher
+from shared.tracing import configure_tracing
 
 
 def build_sync_worker(settings: Settings) -> FastStream:
     """The sync-worker app; the pool opens on startup."""
     settings.require_encryption_key()
-    broker = build_broker(settings, client_id="activator-sync-worker")
+    broker = build_broker(
+        settings,
+        client_id="activator-sync-worker",
+        tracer_provider=configure_tracing("sync-worker", settings.otel_traces_exporter),
+    )
 
     async def fail_dead_lettered_run(record: Any, error: BaseException) -> None:
         # A command that will never be processed must not leave its run `running` forever.

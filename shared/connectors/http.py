@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import httpx
+from opentelemetry.trace import SpanKind
 from pydantic import BaseModel, Field
 
 from shared.connectors.auth import AuthStrategy, no_auth
@@ -22,6 +23,7 @@ from shared.connectors.failures import (
 )
 from shared.connectors.retry import with_retries
 from shared.metrics import PLATFORM_REQUEST_SECONDS
+from shared.tracing import tracer
 
 _OAUTH_AUTH_ERRORS = {"invalid_client", "invalid_grant", "unauthorized_client"}
 
@@ -158,7 +160,13 @@ class PlatformHttp:
         try:
             # httpx times each phase; this bounds the whole exchange, slow-drip bodies included.
             async with asyncio.timeout(self._settings.timeout_s):
-                response = await self._client.send(request)
+                with tracer.start_as_current_span(
+                    f"{self._platform} {method}",
+                    kind=SpanKind.CLIENT,
+                    attributes={"http.request.method": method, "server.address": request.url.host},
+                ) as span:
+                    response = await self._client.send(request)
+                    span.set_attribute("http.response.status_code", response.status_code)
         except (httpx.TransportError, TimeoutError) as exc:
             PLATFORM_REQUEST_SECONDS.labels(self._platform, "error").observe(time.perf_counter() - started)
             raise error_from_transport(exc, self.secrets(), timeout_s=self._settings.timeout_s) from None

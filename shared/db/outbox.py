@@ -8,6 +8,7 @@ from typing import Any
 import asyncpg
 
 from shared.db.pool import DbConnection
+from shared.tracing import current_trace_headers
 
 NOTIFY_CHANNEL = "activator_outbox"
 
@@ -35,7 +36,7 @@ async def enqueue(
         topic,
         key,
         payload,
-        headers or {},
+        {**current_trace_headers(), **(headers or {})},
     )
     await connection.execute(f"NOTIFY {NOTIFY_CHANNEL}")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -24,12 +25,13 @@ class System:
     metrics_urls: dict[str, str]
 
 
-@pytest.fixture(scope="session")
-async def system(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[System]:
-    """Every service started as its own process on this session's database and topics."""
-    log_dir = tmp_path_factory.mktemp(f"e2e-{secrets.token_hex(2)}")
+@contextlib.asynccontextmanager
+async def running_system(
+    settings: Settings, log_dir: Path, extra_env: dict[str, str] | None = None
+) -> AsyncIterator[System]:
+    """Every service started as its own process on the given database and topic prefix."""
     gateway_port, mock_port, sftp_port = free_port(), free_port(), free_port()
-    env = service_env(settings)
+    env = {**service_env(settings), **(extra_env or {})}
     env["ACTIVATOR_GATEWAY_PORT"] = str(gateway_port)
     metrics_ports = {name: free_port() for name in ("push-worker", "sync-worker", "status-recorder")}
 
@@ -70,3 +72,10 @@ async def system(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -
     finally:
         for service in services.values():
             service.stop()
+
+
+@pytest.fixture(scope="session")
+async def system(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[System]:
+    """The shared system of the e2e session."""
+    async with running_system(settings, tmp_path_factory.mktemp(f"e2e-{secrets.token_hex(2)}")) as started:
+        yield started
