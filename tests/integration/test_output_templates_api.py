@@ -307,3 +307,12 @@ async def test_a_template_change_racing_topic_writes_leaves_no_stale_name(
            WHERE external_id LIKE 'race-%' GROUP BY 1"""
     )
     assert {row["description"]: row["n"] for row in descriptions} == {"v2": 800}
+
+
+async def test_inline_preview_matches_the_names_kept_for_stored_topics(api: httpx.AsyncClient) -> None:
+    await _create(api, {"key": "pricing", "nameTemplate": "{{name}} @ {{cpm}}", "descriptionTemplate": "x"})
+    topic = await _topic(api, "Premium", cpm=1.5)
+    inline = await api.post(
+        "/api/output-templates/pricing/preview", json={"topics": [{"name": "Premium", "cpm": 1.5}]}
+    )
+    assert inline.json()["items"][0]["name"] == topic["outputs"]["pricing"]["name"] == "Premium @ 1.5000"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 
 from fastapi import APIRouter, Response
 
@@ -18,9 +19,13 @@ from services.gateway.schemas import (
     TemplateRenderOut,
 )
 from shared.db import output_templates as repo
+from shared.db.pool import PgPool
 from shared.output_templates import RenderedSegment, render
+from shared.settings import Settings
 
 router = APIRouter(prefix="/api/output-templates", tags=["output templates"])
+
+CPM_SCALE = Decimal("0.0001")
 
 
 def _out(stored: repo.StoredTemplate) -> OutputTemplateOut:
@@ -91,7 +96,7 @@ async def update_template(
 
 
 async def _set_active(
-    pool: Pool, settings: AppSettings, org_id: OrgId, key: str, active: bool
+    pool: PgPool, settings: Settings, org_id: uuid.UUID, key: str, *, active: bool
 ) -> OutputTemplateOut:
     stored = await repo.update_template(
         pool, org_id, key, None, active=active, render_batch=settings.output_render_batch
@@ -104,7 +109,7 @@ async def _set_active(
 @router.post("/{key}/activate")
 async def activate_template(key: str, org_id: OrgId, pool: Pool, settings: AppSettings) -> OutputTemplateOut:
     """Make the template the one connections naming its key use; renders it onto every topic."""
-    return await _set_active(pool, settings, org_id, key, True)
+    return await _set_active(pool, settings, org_id, key, active=True)
 
 
 @router.post("/{key}/deactivate")
@@ -112,7 +117,7 @@ async def deactivate_template(
     key: str, org_id: OrgId, pool: Pool, settings: AppSettings
 ) -> OutputTemplateOut:
     """Stop using the template: its stored names are cleared and pushes fall back to topic names."""
-    return await _set_active(pool, settings, org_id, key, False)
+    return await _set_active(pool, settings, org_id, key, active=False)
 
 
 @router.delete("/{key}", status_code=204)
@@ -152,7 +157,14 @@ async def preview_template(
         ]
     else:
         assert body.topics is not None
-        items = [_item(None, topic.external_id, render(template, topic)) for topic in body.topics]
+        # CPM as it would be stored (numeric(12, 4)), so the preview matches the kept names.
+        stored_like = [
+            topic.model_copy(update={"cpm": topic.cpm.quantize(CPM_SCALE)})
+            if topic.cpm is not None
+            else topic
+            for topic in body.topics
+        ]
+        items = [_item(None, topic.external_id, render(template, topic)) for topic in stored_like]
     return TemplatePreviewOut(key=key, items=items)
 
 
