@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
@@ -31,6 +32,8 @@ class SyncDependencies:
     settings: Settings
     publisher: StatusPublisher
     source_factory: SourceFactory
+    # Set when the worker shuts down: runs leave at their next page boundary, uncommitted.
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class SyncSetupError(Exception):
@@ -86,6 +89,7 @@ async def handle_sync(work: SyncCommand | SyncStep, deps: SyncDependencies) -> N
             pool=deps.pool,
             settings=deps.settings,
             publisher=deps.publisher,
+            stopping=deps.stopping,
         )
         checkpoint = state.checkpoint or await driver.start()
         # A step run's own command only starts it; each step (or a cancel) then moves one page.

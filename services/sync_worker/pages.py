@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import asyncpg
 import structlog
 
+from shared.consumer_guard import ShutdownInterrupted
 from shared.db import sync_runs
 from shared.db.pool import DbConnection
 from shared.db.runs import is_cancel_requested
@@ -73,8 +75,10 @@ class SyncRunDriver:
         pool: asyncpg.Pool[Any],
         settings: Settings,
         publisher: StatusPublisher,
+        stopping: asyncio.Event | None = None,
     ) -> None:
         self._run = run
+        self._stopping = stopping
         self._config = config
         self._source = source
         self._pool = pool
@@ -125,6 +129,9 @@ class SyncRunDriver:
         """Page on from `checkpoint` until the end (or `limit` pages), a cancel or a failure."""
         taken = 0
         while not checkpoint.done and (limit is None or taken < limit):
+            if self._stopping is not None and self._stopping.is_set():
+                self._log.info("sync_run_handed_over", pages=checkpoint.page)
+                raise ShutdownInterrupted  # uncommitted: the next owner resumes from the checkpoint
             if await is_cancel_requested(self._pool, self._run.run_id):
                 await self.close(
                     "cancelled",
