@@ -183,6 +183,7 @@ async def test_step_mode_pages_one_at_a_time_cancel_keeps_the_checkpoint_and_rej
         rest = (await api.get(f"{run_url}/rejects", params={"cursor": rejects["nextCursor"]})).json()
         auto_run = await start_sync(api, connection_id)
         refused = await api.post(f"/api/connections/{connection_id}/sync/run/{auto_run}/page")
+        await wait_for_run(api, connection_id, auto_run, kind="sync", timeout=60)  # leave the DMP idle
 
     assert [(s["pages"], s["processed"]) for s in after_steps] == [(1, 200), (2, 400)]
     assert after_steps[0]["total"] == 1000
