@@ -10,6 +10,7 @@ from shared.db.pool import Db, DbConnection
 from shared.db.runs import TERMINAL_STATUSES
 from shared.inbound.checkpoint import SyncCheckpoint
 from shared.inbound.classify import StoredTopic
+from shared.inbound.completion import may_soft_delete
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,7 +199,7 @@ async def soft_delete_unseen(
     )
     assert row is not None
     active, unseen = int(row["active"]), int(row["unseen"])
-    if unseen == 0 or unseen > max_share * active:
+    if not may_soft_delete(candidates=unseen, active=active, max_share=max_share):
         return SoftDeletes(candidates=unseen, active=active, deleted=0)
     result: str = await connection.execute(
         """UPDATE topics t SET status = 'deleted', updated_at = now()
@@ -215,6 +216,8 @@ async def close_sync_run(
     connection: DbConnection, run_id: uuid.UUID, *, status: str, reason: str | None
 ) -> bool:
     """Give the run its final status and forget the ids it saw (inside the caller's transaction)."""
+    if reason is not None:
+        reason = reason.replace("\x00", "\\x00")  # a source's message may carry NUL, which text refuses
     result: str = await connection.execute(
         """UPDATE runs SET status = $2, status_reason = $3, finished_at = now(), throttled_until = NULL,
                updated_at = now()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +46,12 @@ def judge(
         reason = f"the source reported {total} records but {distinct} distinct source ids were seen"
         return Verdict("incomplete", reason, verified=False)
     return Verdict(finished, invalid_note, verified=True)
+
+
+def may_soft_delete(*, candidates: int, active: int, max_share: float) -> bool:
+    """Whether a complete full sync may mark `candidates` of the connection's `active` topics deleted."""
+    # Decimal: 29 of 100 is exactly the 0.29 allowed, which float arithmetic would refuse.
+    return 0 < candidates <= Decimal(str(max_share)) * active
 
 
 def soft_delete_note(*, candidates: int, active: int, deleted: int, max_share: float) -> str | None:

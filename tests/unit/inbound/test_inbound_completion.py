@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.inbound.completion import judge, soft_delete_note
+from shared.inbound.completion import judge, may_soft_delete, soft_delete_note
 from shared.inbound.watermarks import later, page_mark
 
 
@@ -39,6 +39,13 @@ def test_without_a_count_endpoint_nothing_is_verified() -> None:
     verdict = judge(total=None, recount=None, recount_error=None, distinct=5, invalid=0)
     assert (verdict.status, verdict.verified) == ("succeeded", False)
     assert "completeness not checked" in (verdict.reason or "")
+
+
+def test_soft_deletes_up_to_the_share_and_not_beyond() -> None:
+    assert may_soft_delete(candidates=29, active=100, max_share=0.29)
+    assert not may_soft_delete(candidates=30, active=100, max_share=0.29)
+    assert not may_soft_delete(candidates=0, active=100, max_share=0.2)
+    assert not may_soft_delete(candidates=1, active=1, max_share=0.2)  # an emptied source deletes nothing
 
 
 def test_soft_delete_notes() -> None:
