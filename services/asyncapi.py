@@ -21,7 +21,12 @@ _DOC_KEY = SecretStr("asyncapi-document-generation-only")
 
 def asyncapi_document(settings: Settings | None = None) -> dict[str, Any]:
     """The document for the default topic names, as a JSON-ready dict."""
-    settings = settings or Settings(credentials_encryption_key=_DOC_KEY)
+    # Fixed values, not the environment's: the committed document must not depend on where it was built.
+    settings = settings or Settings(
+        credentials_encryption_key=_DOC_KEY,
+        kafka_bootstrap_servers="kafka:9092",
+        kafka_topic_prefix="activator",
+    )
     gateway = build_broker(settings, client_id="activator-gateway")
     declare_publications(gateway, settings)
     brokers = [
