@@ -14,14 +14,13 @@ from shared.connectors.protocol import PlatformClient
 from shared.connectors.throttle import ConnectionThrottle
 from shared.consumer_guard import ConsumerGuard, guard_middleware
 from shared.db.connections import Connection
-from shared.db.pool import create_pool
 from shared.db.runs import fail_run
-from shared.kafka import build_broker, ensure_topics
+from shared.kafka import build_broker
 from shared.messages import PushCommand, StatusEvent
-from shared.metrics import serve_worker_metrics
 from shared.settings import Settings
 from shared.status_publisher import KafkaStatusPublisher
 from shared.tracing import configure_tracing
+from shared.worker_app import WorkerRuntime, worker_app
 
 
 def build_push_worker(settings: Settings) -> FastStream:
@@ -32,7 +31,14 @@ def build_push_worker(settings: Settings) -> FastStream:
         client_id="activator-push-worker",
         tracer_provider=configure_tracing("push-worker", settings.otel_traces_exporter),
     )
-    state: dict[str, PushDependencies] = {}
+    runtime = WorkerRuntime(
+        lambda pool: PushDependencies(
+            pool=pool,
+            settings=settings,
+            publisher=KafkaStatusPublisher(broker, settings.topic("status")),
+            client_factory=client_factory,
+        )
+    )
 
     async def fail_dead_lettered_run(record: Any, error: BaseException) -> None:
         # A command that will never be processed must not leave its run `running` forever.
@@ -41,7 +47,7 @@ def build_push_worker(settings: Settings) -> FastStream:
         except ValidationError:
             return
         reason = f"push command dead-lettered: {type(error).__name__}: {str(error)[:300]}"
-        await fail_run(state["deps"].pool, command.run_id, reason)
+        await fail_run(runtime.deps.pool, command.run_id, reason)
 
     guard = ConsumerGuard(
         broker,
@@ -74,7 +80,7 @@ def build_push_worker(settings: Settings) -> FastStream:
         description="PushCommand: drive one push run (or one batch of a step run).",
     )
     async def on_push_command(command: PushCommand) -> None:
-        await handle_push(command, state["deps"])
+        await handle_push(command, runtime.deps)
 
     # Documents what this worker publishes (the AsyncAPI document is generated from the brokers).
     broker.publisher(
@@ -84,27 +90,4 @@ def build_push_worker(settings: Settings) -> FastStream:
         schema=StatusEvent,
     )
 
-    app = FastStream(broker)
-
-    @app.on_startup
-    async def _startup() -> None:
-        serve_worker_metrics(settings.metrics_port)
-        await ensure_topics(settings)
-        pool = await create_pool(settings.database_url, max_size=settings.db_pool_max)
-        state["deps"] = PushDependencies(
-            pool=pool,
-            settings=settings,
-            publisher=KafkaStatusPublisher(broker, settings.topic("status")),
-            client_factory=client_factory,
-        )
-
-    @app.on_shutdown
-    async def _stop_at_batch_boundary() -> None:
-        # Runs before the broker stops: in-flight runs leave at their next batch, uncommitted.
-        state["deps"].stopping.set()
-
-    @app.after_shutdown
-    async def _close_pool() -> None:
-        await state["deps"].pool.close()
-
-    return app
+    return worker_app(broker, settings, runtime)

@@ -5,24 +5,22 @@ from __future__ import annotations
 from typing import Any
 
 from faststream import AckPolicy, FastStream
-from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
 
 from services.sync_worker.handler import SyncDependencies, handle_sync
 from services.sync_worker.pages import SyncRunRef, close_run
 from shared.connection_clients import egress_deps
-from shared.consumer_guard import ConsumerGuard, PoisonMessage
+from shared.consumer_guard import ConsumerGuard, guard_middleware
 from shared.db.connections import Connection
-from shared.db.pool import create_pool
 from shared.inbound.config import InboundConfig
 from shared.inbound.pager import Pager, PagingLimits
 from shared.inbound.source import InboundSource, build_inbound_source
-from shared.kafka import build_broker, ensure_topics
-from shared.messages import SYNC_WORK, StatusEvent
-from shared.metrics import serve_worker_metrics
+from shared.kafka import build_broker
+from shared.messages import SYNC_WORK, StatusEvent, SyncWork
 from shared.settings import Settings
 from shared.status_publisher import KafkaStatusPublisher
 from shared.tracing import configure_tracing
+from shared.worker_app import WorkerRuntime, worker_app
 
 
 def build_sync_worker(settings: Settings) -> FastStream:
@@ -40,7 +38,7 @@ def build_sync_worker(settings: Settings) -> FastStream:
             work = SYNC_WORK.validate_json(record.value or b"")
         except ValidationError:
             return
-        deps = state["deps"]
+        deps = runtime.deps
         run = SyncRunRef(run_id=work.run_id, org_id=work.org_id, connection_id=work.connection_id)
         reason = f"sync command dead-lettered: {type(error).__name__}: {str(error)[:300]}"
         await close_run(deps.pool, deps.publisher, run, status="failed", reason=reason)
@@ -53,8 +51,8 @@ def build_sync_worker(settings: Settings) -> FastStream:
         service="sync-worker",
         on_dead_letter=fail_dead_lettered_run,
     )
+    broker.add_middleware(guard_middleware(guard))
     limits = PagingLimits(max_empty_pages=settings.sync_max_empty_pages)
-    state: dict[str, SyncDependencies] = {}
 
     def source_factory(
         connection: Connection, config: InboundConfig, credentials: dict[str, str]
@@ -68,6 +66,15 @@ def build_sync_worker(settings: Settings) -> FastStream:
             pager=Pager(config, limits),
         )
 
+    runtime = WorkerRuntime(
+        lambda pool: SyncDependencies(
+            pool=pool,
+            settings=settings,
+            publisher=KafkaStatusPublisher(broker, settings.topic("status")),
+            source_factory=source_factory,
+        )
+    )
+
     @broker.subscriber(
         settings.topic("sync.commands"),
         group_id="activator-sync-worker",
@@ -78,17 +85,8 @@ def build_sync_worker(settings: Settings) -> FastStream:
         title="sync-worker/sync-commands",
         description="SyncCommand: start a sync run and page it to the end; SyncStep: one page of a step run.",
     )
-    async def on_sync_command(message: KafkaMessage) -> None:
-        record = message.raw_message
-
-        async def handle() -> None:
-            try:
-                work = SYNC_WORK.validate_json(record.value or b"")  # type: ignore[union-attr]
-            except ValidationError as exc:
-                raise PoisonMessage(str(exc)) from exc
-            await handle_sync(work, state["deps"])
-
-        await guard.run(record, handle)
+    async def on_sync_command(work: SyncWork) -> None:
+        await handle_sync(work, runtime.deps)
 
     # Documents what this worker publishes (the AsyncAPI document is generated from the brokers).
     broker.publisher(
@@ -98,27 +96,4 @@ def build_sync_worker(settings: Settings) -> FastStream:
         schema=StatusEvent,
     )
 
-    app = FastStream(broker)
-
-    @app.on_startup
-    async def _startup() -> None:
-        serve_worker_metrics(settings.metrics_port)
-        await ensure_topics(settings)
-        pool = await create_pool(settings.database_url, max_size=settings.db_pool_max)
-        state["deps"] = SyncDependencies(
-            pool=pool,
-            settings=settings,
-            publisher=KafkaStatusPublisher(broker, settings.topic("status")),
-            source_factory=source_factory,
-        )
-
-    @app.on_shutdown
-    async def _stop_at_page_boundary() -> None:
-        # Runs before the broker stops: in-flight runs leave at their next page, uncommitted.
-        state["deps"].stopping.set()
-
-    @app.after_shutdown
-    async def _close_pool() -> None:
-        await state["deps"].pool.close()
-
-    return app
+    return worker_app(broker, settings, runtime)

@@ -1,0 +1,69 @@
+"""The lifecycle every command worker shares: metrics, topics and pool on start; a clean hand-over on stop."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any, Generic, Protocol, TypeVar
+
+import asyncpg
+from faststream import FastStream
+from faststream.kafka import KafkaBroker
+
+from shared.db.pool import create_pool
+from shared.kafka import ensure_topics
+from shared.metrics import serve_worker_metrics
+from shared.settings import Settings
+
+
+class WorkerDependencies(Protocol):
+    @property
+    def pool(self) -> asyncpg.Pool[Any]: ...
+
+    @property
+    def stopping(self) -> asyncio.Event: ...
+
+
+DepsT = TypeVar("DepsT", bound=WorkerDependencies)
+
+
+class WorkerRuntime(Generic[DepsT]):
+    """The dependencies a worker's handlers use, built once the process starts (nothing opens at import)."""
+
+    def __init__(self, build: Callable[[asyncpg.Pool[Any]], DepsT]) -> None:
+        self._build = build
+        self._deps: DepsT | None = None
+
+    @property
+    def deps(self) -> DepsT:
+        """The dependencies; only available after start-up."""
+        if self._deps is None:
+            msg = "the worker has not started"
+            raise RuntimeError(msg)
+        return self._deps
+
+    def start(self, pool: asyncpg.Pool[Any]) -> None:
+        """Build the dependencies over the opened pool."""
+        self._deps = self._build(pool)
+
+
+def worker_app(broker: KafkaBroker, settings: Settings, runtime: WorkerRuntime[Any]) -> FastStream:
+    """A FastStream app that opens what the worker needs on start and hands in-flight work over on stop."""
+    app = FastStream(broker)
+
+    @app.on_startup
+    async def _open() -> None:
+        serve_worker_metrics(settings.metrics_port)
+        await ensure_topics(settings)
+        runtime.start(await create_pool(settings.database_url, max_size=settings.db_pool_max))
+
+    @app.on_shutdown
+    async def _stop_at_boundary() -> None:
+        # Before the broker stops: in-flight runs leave at their next batch or page, uncommitted.
+        runtime.deps.stopping.set()
+
+    @app.after_shutdown
+    async def _close() -> None:
+        await runtime.deps.pool.close()
+
+    return app
