@@ -14,7 +14,7 @@ from shared.connectors.credentials import (
 )
 from shared.connectors.deps import ConnectorDeps
 from shared.connectors.errors import PlatformError
-from shared.connectors.failures import malformed, require_segment_id
+from shared.connectors.failures import require_segment_id
 from shared.connectors.http import HttpSettings, PlatformHttp
 from shared.connectors.outbound_config import AbsoluteUrl, OutboundConfig, UrlPath
 from shared.connectors.platform_entry import PlatformEntry, ValidatedConnection
@@ -24,6 +24,7 @@ from shared.connectors.protocol import (
     PlatformSegment,
     UpdateSegmentParams,
 )
+from shared.connectors.rest_segment import get_rest_segment
 
 
 class CustomApiConfig(OutboundConfig):
@@ -82,17 +83,7 @@ class CustomApiClient:
 
     async def get_segment(self, platform_segment_id: str) -> PlatformSegment | None:
         """GET the segment; None on 404."""
-        try:
-            body = await self._http.request_json("GET", self._segment_path(platform_segment_id))
-        except PlatformError as exc:
-            if exc.status_code == 404:
-                return None
-            raise
-        if not isinstance(body, dict):
-            raise malformed("segment is not an object")
-        return PlatformSegment(
-            id=require_segment_id(body), name=str(body.get("name", "")), status=str(body.get("status", ""))
-        )
+        return await get_rest_segment(self._http, self._segment_path(platform_segment_id))
 
     async def aclose(self) -> None:
         """Close the HTTP pool."""
