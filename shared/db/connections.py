@@ -39,17 +39,28 @@ class ConnectionLimitReached(Exception):
     """The org already has the maximum number of connections."""
 
 
+@dataclass(frozen=True, slots=True)
+class ConnectionFields:
+    """The writable part of a connection; `credentials` None means none (create) or unchanged (update)."""
+
+    name: str
+    platform: str
+    direction: str
+    auth_type: str
+    credentials: dict[str, str] | None
+    config: dict[str, Any]
+    enabled: bool = True
+
+    def credentials_json(self) -> str | None:
+        """The plaintext handed to pgp_sym_encrypt inside Postgres."""
+        return json.dumps(self.credentials) if self.credentials is not None else None
+
+
 async def create_connection(
     db: asyncpg.Pool[Any],
     org_id: uuid.UUID,
+    fields: ConnectionFields,
     *,
-    name: str,
-    platform: str,
-    direction: str,
-    auth_type: str,
-    credentials: dict[str, str] | None,
-    config: dict[str, Any],
-    enabled: bool,
     encryption_key: str,
     limit: int,
 ) -> Connection:
@@ -70,14 +81,14 @@ async def create_connection(
                         $8, $9)
                 RETURNING {_COLUMNS}""",
             org_id,
-            name,
-            platform,
-            direction,
-            auth_type,
-            json.dumps(credentials) if credentials is not None else None,
+            fields.name,
+            fields.platform,
+            fields.direction,
+            fields.auth_type,
+            fields.credentials_json(),
             encryption_key,
-            config,
-            enabled,
+            fields.config,
+            fields.enabled,
         )
     assert row is not None
     return _connection(row)
@@ -87,14 +98,8 @@ async def update_connection(
     db: asyncpg.Pool[Any],
     org_id: uuid.UUID,
     connection_id: uuid.UUID,
+    fields: ConnectionFields,
     *,
-    name: str,
-    platform: str,
-    direction: str,
-    auth_type: str,
-    credentials: dict[str, str] | None,
-    config: dict[str, Any],
-    enabled: bool,
     encryption_key: str,
 ) -> Connection | None:
     """Replace a connection's settings; without new credentials the stored ones are kept."""
@@ -108,13 +113,13 @@ async def update_connection(
             RETURNING {_COLUMNS}""",
         org_id,
         connection_id,
-        name,
-        platform,
-        direction,
-        auth_type,
-        json.dumps(credentials) if credentials is not None else None,
-        config,
-        enabled,
+        fields.name,
+        fields.platform,
+        fields.direction,
+        fields.auth_type,
+        fields.credentials_json(),
+        fields.config,
+        fields.enabled,
         encryption_key,
     )
     return _connection(row) if row else None

@@ -17,7 +17,7 @@ from services.mock_platforms.faults import FaultSpec
 from services.mock_platforms.platforms import Platform
 from services.sync_worker.handler import SyncDependencies, handle_sync
 from shared.connectors import ConnectorDeps, HttpSettings
-from shared.db.connections import Connection, create_connection
+from shared.db.connections import Connection, ConnectionFields, create_connection
 from shared.db.orgs import create_org
 from shared.db.runs import insert_run, request_cancel
 from shared.inbound.config import InboundConfig
@@ -109,13 +109,14 @@ async def connection_for(world: World, **config: Any) -> uuid.UUID:
     connection = await create_connection(
         world.pool,
         world.org_id,
-        name=f"dmp {uuid.uuid4().hex[:4]}",
-        platform="custom_api",
-        direction="inbound",
-        auth_type="none",
-        credentials=None,
-        config=dmp_config(**config),
-        enabled=True,
+        ConnectionFields(
+            name=f"dmp {uuid.uuid4().hex[:4]}",
+            platform="custom_api",
+            direction="inbound",
+            auth_type="none",
+            credentials=None,
+            config=dmp_config(**config),
+        ),
         encryption_key=world.settings.require_encryption_key(),
         limit=20,
     )

@@ -24,6 +24,18 @@ router = APIRouter(prefix="/api/connections", tags=["connections"])
 _URL_KEYS = ("api_base_url", "base_url", "token_url", "count_endpoint")
 
 
+def _fields(body: ConnectionInput) -> repo.ConnectionFields:
+    return repo.ConnectionFields(
+        name=body.name,
+        platform=body.platform,
+        direction=body.direction,
+        auth_type=body.auth_type,
+        credentials=body.auth_credentials,
+        config=body.config,
+        enabled=body.enabled,
+    )
+
+
 def _out(connection: repo.Connection) -> ConnectionOut:
     return ConnectionOut.model_validate(connection, from_attributes=True)
 
@@ -90,13 +102,7 @@ async def create_connection(
         connection = await repo.create_connection(
             pool,
             org_id,
-            name=body.name,
-            platform=body.platform,
-            direction=body.direction,
-            auth_type=body.auth_type,
-            credentials=body.auth_credentials,
-            config=body.config,
-            enabled=body.enabled,
+            _fields(body),
             encryption_key=settings.require_encryption_key(),
             limit=settings.max_connections_per_org,
         )
@@ -125,17 +131,7 @@ async def update_connection(
     """Replace a connection; omitting `authCredentials` keeps the stored ones."""
     await _validate(body, settings, credentials_required=False)
     connection = await repo.update_connection(
-        pool,
-        org_id,
-        connection_id,
-        name=body.name,
-        platform=body.platform,
-        direction=body.direction,
-        auth_type=body.auth_type,
-        credentials=body.auth_credentials,
-        config=body.config,
-        enabled=body.enabled,
-        encryption_key=settings.require_encryption_key(),
+        pool, org_id, connection_id, _fields(body), encryption_key=settings.require_encryption_key()
     )
     if connection is None:
         raise not_found("connection")
