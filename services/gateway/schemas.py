@@ -221,6 +221,7 @@ class ActivationOut(ApiModel):
     platform_segment_id: str | None
     state: str
     last_outcome: str | None
+    state_message: str | None
     last_run_id: uuid.UUID | None
     last_pushed_at: datetime
 

@@ -16,7 +16,12 @@ from shared.connectors.batch import (
     apply_batch,
 )
 from shared.connectors.errors import ErrorClass, PlatformError
-from shared.connectors.protocol import CreateSegmentParams, PlatformClient, UpdateSegmentParams
+from shared.connectors.protocol import (
+    ConfirmingPlatformClient,
+    CreateSegmentParams,
+    PlatformClient,
+    UpdateSegmentParams,
+)
 from shared.db.activations import ActivationWrite
 from shared.messages import ItemOutcome, ItemResult, deterministic_event_id
 
@@ -91,12 +96,13 @@ def _operation(context: RunContext, item: PlannedItem) -> SegmentOperation:
     return DeactivateOperation(item.platform_segment_id)
 
 
-def _ledger_row(item: PlannedItem, outcome: SegmentOutcome) -> ActivationWrite:
+def _ledger_row(item: PlannedItem, outcome: SegmentOutcome, *, confirms: bool) -> ActivationWrite:
     if outcome.error is not None:
         return ActivationWrite(
             item.topic_id, item.platform_segment_id, None, "failed", ItemOutcome.FAILED.value
         )
-    state = "inactive" if item.action is Action.DEACTIVATE else "active"
+    # A platform that finishes writes later keeps the segment `pending` until it confirms.
+    state = "inactive" if item.action is Action.DEACTIVATE else "pending" if confirms else "active"
     return ActivationWrite(
         item.topic_id,
         outcome.platform_segment_id or item.platform_segment_id,
@@ -117,8 +123,9 @@ async def execute_batch(
         client, [_operation(context, item) for item in writes], concurrency=concurrency
     )
     auth_error: PlatformError | None = None
+    confirms = isinstance(client, ConfirmingPlatformClient)
     for item, outcome in zip(writes, outcomes, strict=True):
-        ledger.append(_ledger_row(item, outcome))
+        ledger.append(_ledger_row(item, outcome, confirms=confirms))
         if outcome.error is not None:
             if outcome.error.error_class is ErrorClass.AUTH:
                 auth_error = outcome.error

@@ -14,7 +14,7 @@ from services.push_worker.execute import RunContext, abandoned_events, execute_b
 from services.push_worker.plan import plan_push
 from shared.connectors.deps import SegmentLookup
 from shared.connectors.errors import ConnectorConfigError, PlatformError
-from shared.connectors.protocol import PlatformClient
+from shared.connectors.protocol import ConfirmingPlatformClient, PlatformClient
 from shared.connectors.throttle import ConnectionThrottle
 from shared.consumer_guard import ShutdownInterrupted
 from shared.db import activations as ledger
@@ -189,6 +189,8 @@ async def _push(
     if not finishes and not cancelled:
         bound.info("push_step_done", batch_index=command.batch_index)
         return
+    if isinstance(client, ConfirmingPlatformClient) and not command.dry_run:
+        await _confirm(deps, command, client, bound)
     reason = f"the platform refused the credentials: {auth_error.message}" if auth_error else None
     await _finish(deps, command, cancelled=cancelled, failed_reason=reason)
     bound.info("push_run_finished", cancelled=cancelled, auth_failed=auth_error is not None)
@@ -200,3 +202,31 @@ def _batch_starts(command: PushCommand, planned: int, size: int) -> tuple[list[i
         return list(range(0, planned, size)), True
     start = command.batch_index * size
     return ([start] if start < planned else []), start + size >= planned
+
+
+async def _confirm(
+    deps: PushDependencies,
+    command: PushCommand,
+    client: ConfirmingPlatformClient,
+    bound: structlog.stdlib.BoundLogger,
+) -> None:
+    """Wait (bounded) for the platform to finish this run's writes and keep the outcome in the ledger."""
+    pending = await ledger.pending_from_run(deps.pool, command.connection_id, command.run_id)
+    if not pending:
+        return
+    try:
+        confirmations = await client.confirm(list(pending))
+    except PlatformError as exc:
+        bound.warning("push_confirmation_failed", error_code=exc.code)
+        return  # the activations stay pending; the next push asks again
+    await ledger.record_confirmations(
+        deps.pool,
+        command.connection_id,
+        {pending[segment_id]: (found.state, found.message) for segment_id, found in confirmations.items()},
+    )
+    bound.info(
+        "push_confirmed",
+        active=sum(1 for found in confirmations.values() if found.state == "active"),
+        failed=sum(1 for found in confirmations.values() if found.state == "failed"),
+        pending=sum(1 for found in confirmations.values() if found.state == "pending"),
+    )

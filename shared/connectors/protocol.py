@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Sequence
+from typing import Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -66,3 +67,21 @@ class PlatformClient(Protocol):
     async def get_segment(self, platform_segment_id: str) -> PlatformSegment | None: ...
 
     async def aclose(self) -> None: ...
+
+
+class SegmentConfirmation(BaseModel):
+    """Where a platform's asynchronous processing of a write stands."""
+
+    model_config = ConfigDict(frozen=True)
+
+    state: Literal["active", "pending", "failed"]
+    message: str | None = None
+
+
+@runtime_checkable
+class ConfirmingPlatformClient(PlatformClient, Protocol):
+    """A platform that finishes writes later (TTD's data-rate batches): the push reports `pending` until then."""
+
+    async def confirm(self, platform_segment_ids: Sequence[str]) -> dict[str, SegmentConfirmation]:
+        """Wait (bounded) for the platform to finish the writes this client made; one state per id asked."""
+        ...

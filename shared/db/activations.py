@@ -101,6 +101,7 @@ class ActivationView:
     topic_name: str
     platform_segment_id: str | None
     state: str
+    state_message: str | None
     last_outcome: str | None
     last_run_id: uuid.UUID | None
     last_pushed_at: datetime
@@ -111,7 +112,8 @@ async def list_activations(
 ) -> list[ActivationView]:
     """A page of a connection's ledger, by topic id."""
     rows = await db.fetch(
-        """SELECT a.topic_id, t.name AS topic_name, a.platform_segment_id, a.state, a.last_outcome, a.last_run_id,
+        """SELECT a.topic_id, t.name AS topic_name, a.platform_segment_id, a.state, a.state_message, a.last_outcome,
+                  a.last_run_id,
                   a.last_pushed_at
            FROM activations a JOIN topics t ON t.id = a.topic_id
            WHERE a.org_id = $1 AND a.connection_id = $2 AND ($3::uuid IS NULL OR a.topic_id > $3)
@@ -139,3 +141,33 @@ def segment_lookup(db: asyncpg.Pool[Any], connection_id: uuid.UUID) -> SegmentLo
         return PlatformSegment(id=row["platform_segment_id"], name=row["name"], status=row["state"])
 
     return lookup
+
+
+async def pending_from_run(
+    db: asyncpg.Pool[Any], connection_id: uuid.UUID, run_id: uuid.UUID
+) -> dict[str, uuid.UUID]:
+    """Platform segment id -> topic, for the writes of this run the platform has not confirmed yet."""
+    rows = await db.fetch(
+        """SELECT platform_segment_id, topic_id FROM activations
+           WHERE connection_id = $1 AND last_run_id = $2 AND state = 'pending' AND platform_segment_id IS NOT NULL""",
+        connection_id,
+        run_id,
+    )
+    return {row["platform_segment_id"]: row["topic_id"] for row in rows}
+
+
+async def record_confirmations(
+    db: asyncpg.Pool[Any], connection_id: uuid.UUID, outcomes: dict[uuid.UUID, tuple[str, str | None]]
+) -> None:
+    """Move pending activations to what the platform reported (active, failed, or still pending)."""
+    if not outcomes:
+        return
+    await db.execute(
+        """UPDATE activations a SET state = o.state, state_message = o.message
+           FROM unnest($2::uuid[], $3::text[], $4::text[]) AS o(topic_id, state, message)
+           WHERE a.connection_id = $1 AND a.topic_id = o.topic_id AND a.state = 'pending'""",
+        connection_id,
+        list(outcomes),
+        [state for state, _ in outcomes.values()],
+        [message for _, message in outcomes.values()],
+    )

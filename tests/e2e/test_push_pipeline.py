@@ -176,3 +176,27 @@ async def test_step_mode_advances_one_batch_per_call(
     assert processed == [25, 50, 60]
     assert (final["status"], final["succeeded"]) == ("succeeded", 60)
     assert segments == 60
+
+
+async def test_trade_desk_segments_stay_pending_until_their_rates_are_processed(
+    system: System, pool: asyncpg.Pool[Any], mock: httpx.AsyncClient
+) -> None:
+    async with await org_client(pool, system.gateway_url) as api:
+        await mock.put("/admin/settings/tradedesk", json={"processing_delay_s": 0.5})
+        waits = await create_connection(
+            api, connection_body("tradedesk", system.mock_url, system.mock_sftp_port, confirm_timeout_s=30)
+        )
+        await add_topics(api, 30)
+        run = await wait_for_run(api, waits, await start_push(api, waits))
+        confirmed = (await api.get(f"/api/connections/{waits}/activations")).json()["items"]
+
+        await mock.put("/admin/settings/tradedesk", json={"processing_delay_s": 60})
+        impatient = await create_connection(
+            api, connection_body("tradedesk", system.mock_url, system.mock_sftp_port, confirm_timeout_s=0)
+        )
+        await wait_for_run(api, impatient, await start_push(api, impatient))
+        unconfirmed = (await api.get(f"/api/connections/{impatient}/activations")).json()["items"]
+    assert (run["status"], run["succeeded"]) == ("succeeded", 30)
+    assert [item["state"] for item in confirmed] == ["active"] * 30
+    assert [item["state"] for item in unconfirmed] == ["pending"] * 30
+    assert all("still being processed" in item["stateMessage"] for item in unconfirmed)

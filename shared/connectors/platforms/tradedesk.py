@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import time
+from collections.abc import Sequence
+from typing import Any, Literal
+from urllib.parse import quote
 
 from pydantic import Field
 
-from shared.connectors.auth import StaticHeaderAuth
+from shared.connectors.auth import Clock, StaticHeaderAuth
 from shared.connectors.credentials import ApiKeyCredentials
 from shared.connectors.deps import ConnectorDeps
 from shared.connectors.errors import ErrorClass, PlatformError
@@ -18,8 +22,10 @@ from shared.connectors.protocol import (
     ConnectionTestResult,
     CreateSegmentParams,
     PlatformSegment,
+    SegmentConfirmation,
     UpdateSegmentParams,
 )
+from shared.connectors.retry import Sleep
 
 _ELEMENTS = "/v3/thirdpartydata"
 _QUERY_PAGE_SIZE = 100
@@ -34,6 +40,8 @@ class TradeDeskConfig(OutboundConfig):
     parent_element_id: str | None = None
     # Sent as PartnerId on partner-level data rates when set.
     partner_id: str | None = None
+    # How long a push waits for TTD to process its data-rate batches before leaving them `pending`.
+    confirm_timeout_s: float = Field(default=30.0, ge=0)
 
 
 def is_duplicate_element(error: PlatformError) -> bool:
@@ -44,9 +52,20 @@ def is_duplicate_element(error: PlatformError) -> bool:
 class TradeDeskClient:
     """PlatformClient for The Trade Desk; the platform segment id is the ProviderElementId."""
 
-    def __init__(self, http: PlatformHttp, config: TradeDeskConfig) -> None:
+    def __init__(
+        self,
+        http: PlatformHttp,
+        config: TradeDeskConfig,
+        *,
+        sleep: Sleep = asyncio.sleep,
+        clock: Clock = time.monotonic,
+    ) -> None:
         self._http = http
         self._config = config
+        self._sleep = sleep
+        self._clock = clock
+        # Element id -> the data-rate batch that set its CPM, until TTD reports it processed.
+        self._rate_batches: dict[str, str] = {}
 
     async def test_connection(self) -> ConnectionTestResult:
         """Query one element of the provider: proves the token and the provider id."""
@@ -130,6 +149,40 @@ class TradeDeskClient:
         # The batch is processed asynchronously; only an immediate rejection is visible here.
         if isinstance(body, dict) and body.get("Status") == "Failed":
             raise PlatformError(ErrorClass.PERMANENT, trim(f"data rate rejected: {body.get('Errors')}"))
+        if isinstance(body, dict) and isinstance(body.get("BatchId"), str):
+            self._rate_batches[element_id] = body["BatchId"]
+
+    async def confirm(self, platform_segment_ids: Sequence[str]) -> dict[str, SegmentConfirmation]:
+        """Poll the data-rate batches of these elements (with backoff, up to `confirm_timeout_s`)."""
+        waiting = {eid: self._rate_batches[eid] for eid in platform_segment_ids if eid in self._rate_batches}
+        outcome = {
+            eid: SegmentConfirmation(state="active") for eid in platform_segment_ids if eid not in waiting
+        }
+        deadline = self._clock() + self._config.confirm_timeout_s
+        delay = 0.25
+        while waiting:
+            statuses = {batch: await self._batch_status(batch) for batch in set(waiting.values())}
+            for element, batch in list(waiting.items()):
+                state, message = statuses[batch]
+                if state != "pending":
+                    outcome[element] = SegmentConfirmation(state=state, message=message)
+                    del waiting[element]
+            if not waiting or self._clock() >= deadline:
+                break
+            await self._sleep(delay)
+            delay = min(delay * 2, 4.0)
+        for element in waiting:
+            outcome[element] = SegmentConfirmation(state="pending", message="data rate still being processed")
+        return outcome
+
+    async def _batch_status(self, batch_id: str) -> tuple[Literal["active", "pending", "failed"], str | None]:
+        body = await self._http.request_json("GET", f"/v3/datarate/batch/{quote(batch_id, safe='')}")
+        status = body.get("Status") if isinstance(body, dict) else None
+        if status == "Processed":
+            return "active", None
+        if status == "Failed":
+            return "failed", trim(f"data rate rejected: {body.get('Errors')}")
+        return "pending", None
 
     async def _find(self, element_id: str) -> dict[str, Any] | None:
         start = 0
@@ -177,7 +230,7 @@ def build_client(
         auth=StaticHeaderAuth({"TTD-Auth": credentials.api_key.get_secret_value()}),
         deps=deps,
     )
-    return TradeDeskClient(http, config)
+    return TradeDeskClient(http, config, sleep=deps.sleep, clock=deps.clock)
 
 
 PLATFORM = PlatformEntry(

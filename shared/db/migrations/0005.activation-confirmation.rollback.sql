@@ -1,0 +1,1 @@
+ALTER TABLE activations DROP COLUMN IF EXISTS state_message;
