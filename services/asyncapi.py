@@ -9,6 +9,7 @@ from faststream.specification import AsyncAPI
 from pydantic import SecretStr
 
 from services.gateway.outbox_relay import declare_publications
+from services.intake.main import build_intake
 from services.push_worker.main import build_push_worker
 from services.status_recorder.main import build_recorder
 from services.sync_worker.main import build_sync_worker
@@ -34,12 +35,13 @@ def asyncapi_document(settings: Settings | None = None) -> dict[str, Any]:
         build_push_worker(settings).broker,
         build_sync_worker(settings).broker,
         build_recorder(settings).broker,
+        build_intake(settings).broker,
     ]
     spec = AsyncAPI(
         *[broker for broker in brokers if broker is not None],
         title="Activator",
         version="1",
-        description="Commands to the workers, their status events, and dead letters.",
+        description="Run requests, commands to the workers, their status events, and dead letters.",
     )
     document: dict[str, Any] = json.loads(spec.to_specification().to_json())
     return document

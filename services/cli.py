@@ -77,6 +77,14 @@ def status_recorder() -> None:
     asyncio.run(build_recorder(_settings()).run())
 
 
+@app.command()
+def intake() -> None:
+    """Run the intake: run requests from upstream services on activator.requests."""
+    from services.intake.main import build_intake
+
+    asyncio.run(build_intake(_settings()).run())
+
+
 @app.command("mock-platforms")
 def mock_platforms(
     host: str = "127.0.0.1",

@@ -148,6 +148,79 @@ class SyncPageRecorded(Message):
     at: datetime = Field(default_factory=_now)
 
 
+MAX_TOPIC_IDS_PER_RUN = 10_000
+"""The most topic ids one push request may name, over HTTP and over Kafka alike."""
+
+API_KEY_HEADER = "x-activator-api-key"
+"""The Kafka header carrying the API key of a request on activator.requests (never the body)."""
+
+
+class PushRequest(Message):
+    """An upstream service asks for a push run (activator.requests, keyed by org id).
+
+    The org is the one of the API key in the `x-activator-api-key` header; a repeated
+    `idempotency_key` of the org gets the run of the first request, not a new one.
+    """
+
+    type: Literal["push_request"] = "push_request"
+    event_id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    idempotency_key: str = Field(min_length=1, max_length=255)
+    connection_id: uuid.UUID
+    topic_ids: list[uuid.UUID] | None = Field(default=None, max_length=MAX_TOPIC_IDS_PER_RUN)
+    dry_run: bool = False
+
+
+class SyncRequest(Message):
+    """An upstream service asks for a sync run (activator.requests, keyed by org id)."""
+
+    type: Literal["sync_request"] = "sync_request"
+    event_id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    idempotency_key: str = Field(min_length=1, max_length=255)
+    connection_id: uuid.UUID
+
+
+RunRequestMessage = Annotated[PushRequest | SyncRequest, Field(discriminator="type")]
+RUN_REQUEST: TypeAdapter[RunRequestMessage] = TypeAdapter(RunRequestMessage)
+
+
+class RequestAccepted(Message):
+    """A request from activator.requests created a run (or named one already created by its idempotency key)."""
+
+    type: Literal["request_accepted"] = "request_accepted"
+    event_id: uuid.UUID
+    run_id: uuid.UUID
+    org_id: uuid.UUID
+    connection_id: uuid.UUID
+    kind: Literal["push", "sync"]
+    idempotency_key: str
+    request_event_id: uuid.UUID
+    duplicate: bool = False
+    at: datetime = Field(default_factory=_now)
+
+
+class RejectionCode(StrEnum):
+    UNAUTHORIZED = "unauthorized"  # no API key, an unknown or revoked one, or another org's message key
+    INVALID = "invalid"  # the body is not a valid request
+    NOT_FOUND = "not_found"  # no such connection in the org
+    WRONG_DIRECTION = "wrong_direction"
+    CONNECTION_DISABLED = "connection_disabled"
+    IDEMPOTENCY_CONFLICT = "idempotency_conflict"  # the key was used for a different request
+
+
+class RequestRejected(Message):
+    """A request from activator.requests created no run, and why (keyed like the request)."""
+
+    type: Literal["request_rejected"] = "request_rejected"
+    event_id: uuid.UUID
+    org_id: uuid.UUID | None = None  # unknown when the API key was refused
+    idempotency_key: str | None = None
+    request_event_id: uuid.UUID | None = None
+    connection_id: uuid.UUID | None = None
+    code: RejectionCode
+    reason: str
+    at: datetime = Field(default_factory=_now)
+
+
 class DeadLetterMessage(BaseModel):
     """A message a consumer gave up on, with why, how often it tried, and the original bytes and headers."""
 
@@ -167,3 +240,10 @@ class DeadLetterMessage(BaseModel):
 
 StatusEvent = Annotated[ItemResult | RunStarted | RunFinished | SyncPageRecorded, Field(discriminator="type")]
 STATUS_EVENT: TypeAdapter[StatusEvent] = TypeAdapter(StatusEvent)
+
+StatusTopicEvent = Annotated[
+    ItemResult | RunStarted | RunFinished | SyncPageRecorded | RequestAccepted | RequestRejected,
+    Field(discriminator="type"),
+]
+"""Everything activator.status carries: the runs' events and the intake's answers to requests."""
+STATUS_TOPIC_EVENT: TypeAdapter[StatusTopicEvent] = TypeAdapter(StatusTopicEvent)

@@ -17,6 +17,7 @@ service_list() {
   echo "mock-platforms mock-platforms"
   echo "status-recorder status-recorder"
   echo "gateway gateway"
+  echo "intake intake"
   local i
   for ((i = 1; i <= ${PUSH_WORKERS:-1}; i++)); do
     if ((i == 1)); then echo "push-worker push-worker"; else echo "push-worker-$i push-worker"; fi

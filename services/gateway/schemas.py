@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
+from shared.messages import MAX_TOPIC_IDS_PER_RUN
 from shared.output_templates import PLACEHOLDER, TOPIC_FIELDS, placeholders, unknown_fields
 
 Platform = Literal["custom_api", "indexexchange", "liveramp", "tradedesk"]
@@ -69,7 +70,7 @@ class ConnectionTestOut(ApiModel):
 
 
 class RunRequest(ApiModel):
-    topic_ids: list[uuid.UUID] | None = Field(default=None, max_length=10_000)
+    topic_ids: list[uuid.UUID] | None = Field(default=None, max_length=MAX_TOPIC_IDS_PER_RUN)
     dry_run: bool = False
     mode: Literal["auto", "step"] = "auto"
 
@@ -220,8 +221,8 @@ class ActivationOut(ApiModel):
     topic_name: str
     platform_segment_id: str | None
     state: str
-    last_outcome: str | None
     state_message: str | None
+    last_outcome: str | None
     last_run_id: uuid.UUID | None
     last_pushed_at: datetime
 

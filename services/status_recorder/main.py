@@ -13,7 +13,7 @@ from services.status_recorder.persist import persist_events
 from shared.consumer_guard import ConsumerGuard, PoisonMessage
 from shared.db.pool import create_pool
 from shared.kafka import build_broker, ensure_topics
-from shared.messages import STATUS_EVENT, StatusEvent
+from shared.messages import STATUS_TOPIC_EVENT, StatusTopicEvent
 from shared.metrics import serve_worker_metrics
 from shared.settings import Settings
 from shared.tracing import configure_tracing, tracer
@@ -51,10 +51,10 @@ def build_recorder(settings: Settings) -> FastStream:
     )
     async def record(message: KafkaMessage) -> None:
         records = message.raw_message if isinstance(message.raw_message, tuple) else (message.raw_message,)
-        events: list[StatusEvent] = []
+        events: list[StatusTopicEvent] = []
         for record in records:
             try:
-                events.append(STATUS_EVENT.validate_json(record.value or b""))
+                events.append(STATUS_TOPIC_EVENT.validate_json(record.value or b""))
             except ValidationError as exc:
                 await guard.dead_letter(record, PoisonMessage(str(exc)), attempts=1)
 

@@ -10,18 +10,19 @@ from typing import Any
 import asyncpg
 
 from shared.db.pool import DbConnection
-from shared.messages import ItemOutcome, ItemResult, RunFinished, RunStarted, StatusEvent
+from shared.messages import ItemOutcome, ItemResult, RunFinished, RunStarted, StatusTopicEvent
 from shared.metrics import RUN_DURATION_SECONDS
 
 _SUCCEEDED = frozenset({ItemOutcome.CREATED, ItemOutcome.UPDATED, ItemOutcome.DEACTIVATED})
 
 
 async def persist_events(
-    pool: asyncpg.Pool[Any], events: Sequence[StatusEvent], *, max_errors_stored: int
+    pool: asyncpg.Pool[Any], events: Sequence[StatusTopicEvent], *, max_errors_stored: int
 ) -> None:
     """Apply a batch of events in one transaction (run starts, then items, then run ends).
 
-    Sync page events need nothing here: the sync-worker wrote the page's counters itself.
+    Sync page events need nothing here: the sync-worker wrote the page's counters itself; neither do
+    the intake's answers to requests (the run they name is in Postgres already, a rejection has none).
     """
     started = [event for event in events if isinstance(event, RunStarted)]
     items = [event for event in events if isinstance(event, ItemResult)]

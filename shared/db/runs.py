@@ -75,11 +75,13 @@ async def insert_run(
     total: int,
     request: dict[str, Any],
     parent_run_id: uuid.UUID | None = None,
+    idempotency_key: str | None = None,
 ) -> Run:
     """Insert a queued run inside the caller's transaction."""
     row = await connection.fetchrow(
-        f"""INSERT INTO runs (org_id, connection_id, kind, mode, dry_run, total, request, parent_run_id)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {_COLUMNS}""",
+        f"""INSERT INTO runs (org_id, connection_id, kind, mode, dry_run, total, request, parent_run_id,
+                              idempotency_key)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {_COLUMNS}""",
         org_id,
         connection_id,
         kind,
@@ -88,6 +90,7 @@ async def insert_run(
         total,
         request,
         parent_run_id,
+        idempotency_key,
     )
     assert row is not None
     return Run(**dict(row))
@@ -96,6 +99,21 @@ async def insert_run(
 async def get_run(db: Db, org_id: uuid.UUID, run_id: uuid.UUID) -> Run | None:
     """One of the org's runs, or None."""
     row = await db.fetchrow(f"SELECT {_COLUMNS} FROM runs WHERE org_id = $1 AND id = $2", org_id, run_id)
+    return Run(**dict(row)) if row else None
+
+
+async def run_for_idempotency_key(connection: DbConnection, org_id: uuid.UUID, key: str) -> Run | None:
+    """The run an earlier request with this idempotency key created, serialising requests with the same key.
+
+    Takes a transaction-scoped lock on (org, key): a concurrent request with the key waits for this
+    transaction, then finds its run.
+    """
+    await connection.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"run-request:{org_id}:{key}"
+    )
+    row = await connection.fetchrow(
+        f"SELECT {_COLUMNS} FROM runs WHERE org_id = $1 AND idempotency_key = $2", org_id, key
+    )
     return Run(**dict(row)) if row else None
 
 

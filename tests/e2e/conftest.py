@@ -14,6 +14,9 @@ from shared.settings import Settings
 from tests.support.infra import service_env
 from tests.support.processes import WORKER_READY, ServiceProcess, free_port
 
+WORKERS = ("push-worker", "sync-worker", "status-recorder", "intake")
+"""The Kafka consumers of the system, each started with a metrics port of its own."""
+
 
 @dataclass
 class System:
@@ -33,7 +36,7 @@ async def running_system(
     gateway_port, mock_port, sftp_port = free_port(), free_port(), free_port()
     env = {**service_env(settings), **(extra_env or {})}
     env["ACTIVATOR_GATEWAY_PORT"] = str(gateway_port)
-    metrics_ports = {name: free_port() for name in ("push-worker", "sync-worker", "status-recorder")}
+    metrics_ports = {name: free_port() for name in WORKERS}
 
     def worker_env(name: str) -> dict[str, str]:
         return {**env, "METRICS_PORT": str(metrics_ports[name])}
@@ -46,17 +49,14 @@ async def running_system(
             log_dir / "mock-platforms.log",
         ),
         "gateway": ServiceProcess("gateway", ["gateway"], env, log_dir / "gateway.log"),
-        **{
-            name: ServiceProcess(name, [name], worker_env(name), log_dir / f"{name}.log")
-            for name in ("push-worker", "sync-worker", "status-recorder")
-        },
+        **{name: ServiceProcess(name, [name], worker_env(name), log_dir / f"{name}.log") for name in WORKERS},
     }
     for service in services.values():
         service.start()
     try:
         await services["mock-platforms"].wait_for_http(f"http://127.0.0.1:{mock_port}/admin/stats/custom_api")
         await services["gateway"].wait_for_http(f"http://127.0.0.1:{gateway_port}/readyz")
-        for name in ("push-worker", "sync-worker", "status-recorder"):
+        for name in WORKERS:
             await services[name].wait_for_log(WORKER_READY)
         yield System(
             gateway_url=f"http://127.0.0.1:{gateway_port}",

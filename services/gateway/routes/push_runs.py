@@ -10,12 +10,13 @@ from fastapi import APIRouter, Query
 
 from services.gateway.deps import AppSettings, OrgId, Pool
 from services.gateway.problems import Problem, not_found
-from services.gateway.routes.runs import enqueue_push, run_of, run_status
+from services.gateway.routes.runs import run_of, run_status
 from services.gateway.schemas import ActivationOut, ActivationPage, RunAccepted, RunStatusOut
 from shared.db import activations as ledger
 from shared.db import connections
 from shared.db import runs as repo
 from shared.messages import PushCommand, RunMode
+from shared.run_requests import enqueue_push
 
 router = APIRouter(prefix="/api/connections/{connection_id}", tags=["runs"])
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any, Literal
+from typing import Annotated, Any
 
 import asyncpg
-from fastapi import APIRouter
+from fastapi import APIRouter, Header, Response
 
 from services.gateway.deps import AppSettings, OrgId, Pool
 from services.gateway.metrics import RUNS_STARTED
@@ -14,43 +14,59 @@ from services.gateway.problems import Problem, not_found
 from services.gateway.schemas import RunAccepted, RunErrorOut, RunRequest, RunStatusOut, SyncRunRequest
 from shared.db import outbox
 from shared.db import runs as repo
-from shared.db.pool import Db, DbConnection
-from shared.db.topics import count_topics_for_push
-from shared.messages import PushCommand, RunMode, SyncCommand, SyncStep
+from shared.db.pool import Db, DbConnection, PgPool
+from shared.messages import RejectionCode, RunMode, SyncStep
+from shared.run_requests import PushSpec, RunRefused, SyncSpec, start_run
 from shared.settings import Settings
 
 router = APIRouter(prefix="/api/connections/{connection_id}", tags=["runs"])
 
-_DIRECTIONS = {"push": ("outbound", "bidirectional"), "sync": ("inbound", "bidirectional")}
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        description="Repeat a request safely: the same key of the org names the run of its first request.",
+    ),
+]
+
+_REFUSALS: dict[RejectionCode, tuple[int, str]] = {
+    RejectionCode.NOT_FOUND: (404, "Not Found"),
+    RejectionCode.WRONG_DIRECTION: (409, "Wrong direction"),
+    RejectionCode.CONNECTION_DISABLED: (409, "Connection disabled"),
+    RejectionCode.IDEMPOTENCY_CONFLICT: (422, "Idempotency key reused"),
+}
 
 
-async def _lock_connection(
-    connection: DbConnection,
+async def _start(
+    pool: PgPool,
+    settings: Settings,
+    response: Response,
+    *,
     org_id: uuid.UUID,
     connection_id: uuid.UUID,
-    kind: Literal["push", "sync"],
-) -> None:
-    row = await connection.fetchrow(
-        "SELECT direction, enabled FROM platform_connections WHERE org_id = $1 AND id = $2 FOR SHARE",
-        org_id,
-        connection_id,
-    )
-    if row is None:
-        raise not_found("connection")
-    if row["direction"] not in _DIRECTIONS[kind]:
-        raise Problem(409, "Wrong direction", f"A {row['direction']} connection cannot run a {kind}")
-    if not row["enabled"]:
-        raise Problem(409, "Connection disabled", "Enable the connection before starting a run")
-
-
-async def enqueue_push(connection: DbConnection, settings: Settings, command: PushCommand) -> None:
-    """Queue a push command in the caller's transaction (published by the outbox relay)."""
-    await outbox.enqueue(
-        connection,
-        topic=settings.topic("push.commands"),
-        key=str(command.connection_id),
-        payload=command.model_dump(mode="json"),
-    )
+    spec: PushSpec | SyncSpec,
+    idempotency_key: str | None,
+) -> RunAccepted:
+    try:
+        started = await start_run(
+            pool,
+            settings,
+            org_id=org_id,
+            connection_id=connection_id,
+            spec=spec,
+            idempotency_key=idempotency_key,
+        )
+    except RunRefused as refused:
+        status, title = _REFUSALS.get(refused.code, (409, "Conflict"))
+        raise Problem(status, title, refused.detail) from refused
+    run = started.run
+    if started.created:
+        RUNS_STARTED.labels(run.kind).inc()
+    else:
+        response.headers["Idempotent-Replayed"] = "true"
+    return RunAccepted(run_id=run.id, status=run.status, total=run.total)
 
 
 async def enqueue_sync_step(connection: DbConnection, settings: Settings, run: repo.Run) -> None:
@@ -112,68 +128,47 @@ async def run_of(
 
 @router.post("/push/run", status_code=202)
 async def start_push_run(
-    connection_id: uuid.UUID, body: RunRequest, org_id: OrgId, pool: Pool, settings: AppSettings
+    connection_id: uuid.UUID,
+    body: RunRequest,
+    org_id: OrgId,
+    pool: Pool,
+    settings: AppSettings,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
 ) -> RunAccepted:
     """Start a push run; a push-worker drives it (auto) or each /push call advances a batch (step)."""
-    async with pool.acquire() as connection, connection.transaction():
-        await _lock_connection(connection, org_id, connection_id, "push")
-        total = await count_topics_for_push(connection, org_id, body.topic_ids)
-        run = await repo.insert_run(
-            connection,
-            org_id=org_id,
-            connection_id=connection_id,
-            kind="push",
-            mode=body.mode,
-            dry_run=body.dry_run,
-            total=total,
-            request=body.model_dump(mode="json", by_alias=True),
-        )
-        if body.mode == "auto":
-            # Step runs get one command per /push call instead.
-            await enqueue_push(
-                connection,
-                settings,
-                PushCommand(
-                    run_id=run.id,
-                    org_id=org_id,
-                    connection_id=connection_id,
-                    topic_ids=body.topic_ids,
-                    dry_run=body.dry_run,
-                    mode=RunMode.AUTO,
-                ),
-            )
-    RUNS_STARTED.labels("push").inc()
-    return RunAccepted(run_id=run.id, status=run.status, total=total)
+    spec = PushSpec(topic_ids=body.topic_ids, dry_run=body.dry_run, mode=RunMode(body.mode))
+    return await _start(
+        pool,
+        settings,
+        response,
+        org_id=org_id,
+        connection_id=connection_id,
+        spec=spec,
+        idempotency_key=idempotency_key,
+    )
 
 
 @router.post("/sync/run", status_code=202)
 async def start_sync_run(
-    connection_id: uuid.UUID, body: SyncRunRequest, org_id: OrgId, pool: Pool, settings: AppSettings
+    connection_id: uuid.UUID,
+    body: SyncRunRequest,
+    org_id: OrgId,
+    pool: Pool,
+    settings: AppSettings,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
 ) -> RunAccepted:
     """Start a sync run; a sync-worker pages through the source."""
-    async with pool.acquire() as connection, connection.transaction():
-        await _lock_connection(connection, org_id, connection_id, "sync")
-        run = await repo.insert_run(
-            connection,
-            org_id=org_id,
-            connection_id=connection_id,
-            kind="sync",
-            mode=body.mode,
-            dry_run=False,
-            total=0,
-            request=body.model_dump(mode="json", by_alias=True),
-        )
-        command = SyncCommand(
-            run_id=run.id, org_id=org_id, connection_id=connection_id, mode=RunMode(body.mode)
-        )
-        await outbox.enqueue(
-            connection,
-            topic=settings.topic("sync.commands"),
-            key=str(connection_id),
-            payload=command.model_dump(mode="json"),
-        )
-    RUNS_STARTED.labels("sync").inc()
-    return RunAccepted(run_id=run.id, status=run.status, total=0)
+    return await _start(
+        pool,
+        settings,
+        response,
+        org_id=org_id,
+        connection_id=connection_id,
+        spec=SyncSpec(mode=RunMode(body.mode)),
+        idempotency_key=idempotency_key,
+    )
 
 
 @router.get("/push/run/{run_id}/status")

@@ -1,0 +1,104 @@
+"""Composition root of the intake: reads run requests from activator.requests, answers on activator.status."""
+
+from __future__ import annotations
+
+from faststream import AckPolicy, FastStream
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+
+from services.intake.handler import IncomingRequest, IntakeDependencies, handle_request
+from shared.consumer_guard import ConsumerGuard, guard_middleware
+from shared.db.pool import create_pool
+from shared.kafka import build_broker, ensure_topics
+from shared.messages import RequestAccepted, RequestRejected, RunRequestMessage, StatusTopicEvent
+from shared.metrics import serve_worker_metrics
+from shared.settings import Settings
+from shared.tracing import configure_tracing
+
+
+class KafkaAnswerPublisher:
+    """AnswerPublisher over the service's idempotent producer."""
+
+    def __init__(self, broker: KafkaBroker, topic: str) -> None:
+        self._broker = broker
+        self._topic = topic
+
+    async def publish(self, answer: RequestAccepted | RequestRejected, key: str) -> None:
+        """Send the answer to activator.status and return once the broker acknowledged it."""
+        await self._broker.publish(answer.model_dump(mode="json"), self._topic, key=key.encode())
+
+
+def build_intake(settings: Settings) -> FastStream:
+    """The intake app; the pool opens on startup."""
+    broker = build_broker(
+        settings,
+        client_id="activator-intake",
+        tracer_provider=configure_tracing("intake", settings.otel_traces_exporter),
+    )
+    guard = ConsumerGuard(
+        broker,
+        settings.topic("dlq"),
+        max_attempts=settings.consumer_max_attempts,
+        backoff_s=settings.consumer_backoff_s,
+        service="intake",
+    )
+    broker.add_middleware(guard_middleware(guard))
+    state: dict[str, IntakeDependencies] = {}
+
+    @broker.subscriber(
+        settings.topic("requests"),
+        group_id="activator-intake",
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        max_poll_interval_ms=settings.kafka_max_poll_interval_ms,
+        title="intake/requests",
+        description=(
+            "PushRequest or SyncRequest from an upstream service, keyed by org id; the org's API key "
+            "travels in the x-activator-api-key header. Answered on the status topic."
+        ),
+    )
+    async def on_request(message: KafkaMessage) -> None:
+        record = message.raw_message
+        assert not isinstance(record, tuple)
+        incoming = IncomingRequest(
+            partition=record.partition,
+            offset=record.offset,
+            key=record.key,
+            value=record.value or b"",
+            headers={name: value or b"" for name, value in (record.headers or ())},
+        )
+        await handle_request(incoming, state["deps"])
+
+    # Documents the message shapes (the AsyncAPI document is generated from the brokers).
+    broker.publisher(
+        settings.topic("requests"),
+        title="upstream/requests",
+        description="What an upstream service publishes to request a run (see intake/requests).",
+        schema=RunRequestMessage,
+    )
+    broker.publisher(
+        settings.topic("status"),
+        title="intake/status",
+        description=(
+            "RequestAccepted (with the run id; through the outbox, with the run) or RequestRejected "
+            "(with the code and reason) for each request."
+        ),
+        schema=StatusTopicEvent,
+    )
+
+    app = FastStream(broker)
+
+    @app.on_startup
+    async def _startup() -> None:
+        serve_worker_metrics(settings.metrics_port)
+        await ensure_topics(settings)
+        pool = await create_pool(settings.database_url, max_size=settings.db_pool_max)
+        state["deps"] = IntakeDependencies(
+            pool=pool, settings=settings, answers=KafkaAnswerPublisher(broker, settings.topic("status"))
+        )
+
+    @app.after_shutdown
+    async def _close_pool() -> None:
+        await state["deps"].pool.close()
+
+    return app
