@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     sync_reject_payload_max_chars: int = Field(default=16_384, ge=256)
     consumer_max_attempts: int = Field(default=5, ge=1)
     consumer_backoff_s: float = Field(default=0.5, ge=0)
+    run_events_poll_interval_s: float = Field(default=0.25, gt=0)
+    run_events_max_stream_s: float = Field(default=300.0, gt=0)
+    run_view_token_ttl_s: int = Field(default=900, ge=30)
 
     @field_validator("activator_egress_allow_cidrs", mode="before")
     @classmethod

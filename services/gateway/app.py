@@ -15,7 +15,17 @@ from services.gateway.consumer_lag import export_lag_forever
 from services.gateway.metrics import RequestMetrics
 from services.gateway.outbox_relay import OutboxRelay, declare_publications
 from services.gateway.problems import install_problem_handlers
-from services.gateway.routes import connections, health, output_templates, push_runs, runs, sync_runs, topics
+from services.gateway.routes import (
+    connections,
+    health,
+    output_templates,
+    push_runs,
+    run_views,
+    runs,
+    sync_runs,
+    topics,
+)
+from services.gateway.routes.ui import install_ui
 from services.gateway.run_supervisor import RunSupervisor
 from shared.db.orgs import ensure_dev_org
 from shared.db.pool import create_pool
@@ -79,6 +89,8 @@ def build_app(settings: Settings) -> FastAPI:
         sync_runs.router,
         topics.router,
         output_templates.router,
+        run_views.router,
     ):
         app.include_router(router)
+    install_ui(app)
     return app

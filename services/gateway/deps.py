@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from faststream.kafka import KafkaBroker
 
 from services.gateway.problems import Problem
+from services.gateway.view_tokens import token_secret, verify
 from shared.db.orgs import org_for_api_key
 from shared.db.pool import PgPool
 from shared.settings import Settings
@@ -46,3 +48,26 @@ async def _org_id(request: Request, pool: Pool) -> uuid.UUID:
 
 
 OrgId = Annotated[uuid.UUID, Depends(_org_id)]
+
+
+async def _run_viewer_org_id(
+    request: Request,
+    run_id: uuid.UUID,
+    pool: Pool,
+    settings: AppSettings,
+    token: Annotated[
+        str | None,
+        Query(description="A view token from POST /api/runs/{runId}/view-token, instead of a Bearer key."),
+    ] = None,
+) -> uuid.UUID:
+    if token is None:
+        return await _org_id(request, pool)
+    secret = token_secret(settings.require_encryption_key())
+    org_id = verify(secret, token, run_id, time.time())
+    if org_id is None:
+        raise Problem(401, "Unauthorized", "The view token is invalid, expired or for another run")
+    return org_id
+
+
+RunViewerOrgId = Annotated[uuid.UUID, Depends(_run_viewer_org_id)]
+"""The org of a Bearer key, or of a view token minted for the run of the path (browser pages)."""

@@ -372,3 +372,9 @@ class TemplatePreviewOut(ApiModel):
 class TemplateRenderOut(ApiModel):
     key: str
     rendered: int = Field(description="Topics whose stored name and description were rendered again")
+
+
+class RunViewTokenOut(ApiModel):
+    token: str = Field(description="Pass as `?token=` to /api/runs/{runId}/events or /api/runs/{runId}")
+    expires_at: datetime
+    url: str = Field(description="The live status page of the run, path relative to the gateway")

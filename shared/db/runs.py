@@ -133,6 +133,38 @@ async def run_errors(db: asyncpg.Pool[Any], run_id: uuid.UUID, limit: int) -> li
     return [RunError(**dict(row)) for row in rows]
 
 
+@dataclass(frozen=True, slots=True)
+class NumberedRunError:
+    """An error record with its position in the run's error log (for streams that resume after it)."""
+
+    id: int
+    item_id: str | None
+    code: str
+    message: str
+    attempt: int
+    at: datetime
+
+
+async def run_errors_after(db: Db, run_id: uuid.UUID, after_id: int, limit: int) -> list[NumberedRunError]:
+    """The run's stored error records after `after_id`, oldest first."""
+    rows = await db.fetch(
+        """SELECT id, item_id, code, message, attempt, at FROM run_errors
+           WHERE run_id = $1 AND id > $2 ORDER BY id LIMIT $3""",
+        run_id,
+        after_id,
+        limit,
+    )
+    return [NumberedRunError(**dict(row)) for row in rows]
+
+
+async def item_outcomes(db: Db, run_id: uuid.UUID) -> dict[str, int]:
+    """How many of the run's items ended with each outcome."""
+    rows = await db.fetch(
+        "SELECT outcome, count(*) AS n FROM run_items WHERE run_id = $1 GROUP BY outcome", run_id
+    )
+    return {row["outcome"]: row["n"] for row in rows}
+
+
 async def request_cancel(db: asyncpg.Pool[Any], org_id: uuid.UUID, run_id: uuid.UUID) -> Run | None:
     """Ask the worker to stop at the next batch boundary; a queued run is cancelled at once."""
     row = await db.fetchrow(

@@ -83,6 +83,11 @@ async def enqueue_sync_step(connection: DbConnection, settings: Settings, run: r
 async def run_status(pool: asyncpg.Pool[Any], settings: Settings, run: repo.Run) -> RunStatusOut:
     """The status document of a run, with at most the stored error records."""
     errors = await repo.run_errors(pool, run.id, settings.max_run_errors_stored)
+    return status_document(run, errors)
+
+
+def status_document(run: repo.Run, errors: list[repo.RunError]) -> RunStatusOut:
+    """The status document of a run with the given error records."""
     sync_fields: dict[str, Any] = (
         {
             "inserted": run.inserted,
