@@ -26,7 +26,8 @@
   }
 
   function render(run) {
-    ["kind", "status", "statusReason", "processed", "total", "succeeded", "failed", "skipped", "errorCount",
+    show("statusReason", run.statusReason || "");
+    ["kind", "status", "processed", "total", "succeeded", "failed", "skipped", "errorCount",
      "pages", "inserted", "updated", "unchanged", "invalid", "startedAt", "finishedAt"].forEach(function (name) {
       show(name, run[name]);
     });
