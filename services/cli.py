@@ -8,6 +8,9 @@ import uuid
 import typer
 import uvicorn
 
+from services.cli_client import connections as connection_commands
+from services.cli_client import runs as run_commands
+from services.cli_client import topics as topic_commands
 from shared.logging import configure_logging
 from shared.settings import Settings, load_settings
 
@@ -20,6 +23,12 @@ dlq_app = typer.Typer(help="The dead-letter topic: messages that failed for good
 app.add_typer(org_app, name="org")
 app.add_typer(dlq_app, name="dlq")
 org_app.add_typer(key_app, name="key")
+# Client commands: they talk to a running gateway over HTTP (services/cli_client/).
+app.add_typer(connection_commands.app, name="connections")
+app.add_typer(topic_commands.app, name="topics")
+app.add_typer(run_commands.app, name="runs")
+app.command("push")(run_commands.push)
+app.command("sync")(run_commands.sync)
 
 
 def _settings() -> Settings:
