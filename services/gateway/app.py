@@ -35,6 +35,9 @@ from shared.tracing import configure_tracing
 
 log = structlog.get_logger(__name__)
 
+# Probes, and the live status routes: a stream's span would last minutes, and their URLs carry view tokens.
+_UNTRACED = "healthz,readyz,metrics,api/runs/[^/?]+/events,ui/"
+
 
 def build_app(settings: Settings) -> FastAPI:
     """The gateway application; connections open in its lifespan, not at import."""
@@ -74,9 +77,7 @@ def build_app(settings: Settings) -> FastAPI:
 
     app = FastAPI(title="Activator", version="0.1.0", lifespan=lifespan, docs_url="/docs")
     if tracer_provider is not None:
-        FastAPIInstrumentor.instrument_app(
-            app, tracer_provider=tracer_provider, excluded_urls="healthz,readyz,metrics"
-        )
+        FastAPIInstrumentor.instrument_app(app, tracer_provider=tracer_provider, excluded_urls=_UNTRACED)
     install_problem_handlers(app)
     # Added last is outermost: metrics also see the 413s of the body limit.
     install_body_limit(app, settings.max_request_body_bytes)

@@ -20,6 +20,7 @@ GROUPS = {
     "activator-push-worker": "push.commands",
     "activator-sync-worker": "sync.commands",
     "activator-status-recorder": "status",
+    "activator-intake": "requests",
 }
 
 
