@@ -56,7 +56,18 @@ def test_a_bulk_validation_error_is_located_in_the_file() -> None:
 
 def test_server_sent_events_are_parsed_with_their_ids_and_comments_skipped() -> None:
     parser = SseParser()
-    lines = ["retry: 1000", "", ": keepalive", "", "id: abc.3", "event: run", 'data: {"a":1}', "", "data: x", ""]
+    lines = [
+        "retry: 1000",
+        "",
+        ": keepalive",
+        "",
+        "id: abc.3",
+        "event: run",
+        'data: {"a":1}',
+        "",
+        "data: x",
+        "",
+    ]
     events = [event for line in lines if (event := parser.feed(line)) is not None]
     assert [(event.event, event.data, event.id) for event in events] == [
         ("run", '{"a":1}', "abc.3"),
