@@ -2,27 +2,38 @@
 
 from __future__ import annotations
 
+import httpx
+
 from shared.connectors.deps import ConnectorDeps, SegmentLookup, no_recorded_segment
 from shared.connectors.factory import create_platform_client
 from shared.connectors.http import HttpSettings
 from shared.connectors.protocol import PlatformClient
 from shared.connectors.throttle import ConnectionThrottle
 from shared.db.connections import Connection
-from shared.egress import check_url
+from shared.egress import EgressPolicy, GuardedTransport
 from shared.settings import Settings
 
 
-def egress_deps(settings: Settings) -> ConnectorDeps:
-    """Connector seams that refuse private and metadata addresses as the settings say."""
+def egress_policy(settings: Settings) -> EgressPolicy:
+    """The egress policy the settings describe."""
+    return EgressPolicy(
+        allow_private=settings.activator_egress_allow_private, allowed=settings.egress_allowed_networks
+    )
+
+
+def egress_deps(settings: Settings, http: HttpSettings | None = None) -> ConnectorDeps:
+    """Connector seams that refuse private and metadata addresses as the settings say: each origin is
+    checked before its first request, and each connection again as it is made (DNS rebinding)."""
+    policy = egress_policy(settings)
+    connections = (http or settings.http()).max_connections
 
     async def guard(origin: str) -> None:
-        await check_url(
-            origin,
-            allow_private=settings.activator_egress_allow_private,
-            allowed=settings.egress_allowed_networks,
-        )
+        await policy.check_url(origin)
 
-    return ConnectorDeps(url_guard=guard)
+    transport = GuardedTransport(
+        policy, limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    )
+    return ConnectorDeps(url_guard=guard, transport=transport)
 
 
 def build_platform_client(
@@ -35,13 +46,11 @@ def build_platform_client(
     segment_lookup: SegmentLookup = no_recorded_segment,
 ) -> PlatformClient:
     """A client for the connection; raises ConnectorConfigError when its config or credentials do not fit."""
-    base = egress_deps(settings)
-    deps = ConnectorDeps(url_guard=base.url_guard, throttle=throttle, segment_lookup=segment_lookup)
+    http = http or settings.http()
+    base = egress_deps(settings, http)
+    deps = ConnectorDeps(
+        url_guard=base.url_guard, transport=base.transport, throttle=throttle, segment_lookup=segment_lookup
+    )
     return create_platform_client(
-        connection.platform,
-        connection.auth_type,
-        credentials,
-        connection.config,
-        settings=http or settings.http(),
-        deps=deps,
+        connection.platform, connection.auth_type, credentials, connection.config, settings=http, deps=deps
     )

@@ -22,6 +22,7 @@ from shared.connectors.failures import (
     parse_retry_after,
 )
 from shared.connectors.retry import with_retries
+from shared.egress import EgressRefused
 from shared.metrics import PLATFORM_REQUEST_SECONDS
 from shared.tracing import tracer
 
@@ -167,6 +168,8 @@ class PlatformHttp:
                 ) as span:
                     response = await self._client.send(request)
                     span.set_attribute("http.response.status_code", response.status_code)
+        except EgressRefused as exc:  # the connection-time check of a guarded transport
+            raise PlatformError(ErrorClass.PERMANENT, f"egress refused: {exc}") from None
         except (httpx.TransportError, TimeoutError) as exc:
             PLATFORM_REQUEST_SECONDS.labels(self._platform, "error").observe(time.perf_counter() - started)
             raise error_from_transport(exc, self.secrets(), timeout_s=self._settings.timeout_s) from None
