@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from shared.db.orgs import create_org
+from shared.dlq import read_dead_letters
 from shared.settings import Settings
 from tests.e2e.conftest import System
 from tests.e2e.helpers import add_topics, connection_body, create_connection, outcomes, wait_for_run
@@ -73,6 +74,9 @@ async def test_a_push_request_runs_to_completion_and_is_visible_on_the_status_ap
             count=41,
         )
         assert sum(event["type"] == "run_finished" for event in run_events) == 1
+    # The status-recorder read the intake's answer beside the run's events and left it alone.
+    letters = await read_dead_letters(settings)
+    assert not [letter for letter in letters if b"request_accepted" in letter.value]
 
 
 async def test_a_repeated_idempotency_key_names_the_first_run_and_starts_no_other(

@@ -91,6 +91,7 @@ async def _shows(page: Page, processed: int) -> None:
     await page.wait_until(f"document.querySelector('[data-field=processed]').textContent === '{processed}'")
 
 
+@pytest.mark.timeout(1800)  # on a fresh machine the fixture installs chromium first
 async def test_the_page_follows_a_run_live_and_ends_with_the_numbers_of_the_api(
     system: System,
     pool: asyncpg.Pool[Any],

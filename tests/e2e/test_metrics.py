@@ -63,5 +63,10 @@ async def test_a_push_run_shows_in_the_worker_recorder_and_gateway_metrics(
     assert _sample(gateway, "activator_runs_started_total", kind="push") >= 1
     assert "activator_outbox_lag" in gateway
     lags = await measure_lag(settings)
-    assert set(lags) == {"activator-push-worker", "activator-sync-worker", "activator-status-recorder"}
+    assert set(lags) == {
+        "activator-push-worker",
+        "activator-sync-worker",
+        "activator-status-recorder",
+        "activator-intake",
+    }
     assert all(lag >= 0 for lag in lags.values())
