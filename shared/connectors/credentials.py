@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal, Self
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, RootModel, SecretStr, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, RootModel, SecretStr, model_validator
 
 AuthType = Literal["oauth2", "bearer", "api_key", "header", "none"]
 
@@ -85,3 +85,10 @@ class SftpPasswordCredentials(_Credentials):
 
     username: str
     password: Secret
+
+
+class S3AccessKeyCredentials(_Credentials):
+    """Index Exchange's S3 drop: an access key pair (auth type `header`, like the SFTP login)."""
+
+    access_key_id: Annotated[str, Field(min_length=1)]
+    secret_access_key: Secret

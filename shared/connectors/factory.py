@@ -36,7 +36,9 @@ def create_platform_client(
     entry = _entry(platform)
     auth = _auth_type(entry, auth_type)
     validated_config = _validated_config(entry, auth, config)
-    validated_credentials = _validate("credentials", entry.credentials_models[auth], credentials or {})
+    validated_credentials = _validate(
+        "credentials", entry.credentials_model(auth, validated_config), credentials or {}
+    )
     connection = ValidatedConnection(auth, validated_credentials, validated_config)
     return entry.build(connection, settings, deps or ConnectorDeps())
 
@@ -52,7 +54,7 @@ def validate_outbound_config(
     auth = _auth_type(entry, auth_type)
     validated_config = _validated_config(entry, auth, config)
     if credentials is not None:
-        _validate("credentials", entry.credentials_models[auth], credentials)
+        _validate("credentials", entry.credentials_model(auth, validated_config), credentials)
     validated: OutboundConfig = validated_config
     return validated
 

@@ -37,3 +37,11 @@ class PlatformEntry(Generic[ConfigT]):
     build: Callable[[ValidatedConnection[ConfigT], HttpSettings, ConnectorDeps], PlatformClient]
     # Config fields that become mandatory with a given auth type, e.g. token_url for oauth2.
     required_config: Mapping[AuthType, tuple[str, ...]] = field(default_factory=dict)
+    # When the credentials' shape depends on the config (Index Exchange: SFTP login or S3 keys).
+    credentials_for_config: Callable[[ConfigT, AuthType], type[BaseModel]] | None = None
+
+    def credentials_model(self, auth_type: AuthType, config: ConfigT) -> type[BaseModel]:
+        """The model a connection's credentials must fit, given its auth type and validated config."""
+        if self.credentials_for_config is not None:
+            return self.credentials_for_config(config, auth_type)
+        return self.credentials_models[auth_type]

@@ -1,4 +1,4 @@
-"""Index Exchange: segments delivered as taxonomy JSON files over SFTP, one file per batch."""
+"""Index Exchange: segments delivered as taxonomy JSON files over SFTP or to S3, one file per batch."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import itertools
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import asyncssh
-from pydantic import Field, field_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from shared.connectors.batch import (
     CreateOperation,
@@ -17,12 +17,13 @@ from shared.connectors.batch import (
     SegmentOperation,
     UpdateOperation,
 )
-from shared.connectors.credentials import SftpPasswordCredentials
+from shared.connectors.credentials import AuthType, S3AccessKeyCredentials, SftpPasswordCredentials
 from shared.connectors.deps import ConnectorDeps, SegmentLookup
 from shared.connectors.errors import ErrorClass, PlatformError
 from shared.connectors.http import HttpSettings
-from shared.connectors.outbound_config import OutboundConfig
+from shared.connectors.outbound_config import AbsoluteUrl, OutboundConfig
 from shared.connectors.platform_entry import PlatformEntry, ValidatedConnection
+from shared.connectors.platforms.taxonomy_s3 import S3TaxonomyUploader
 from shared.connectors.platforms.taxonomy_upload import SftpTaxonomyUploader, TaxonomyUploader
 from shared.connectors.protocol import (
     ConnectionTestResult,
@@ -36,15 +37,46 @@ from shared.connectors.retry import Sleep, with_retries
 MAX_FILE_BYTES = 30_000
 MAX_FIELD_CHARS = 255
 
+Delivery = Literal["sftp", "s3"]
+# Config fields each delivery cannot do without (checked in field order, after `delivery`).
+_REQUIRED_BY_DELIVERY: dict[str, Delivery] = {
+    "sftp_host": "sftp",
+    "remote_dir": "sftp",
+    "s3_bucket": "s3",
+    "s3_region": "s3",
+}
+
 
 class IndexExchangeConfig(OutboundConfig):
-    """Config of an `indexexchange` connection."""
+    """Config of an `indexexchange` connection: an SFTP drop (the default) or an S3 bucket."""
 
-    sftp_host: str = Field(min_length=1)
+    delivery: Delivery = "sftp"
+    sftp_host: str | None = Field(default=None, min_length=1, validate_default=True)
     sftp_port: int = Field(default=22, ge=1, le=65535)
-    remote_dir: str = Field(min_length=1)
+    remote_dir: str | None = Field(default=None, min_length=1, validate_default=True)
     # OpenSSH public key of the server ("ssh-ed25519 AAAA..."); without it the host key is not verified.
     host_key: str | None = None
+    s3_bucket: str | None = Field(
+        default=None, pattern=r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$", validate_default=True
+    )
+    s3_region: str | None = Field(default=None, min_length=1, validate_default=True)
+    # Objects are named `<s3_prefix>/<file name>`; empty puts them at the bucket's root.
+    s3_prefix: str = ""
+    # For S3-compatible stores (MinIO, Ceph, ...); without it, AWS S3 in `s3_region`.
+    s3_endpoint_url: AbsoluteUrl | None = None
+
+    @field_validator("sftp_host", "remote_dir", "s3_bucket", "s3_region")
+    @classmethod
+    def _required_by_delivery(cls, value: str | None, info: ValidationInfo) -> str | None:
+        delivery = _REQUIRED_BY_DELIVERY[str(info.field_name)]
+        if value is None and info.data.get("delivery") == delivery:
+            raise ValueError(f"required with delivery {delivery!r}")
+        return value
+
+    @field_validator("s3_prefix")
+    @classmethod
+    def _bare_prefix(cls, value: str) -> str:
+        return value.strip("/")
 
     @field_validator("host_key")
     @classmethod
@@ -77,7 +109,7 @@ class IndexExchangeClient:
         self._file_numbers = itertools.count(1)
 
     async def test_connection(self) -> ConnectionTestResult:
-        """Log in over SFTP and look at the drop directory; writes nothing."""
+        """Log in and look at the drop (SFTP directory or S3 bucket); writes nothing."""
         try:
             await self._uploader.check()
         except PlatformError as exc:
@@ -117,13 +149,15 @@ class IndexExchangeClient:
             upload,
             settings=self._settings,
             sleep=self._sleep,
-            operation="sftp upload",
+            operation=f"{self._config.delivery} upload",
             platform="indexexchange",
         )
         return [str(segment["externalSegmentID"]) for segment in segments]
 
     async def aclose(self) -> None:
-        """Nothing held open between uploads."""
+        """Release the S3 client's connections; SFTP holds nothing open between uploads."""
+        if isinstance(self._uploader, S3TaxonomyUploader):
+            await self._uploader.aclose()
 
     async def _segment(self, operation: SegmentOperation) -> dict[str, Any]:
         match operation:
@@ -177,27 +211,58 @@ def taxonomy_file(segments: list[dict[str, Any]]) -> bytes:
 def build_client(
     connection: ValidatedConnection[IndexExchangeConfig], settings: HttpSettings, deps: ConnectorDeps
 ) -> IndexExchangeClient:
-    """An IndexExchangeClient uploading over SFTP unless the caller supplies another uploader."""
+    """An IndexExchangeClient uploading by the configured delivery unless the caller supplies an uploader."""
+    uploader = deps.taxonomy_uploader or _uploader(connection, settings, deps)
+    return IndexExchangeClient(
+        uploader, connection.config, settings=settings, sleep=deps.sleep, segment_lookup=deps.segment_lookup
+    )
+
+
+def _uploader(
+    connection: ValidatedConnection[IndexExchangeConfig], settings: HttpSettings, deps: ConnectorDeps
+) -> TaxonomyUploader:
     config = connection.config
-    credentials: SftpPasswordCredentials = connection.credentials
-    uploader = deps.taxonomy_uploader or SftpTaxonomyUploader(
-        host=config.sftp_host,
+    if config.delivery == "s3":
+        keys: S3AccessKeyCredentials = connection.credentials
+        return S3TaxonomyUploader(
+            bucket=_configured(config.s3_bucket),
+            prefix=config.s3_prefix,
+            region=_configured(config.s3_region),
+            endpoint_url=config.s3_endpoint_url,
+            access_key_id=keys.access_key_id,
+            secret_access_key=keys.secret_access_key.get_secret_value(),
+            timeout_s=settings.timeout_s,
+            url_guard=deps.url_guard,
+        )
+    login: SftpPasswordCredentials = connection.credentials
+    return SftpTaxonomyUploader(
+        host=_configured(config.sftp_host),
         port=config.sftp_port,
-        username=credentials.username,
-        password=credentials.password.get_secret_value(),
-        remote_dir=config.remote_dir,
+        username=login.username,
+        password=login.password.get_secret_value(),
+        remote_dir=_configured(config.remote_dir),
         host_key=config.host_key,
         timeout_s=settings.timeout_s,
         url_guard=deps.url_guard,
     )
-    return IndexExchangeClient(
-        uploader, config, settings=settings, sleep=deps.sleep, segment_lookup=deps.segment_lookup
-    )
+
+
+def _configured(value: str | None) -> str:
+    # The config model makes each delivery's fields required; this only narrows the type.
+    if value is None:
+        raise AssertionError("a field required by the delivery passed validation empty")
+    return value
+
+
+def _credentials_for(config: IndexExchangeConfig, _auth_type: AuthType) -> type[BaseModel]:
+    return S3AccessKeyCredentials if config.delivery == "s3" else SftpPasswordCredentials
 
 
 PLATFORM = PlatformEntry(
     name="indexexchange",
     config_model=IndexExchangeConfig,
+    # `header` carries either login: {username, password} for SFTP, {access_key_id, secret_access_key} for S3.
     credentials_models={"header": SftpPasswordCredentials},
+    credentials_for_config=_credentials_for,
     build=build_client,
 )
