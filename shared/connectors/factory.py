@@ -33,7 +33,19 @@ def create_platform_client(
     deps: ConnectorDeps | None = None,
 ) -> PlatformClient:
     """A ready client for the connection, or ConnectorConfigError naming what does not fit."""
-    entry = _entry(platform)
+    return client_from_entry(_entry(platform), auth_type, credentials, config, settings=settings, deps=deps)
+
+
+def client_from_entry(
+    entry: PlatformEntry[Any],
+    auth_type: str,
+    credentials: Mapping[str, Any] | None,
+    config: Mapping[str, Any],
+    *,
+    settings: HttpSettings,
+    deps: ConnectorDeps | None = None,
+) -> PlatformClient:
+    """create_platform_client for an entry in hand, e.g. a platform module tested before it is in PLATFORMS."""
     auth = _auth_type(entry, auth_type)
     validated_config = _validated_config(entry, auth, config)
     validated_credentials = _validate(
