@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
+from collections.abc import Iterator
 
 import typer
 import uvicorn
@@ -12,7 +14,7 @@ from services.cli_client import connections as connection_commands
 from services.cli_client import runs as run_commands
 from services.cli_client import topics as topic_commands
 from shared.logging import configure_logging
-from shared.settings import Settings, load_settings
+from shared.settings import ConfigurationError, Settings, load_settings
 
 app = typer.Typer(
     help="Activator: audience segments to ad platforms, taxonomies in from data APIs.", no_args_is_help=True
@@ -37,6 +39,16 @@ def _settings() -> Settings:
     return settings
 
 
+@contextlib.contextmanager
+def _refusing_to_start(service: str) -> Iterator[None]:
+    """A service whose configuration is unusable exits with status 2 and one clear line, no traceback."""
+    try:
+        yield
+    except ConfigurationError as exc:
+        typer.echo(f"activator {service}: refusing to start: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
 @app.command()
 def migrate() -> None:
     """Apply pending database migrations."""
@@ -52,8 +64,10 @@ def gateway() -> None:
     from services.gateway.app import build_app
 
     settings = _settings()
+    with _refusing_to_start("gateway"):
+        application = build_app(settings)
     uvicorn.run(
-        build_app(settings),
+        application,
         host=settings.activator_gateway_host,
         port=settings.activator_gateway_port,
         log_config=None,
@@ -67,7 +81,9 @@ def push_worker() -> None:
     """Run a push-worker."""
     from services.push_worker.main import build_push_worker
 
-    asyncio.run(build_push_worker(_settings()).run())
+    with _refusing_to_start("push-worker"):
+        worker = build_push_worker(_settings())
+    asyncio.run(worker.run())
 
 
 @app.command("sync-worker")
@@ -75,7 +91,9 @@ def sync_worker() -> None:
     """Run a sync-worker."""
     from services.sync_worker.main import build_sync_worker
 
-    asyncio.run(build_sync_worker(_settings()).run())
+    with _refusing_to_start("sync-worker"):
+        worker = build_sync_worker(_settings())
+    asyncio.run(worker.run())
 
 
 @app.command("status-recorder")

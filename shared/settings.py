@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import cached_property
 from ipaddress import IPv4Network, IPv6Network, ip_network
 
@@ -10,7 +11,25 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.connectors.http import HttpSettings
 
-_PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "placeholder", "xxx"}
+MIN_ENCRYPTION_KEY_LENGTH = 16
+# Lower-cased, letters and digits only: what sample configs and docs put where a key belongs.
+_PLACEHOLDER_MARKERS = ("changeme", "changethis", "replaceme", "placeholder", "yourkey", "example", "xxxx")
+
+
+class ConfigurationError(RuntimeError):
+    """A setting a service cannot run without is missing or unusable: the service refuses to start."""
+
+
+def encryption_key_problem(key: str) -> str | None:
+    """Why `key` cannot protect credentials (never quoting it), or None when it can."""
+    if not key.strip():
+        return "is not set"
+    if len(key) < MIN_ENCRYPTION_KEY_LENGTH:
+        return f"is shorter than {MIN_ENCRYPTION_KEY_LENGTH} characters"
+    normalized = re.sub(r"[^a-z0-9]", "", key.lower())
+    if any(marker in normalized for marker in _PLACEHOLDER_MARKERS) or len(set(key)) < 6:
+        return "is a placeholder, not a key"
+    return None
 
 
 class Settings(BaseSettings):
@@ -86,11 +105,15 @@ class Settings(BaseSettings):
         return f"{self.kafka_topic_prefix}.{name}"
 
     def require_encryption_key(self) -> str:
-        """The credentials key; refuses a missing or placeholder value."""
+        """The credentials key; raises ConfigurationError for a missing, short or placeholder value."""
         key = self.credentials_encryption_key.get_secret_value()
-        if key.strip().lower() in _PLACEHOLDER_SECRETS or len(key) < 16:
-            msg = "CREDENTIALS_ENCRYPTION_KEY is missing, a placeholder or shorter than 16 characters"
-            raise RuntimeError(msg)
+        problem = encryption_key_problem(key)
+        if problem is not None:
+            msg = (
+                f"CREDENTIALS_ENCRYPTION_KEY {problem}: set it to a random secret of at least "
+                f"{MIN_ENCRYPTION_KEY_LENGTH} characters (e.g. `openssl rand -base64 32`)"
+            )
+            raise ConfigurationError(msg)
         return key
 
     def http(self) -> HttpSettings:
