@@ -13,7 +13,7 @@ export CREDENTIALS_ENCRYPTION_KEY ?= local-dev-only-credentials-key-0001
 export ACTIVATOR_EGRESS_ALLOW_PRIVATE ?= true
 export ACTIVATOR_LOG_FORMAT ?= json
 
-.PHONY: help install lint format test test-unit up down status demo clean asyncapi
+.PHONY: help install lint format test test-chaos test-unit up down status demo clean asyncapi
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -39,6 +39,9 @@ format: install ## apply ruff's fixes and formatting
 
 test: install lint ## the whole suite against real Kafka and Postgres (started here if not given)
 	deploy/local/with_infra.sh $(VENV)/bin/pytest
+
+test-chaos: install ## fault injection, long mode (kills x10, outages, 30 s Postgres stop); prints the results table
+	ACTIVATOR_CHAOS=long deploy/local/with_infra.sh $(VENV)/bin/pytest tests/e2e/chaos
 
 test-unit: install ## unit tests only (no services)
 	$(VENV)/bin/pytest tests/unit
