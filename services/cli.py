@@ -23,7 +23,9 @@ org_app = typer.Typer(help="Orgs and their API keys.", no_args_is_help=True)
 key_app = typer.Typer(help="API keys of an org.", no_args_is_help=True)
 dlq_app = typer.Typer(help="The dead-letter topic: messages that failed for good.", no_args_is_help=True)
 app.add_typer(org_app, name="org")
+keys_app = typer.Typer(help="The key that encrypts connection credentials.", no_args_is_help=True)
 app.add_typer(dlq_app, name="dlq")
+app.add_typer(keys_app, name="keys")
 org_app.add_typer(key_app, name="key")
 # Client commands: they talk to a running gateway over HTTP (services/cli_client/).
 app.add_typer(connection_commands.app, name="connections")
@@ -183,6 +185,65 @@ def dlq_list(limit: int = typer.Option(100, help="At most this many messages."))
             f"attempts={letter.attempts}  {letter.error_type}: {' '.join(letter.error.split())[:160]}"
         )
     typer.echo(f"{len(letters)} dead letter(s)")
+
+
+async def _reencrypt(settings: Settings, old_key: str, new_key: str, *, dry_run: bool) -> int:
+    from shared.db.connections import reencrypt_credentials
+    from shared.db.pool import create_pool
+
+    pool = await create_pool(settings.database_url, max_size=1)
+    try:
+        return await reencrypt_credentials(pool, old_key, new_key, dry_run=dry_run)
+    finally:
+        await pool.close()
+
+
+@keys_app.command("rotate-credentials")
+def rotate_credentials(
+    new_key_env: str = typer.Option(
+        ...,
+        "--new-key-env",
+        help="The environment variable holding the new key (not the key: argv shows in process lists).",
+    ),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Check that every credential decrypts with the current key; change nothing."
+    ),
+) -> None:
+    """Re-encrypt every connection's credentials from CREDENTIALS_ENCRYPTION_KEY to a new key, in one
+    transaction; then restart the gateway and workers with the new key."""
+    import os
+
+    from shared.db.connections import CredentialsKeyMismatch
+    from shared.settings import encryption_key_problem
+
+    command = "activator keys rotate-credentials"
+    settings = _settings()
+    old_key = settings.credentials_encryption_key.get_secret_value()
+    new_key = os.environ.get(new_key_env, "")
+    refusal: str | None = None
+    if not old_key.strip():
+        refusal = "CREDENTIALS_ENCRYPTION_KEY (the current key) is not set"
+    elif problem := encryption_key_problem(new_key):
+        refusal = f"{new_key_env} {problem}"
+    elif new_key == old_key:
+        refusal = f"{new_key_env} holds the current key"
+    if refusal is not None:
+        typer.echo(f"{command}: {refusal}; nothing was changed", err=True)
+        raise typer.Exit(2)
+    try:
+        count = asyncio.run(_reencrypt(settings, old_key, new_key, dry_run=dry_run))
+    except CredentialsKeyMismatch as exc:
+        typer.echo(f"{command}: {exc}; nothing was changed", err=True)
+        raise typer.Exit(1) from None
+    if dry_run:
+        typer.echo(
+            f"dry run: the credentials of {count} connection(s) decrypt with the current key; nothing changed"
+        )
+        return
+    typer.echo(
+        f"re-encrypted the credentials of {count} connection(s) with the key in {new_key_env}; "
+        "now set CREDENTIALS_ENCRYPTION_KEY to it and restart the gateway and the workers"
+    )
 
 
 @dlq_app.command("replay")

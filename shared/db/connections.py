@@ -163,3 +163,53 @@ async def decrypt_credentials(
         encryption_key,
     )
     return json.loads(plaintext) if plaintext else {}
+
+
+class CredentialsKeyMismatch(Exception):
+    """A connection's credentials do not decrypt with the key given as the current one."""
+
+    def __init__(self, connection_id: uuid.UUID) -> None:
+        super().__init__(f"the credentials of connection {connection_id} do not decrypt with the old key")
+        self.connection_id = connection_id
+
+
+async def reencrypt_credentials(
+    db: asyncpg.Pool[Any], old_key: str, new_key: str, *, dry_run: bool = False
+) -> int:
+    """Re-encrypt every connection's credentials from `old_key` to `new_key` in one transaction.
+
+    All or nothing: one credential that does not decrypt with `old_key` leaves every row as it was.
+    Connections cannot be written meanwhile (a gateway still on the old key waits, then writes with it:
+    stop writers, or restart them with the new key). `dry_run` checks everything, then rolls back.
+    Returns how many credentials were (or would be) re-encrypted.
+    """
+    async with db.acquire() as connection:
+        transaction = connection.transaction()
+        await transaction.start()
+        try:
+            await connection.execute("LOCK TABLE platform_connections IN SHARE ROW EXCLUSIVE MODE")
+            ids = await connection.fetch(
+                "SELECT id FROM platform_connections WHERE auth_credentials_enc IS NOT NULL ORDER BY id"
+            )
+            for row in ids:
+                try:
+                    async with connection.transaction():  # a savepoint, so the failing row can be named
+                        await connection.execute(
+                            """UPDATE platform_connections
+                               SET auth_credentials_enc =
+                                   pgp_sym_encrypt(pgp_sym_decrypt(auth_credentials_enc, $2), $3)
+                               WHERE id = $1""",
+                            row["id"],
+                            old_key,
+                            new_key,
+                        )
+                except asyncpg.ExternalRoutineInvocationError as exc:  # pgcrypto: wrong key or corrupt data
+                    raise CredentialsKeyMismatch(row["id"]) from exc
+        except BaseException:
+            await transaction.rollback()
+            raise
+        if dry_run:
+            await transaction.rollback()
+        else:
+            await transaction.commit()
+        return len(ids)

@@ -1,0 +1,157 @@
+"""`activator keys rotate-credentials`: every credential moves to the new key in one transaction, or none does.
+
+The command runs as an operator would run it, against a database of its own (rotating the session's
+database would lock every other test out of its connections).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import pytest
+
+from shared.db.connections import ConnectionFields, create_connection, decrypt_credentials
+from shared.db.orgs import create_org
+from shared.db.pool import create_pool
+from tests.support.infra import create_test_database, drop_test_database, required_env
+
+pytestmark = pytest.mark.integration
+
+NEW_KEY_ENV = "ACTIVATOR_NEW_CREDENTIALS_KEY"
+OLD_KEY = "rotation-test-old-key-7f3a9c2e51"
+NEW_KEY = "rotation-test-new-key-0b8d4e6a93"
+CREDENTIALS = [
+    {"api_key": "rotation-secret-custom-1"},
+    {"client_id": "rotation-client", "client_secret": "rotation-secret-lr-2"},
+    {"username": "ix-user", "password": "rotation-secret-ix-3"},
+]
+
+
+@pytest.fixture
+async def database() -> AsyncIterator[tuple[str, asyncpg.Pool[Any]]]:
+    base_url = required_env("DATABASE_URL")
+    url = await create_test_database(base_url)
+    pool = await create_pool(url, max_size=2)
+    try:
+        yield url, pool
+    finally:
+        await pool.close()
+        await drop_test_database(base_url, url)
+
+
+async def _connections(pool: asyncpg.Pool[Any], key: str) -> tuple[uuid.UUID, list[uuid.UUID]]:
+    org_id, _api_key = await create_org(pool, "rotation")
+    ids = []
+    for index, credentials in enumerate([*CREDENTIALS, None]):
+        fields = ConnectionFields(
+            name=f"c{index}",
+            platform="custom_api",
+            direction="outbound",
+            auth_type="none" if credentials is None else "api_key",
+            credentials=credentials,
+            config={"api_base_url": "https://api.example/custom", "default_cpm": 1, "currency": "USD"},
+        )
+        ids.append((await create_connection(pool, org_id, fields, encryption_key=key, limit=20)).id)
+    return org_id, ids
+
+
+def _rotate(database_url: str, current: str, new: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "CREDENTIALS_ENCRYPTION_KEY": current,
+        NEW_KEY_ENV: new,
+        "ACTIVATOR_LOG_FORMAT": "console",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "services", "keys", "rotate-credentials", "--new-key-env", NEW_KEY_ENV, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+async def _readable_with(pool: asyncpg.Pool[Any], org_id: uuid.UUID, ids: list[uuid.UUID], key: str) -> bool:
+    try:
+        found = [await decrypt_credentials(pool, org_id, connection_id, key) for connection_id in ids]
+    except asyncpg.ExternalRoutineInvocationError:
+        return False
+    return found == [*CREDENTIALS, {}]
+
+
+async def test_rotation_moves_every_credential_to_the_new_key(
+    database: tuple[str, asyncpg.Pool[Any]],
+) -> None:
+    url, pool = database
+    org_id, ids = await _connections(pool, OLD_KEY)
+    before = await pool.fetch("SELECT id, config, updated_at FROM platform_connections ORDER BY id")
+
+    dry = _rotate(url, OLD_KEY, NEW_KEY, "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "3 connection(s)" in dry.stdout
+    assert await _readable_with(pool, org_id, ids, OLD_KEY)
+
+    result = _rotate(url, OLD_KEY, NEW_KEY)
+    assert result.returncode == 0, result.stderr
+    assert "re-encrypted the credentials of 3 connection(s)" in result.stdout
+    assert await _readable_with(pool, org_id, ids, NEW_KEY)
+    assert not await _readable_with(pool, org_id, ids, OLD_KEY)
+    # Nothing but the ciphertext changed.
+    assert await pool.fetch("SELECT id, config, updated_at FROM platform_connections ORDER BY id") == before
+    output = result.stdout + result.stderr + dry.stdout + dry.stderr
+    for secret in [OLD_KEY, NEW_KEY, *(value for creds in CREDENTIALS for value in creds.values())]:
+        assert secret not in output
+
+
+async def test_one_credential_under_another_key_leaves_everything_as_it_was(
+    database: tuple[str, asyncpg.Pool[Any]],
+) -> None:
+    url, pool = database
+    org_id, ids = await _connections(pool, OLD_KEY)
+    stray = await pool.fetchval(
+        """INSERT INTO platform_connections (org_id, name, platform, direction, auth_type, auth_credentials_enc)
+           VALUES ($1, 'stray', 'custom_api', 'outbound', 'api_key', pgp_sym_encrypt($2, 'some-other-key-entirely'))
+           RETURNING id""",
+        org_id,
+        json.dumps({"api_key": "stray"}),
+    )
+    ciphertexts = await pool.fetch("SELECT id, auth_credentials_enc FROM platform_connections ORDER BY id")
+
+    result = _rotate(url, OLD_KEY, NEW_KEY)
+
+    assert result.returncode == 1
+    assert f"connection {stray} do not decrypt with the old key; nothing was changed" in result.stderr
+    assert (
+        await pool.fetch("SELECT id, auth_credentials_enc FROM platform_connections ORDER BY id")
+        == ciphertexts
+    )
+    assert await _readable_with(pool, org_id, ids, OLD_KEY)
+
+
+@pytest.mark.parametrize(
+    ("current", "new", "refusal"),
+    [
+        (OLD_KEY, "change-me-please-now", "ACTIVATOR_NEW_CREDENTIALS_KEY is a placeholder"),
+        (OLD_KEY, "", "ACTIVATOR_NEW_CREDENTIALS_KEY is not set"),
+        (OLD_KEY, OLD_KEY, "ACTIVATOR_NEW_CREDENTIALS_KEY holds the current key"),
+        ("", NEW_KEY, "CREDENTIALS_ENCRYPTION_KEY (the current key) is not set"),
+    ],
+)
+async def test_an_unusable_new_key_is_refused_before_anything_changes(
+    database: tuple[str, asyncpg.Pool[Any]], current: str, new: str, refusal: str
+) -> None:
+    url, pool = database
+    org_id, ids = await _connections(pool, OLD_KEY)
+    result = _rotate(url, current, new)
+    assert result.returncode == 2
+    assert refusal in result.stderr
+    assert await _readable_with(pool, org_id, ids, OLD_KEY)
