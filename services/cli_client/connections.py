@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from services.cli_client.options import DEFAULT_URL, ApiKey, GatewayUrl, console, gateway
 
@@ -33,7 +34,7 @@ def list_connections(api_key: ApiKey, url: GatewayUrl = DEFAULT_URL) -> None:
     for row in rows:
         table.add_row(
             row["id"],
-            row["name"],
+            Text(row["name"]),
             row["platform"],
             row["direction"],
             row["authType"],
@@ -77,7 +78,9 @@ def create_connection(
     body.setdefault("config", {})
     with gateway(url, api_key) as client:
         created = client.call("POST", "/api/connections", json=body)
-    console().print(f"created connection {created['id']} ({created['name']}, {created['platform']})")
+    console().print(
+        f"created connection {created['id']} ({created['name']}, {created['platform']})", markup=False
+    )
 
 
 @app.command("test")
@@ -92,5 +95,7 @@ def check_connection(
     if result["success"]:
         console().print("[green]ok[/green]: the platform accepted the connection")
         return
-    console().print(f"[red]failed[/red]: {result.get('error') or 'no reason given'}", soft_wrap=True)
+    console().print(
+        Text.assemble(("failed", "red"), f": {result.get('error') or 'no reason given'}"), soft_wrap=True
+    )
     raise typer.Exit(1)

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from services.cli_client.gateway_client import GatewayClient, GatewayError
 
@@ -39,7 +40,7 @@ def gateway(url: str, api_key: str) -> Iterator[GatewayClient]:
             yield client
     except GatewayError as error:
         out = Console(stderr=True, highlight=False)
-        out.print(f"[red]error[/red] {error.title}: {error.detail}", soft_wrap=True)
+        out.print(Text.assemble(("error", "red"), f" {error.title}: {error.detail}"), soft_wrap=True)
         for item in error.errors:
             out.print(f"  {item.get('field', '')}: {item.get('message', '')}", soft_wrap=True, markup=False)
         raise typer.Exit(1) from error

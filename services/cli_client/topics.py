@@ -44,4 +44,7 @@ def import_topics(
                 raise
             created += counts["created"]
             updated += counts["updated"]
-    console().print(f"imported {len(topics)} topic(s) from {file.name}: {created} created, {updated} updated")
+    console().print(
+        f"imported {len(topics)} topic(s) from {file.name}: {created} created, {updated} updated",
+        markup=False,
+    )

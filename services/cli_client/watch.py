@@ -9,6 +9,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from services.cli_client.gateway_client import FINAL, GatewayClient, GatewayError
 
@@ -106,7 +107,9 @@ def render_run(status: dict[str, Any], out: Console, *, max_errors: int = 20) ->
     if errors:
         table = Table("item", "code", "message", "attempt", title="errors", title_justify="left")
         for error in errors[:max_errors]:
-            table.add_row(str(error["itemId"]), error["code"], error["message"], str(error["attempt"]))
+            # Text, not markup: messages come from the platforms and may contain brackets.
+            cells = (error["itemId"], error["code"], error["message"], error["attempt"])
+            table.add_row(*(Text(str(cell)) for cell in cells))
         out.print(table)
         hidden = status["errorCount"] - min(len(errors), max_errors)
         if hidden > 0:
