@@ -18,6 +18,7 @@ from shared.db.orgs import create_org
 from shared.db.pool import create_pool
 from shared.logging import configure_logging
 from shared.settings import Settings
+from tests.support.api_capture import API_RESPONSES, ApiResponses
 from tests.support.infra import (
     create_test_database,
     drop_test_database,
@@ -29,11 +30,20 @@ from tests.support.processes import free_port
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Keep every test's captured output for the leak check, and run that check last."""
+    """Keep every test's captured output and API responses for the leak check, and run that check last."""
     config.addinivalue_line("markers", f"{LAST}: runs after every other test of the session")
     collector = CapturedOutput()
     config.stash[CAPTURED] = collector
     config.pluginmanager.register(collector, "activator-captured-output")
+    responses = ApiResponses()
+    responses.install()
+    config.stash[API_RESPONSES] = responses
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Leave httpx as it was found."""
+    if API_RESPONSES in config.stash:
+        config.stash[API_RESPONSES].uninstall()
 
 
 @pytest.fixture(scope="session")

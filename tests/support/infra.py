@@ -14,6 +14,9 @@ from shared.settings import Settings
 TEST_ENCRYPTION_KEY = "test-only-credentials-key-0123456789"
 TEST_DEV_API_KEY = "act_test_dev_key_0123456789abcdef"
 
+TOPIC_PREFIXES: set[tuple[str, str]] = set()
+"""(bootstrap servers, topic prefix) of every world the session made, for the leak check's Kafka scan."""
+
 
 def required_env(name: str) -> str:
     """An infrastructure address the suite needs; `make test` provides it."""
@@ -66,6 +69,7 @@ def isolated_settings(database_url: str, kafka: str, prefix: str, **overrides: o
         "outbox_poll_interval_s": 0.1,
     }
     values.update(overrides)
+    TOPIC_PREFIXES.add((kafka, prefix))
     return Settings.model_validate(values)
 
 
