@@ -10,6 +10,7 @@ and every connection credential: those still stored (decrypted here) and those t
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections.abc import Iterable
@@ -20,6 +21,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from shared.messages import API_KEY_HEADER, DeadLetterMessage
 from shared.settings import Settings
 from tests.e2e.conftest import System
 from tests.e2e.helpers import connection_body
@@ -110,6 +112,27 @@ async def test_no_credential_appears_in_any_api_response(
     assert _leaks(captured.bodies, secrets) == []
 
 
+def _readable(topic: str, key: bytes | None, headers: list[tuple[str, bytes]], value: bytes | None) -> str:
+    """A message as text: key, headers and value, and for a dead letter the original it carries, decoded."""
+
+    def text(raw: bytes | None) -> str:
+        return (raw or b"").decode(errors="replace")
+
+    # The one place an API key travels by design: the header authenticating an upstream request
+    # (README "Requesting runs over Kafka"); a dead-lettered request keeps it for its replay.
+    kept = [
+        (name, raw) for name, raw in headers if not (topic.endswith(".requests") and name == API_KEY_HEADER)
+    ]
+    parts = [text(key), *(f"{name}={text(raw)}" for name, raw in kept), text(value)]
+    if topic.endswith(".dlq"):
+        letter = DeadLetterMessage.model_validate_json(value or b"")
+        original = [(name, base64.b64decode(raw)) for name, raw in letter.original_headers_b64.items()]
+        parts.append(
+            _readable(letter.source_topic, None, original, base64.b64decode(letter.original_value_b64))
+        )
+    return "\n".join(parts)
+
+
 async def _kafka_messages(bootstrap: str, prefix: str) -> Texts:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
@@ -139,14 +162,8 @@ async def _kafka_messages(bootstrap: str, prefix: str) -> Texts:
                 break
             for tp, records in batches.items():
                 for record in records:
-                    headers = " ".join(
-                        f"{key}={(value or b'').decode(errors='replace')}" for key, value in record.headers
-                    )
-                    key = (record.key or b"").decode(errors="replace")
-                    value = (record.value or b"").decode(errors="replace")
-                    messages.append(
-                        (f"kafka {tp.topic}[{tp.partition}]@{record.offset}", f"{key}\n{headers}\n{value}")
-                    )
+                    text = _readable(tp.topic, record.key, list(record.headers), record.value)
+                    messages.append((f"kafka {tp.topic}[{tp.partition}]@{record.offset}", text))
                 if await consumer.position(tp) >= ends[tp]:
                     remaining.discard(tp)
     finally:
