@@ -6,6 +6,10 @@ API response the tests received (tests/support/api_capture.py), every Kafka mess
 prefix the session used on its broker, and every error message, status reason and outbox row kept in
 the session's database. What: the encryption keys, every API key (recognised by their `act_` shape),
 and every connection credential: those still stored (decrypted here) and those the tests send.
+
+One exception, by design: an upstream request on `activator.requests` authenticates with its org's
+API key in the `x-activator-api-key` header (and its dead letter keeps the header so it can be
+replayed). Every other header and every body is checked, dead letters' originals decoded.
 """
 
 from __future__ import annotations
