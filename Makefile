@@ -13,7 +13,7 @@ export CREDENTIALS_ENCRYPTION_KEY ?= local-dev-only-credentials-key-0001
 export ACTIVATOR_EGRESS_ALLOW_PRIVATE ?= true
 export ACTIVATOR_LOG_FORMAT ?= json
 
-.PHONY: help install lint format test test-chaos test-unit up down status demo clean asyncapi
+.PHONY: help install lint format test test-chaos test-unit up down status demo clean asyncapi bench bench-quick
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -31,7 +31,7 @@ install: $(VENV)/.synced ## create .venv from uv.lock
 lint: install ## ruff check, ruff format --check, mypy --strict
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy services shared tests deploy/local
+	$(VENV)/bin/mypy services shared tests deploy/local bench
 
 format: install ## apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .
@@ -45,6 +45,12 @@ test-chaos: install ## fault injection, long mode (kills x10, outages, 30 s Post
 
 test-unit: install ## unit tests only (no services)
 	$(VENV)/bin/pytest tests/unit
+
+bench: install ## benchmarks P1-P5 and latency against same-run baselines; writes bench/results.json
+	deploy/local/with_infra.sh $(PY) -m bench
+
+bench-quick: install ## the benchmarks, fewer and smaller repetitions (< 3 minutes)
+	deploy/local/with_infra.sh $(PY) -m bench --quick
 
 up: install ## start Kafka, Postgres and every service in the background
 	@. deploy/local/env.sh && activator_local_up && deploy/local/services.sh up

@@ -1,0 +1,110 @@
+"""`python -m bench [--quick] [--only p1,p3]`: run the scenarios, write bench/results.json, print the table."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from bench.config import FULL, QUICK, BenchConfig
+from bench.latency import run_latency
+from bench.p1_push import run_p1
+from bench.p2_recorder import run_p2
+from bench.p3_sync import run_p3
+from bench.p4_scale import run_p4
+from bench.report import machine, say, table, write_results
+from bench.world import World, running_world
+from shared.logging import configure_logging
+
+SCENARIOS = ("p1", "p3", "p2", "p4", "latency")
+
+
+async def _scenarios(world: World, config: BenchConfig, only: set[str], results: dict[str, Any]) -> list[str]:
+    """Run the chosen scenarios in order; returns the names of those that failed to complete."""
+    memory: dict[str, dict[str, float]] = {}
+
+    async def p1() -> None:
+        results["p1_push"], memory["p1"] = await run_p1(world, config)
+
+    async def p3() -> None:
+        results["p3_sync"], memory["p3"] = await run_p3(world, config)
+
+    async def p2() -> None:
+        results["p2_recorder"] = await run_p2(world, config)
+
+    async def p4() -> None:
+        results["p4_scale"] = await run_p4(world, config)
+
+    async def latency() -> None:
+        results["latency_ms"] = await run_latency(world, config)
+
+    steps: dict[str, Callable[[], Awaitable[None]]] = {
+        "p1": p1,
+        "p3": p3,
+        "p2": p2,
+        "p4": p4,
+        "latency": latency,
+    }
+    failed: list[str] = []
+    for name in SCENARIOS:
+        if name not in only:
+            continue
+        say(f"bench: {name} ...")
+        started = time.monotonic()
+        try:
+            await steps[name]()
+        except Exception:
+            failed.append(name)
+            say(f"bench: {name} FAILED\n{traceback.format_exc()}")
+        say(f"bench: {name} took {time.monotonic() - started:.0f}s")
+    if memory:
+        services = sorted({service for peaks in memory.values() for service in peaks})
+        results["p5_memory_mb"] = {
+            service: max(peaks.get(service, 0.0) for peaks in memory.values()) for service in services
+        }
+        results["p5_memory_by_scenario_mb"] = memory
+    return failed
+
+
+async def main(config: BenchConfig, only: set[str], output: Path) -> int:
+    """Run the bench; exit status 1 when a scenario did not complete."""
+    results: dict[str, Any] = {"quick": config.quick, "machine": machine()}
+    started = time.monotonic()
+    log_dir = Path(tempfile.mkdtemp(prefix="activator-bench-"))
+    say(f"bench: services' logs in {log_dir}")
+    async with running_world(log_dir) as world:
+        failed = await _scenarios(world, config, only, results)
+    results["duration_s"] = round(time.monotonic() - started, 1)
+    results["failed_scenarios"] = failed
+    write_results(output, results)
+    print(table(results))
+    say(f"bench: wrote {output} in {results['duration_s']:.0f}s")
+    if failed:
+        say(f"bench: scenarios that did not complete: {', '.join(failed)}")
+        return 1
+    return 0
+
+
+def cli() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer and smaller repetitions (< 3 minutes)")
+    parser.add_argument(
+        "--only", default=",".join(SCENARIOS), help=f"comma-separated subset of {','.join(SCENARIOS)}"
+    )
+    parser.add_argument("--output", type=Path, default=Path(__file__).parent / "results.json")
+    args = parser.parse_args()
+    only = {name.strip() for name in args.only.split(",") if name.strip()}
+    unknown = only - set(SCENARIOS)
+    if unknown:
+        parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
+    configure_logging("WARNING", "console")
+    sys.exit(asyncio.run(main(QUICK if args.quick else FULL, only, args.output)))
+
+
+cli()

@@ -1,0 +1,72 @@
+"""Sizes and repetitions of each scenario, full and quick."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class BenchConfig:
+    quick: bool
+    repetitions: int
+    # P1: topics per push run, the step loop's share of them, platform latency and concurrency.
+    p1_topics: int
+    p1_step_topics: int
+    platform_latency_ms: int
+    push_concurrency: int
+    # P2: status events pre-loaded on the topic, and how many the row-at-a-time baseline inserts.
+    p2_events: int
+    p2_runs: int
+    p2_baseline_events: int
+    # P3: DMP records and page size.
+    p3_records: int
+    p3_page_size: int
+    # P4: connections x topics, each connection's concurrency cap.
+    p4_connections: int
+    p4_topics_per_connection: int
+    p4_max_concurrency: int
+    # Latency: 25-topic runs arriving at a steady rate for a while.
+    latency_run_topics: int
+    latency_runs_per_s: float
+    latency_duration_s: float
+
+
+FULL = BenchConfig(
+    quick=False,
+    repetitions=3,
+    p1_topics=10_000,
+    p1_step_topics=1_000,
+    platform_latency_ms=20,
+    push_concurrency=8,
+    p2_events=200_000,
+    p2_runs=20,
+    p2_baseline_events=10_000,
+    p3_records=100_000,
+    p3_page_size=100,
+    p4_connections=4,
+    p4_topics_per_connection=2_500,
+    p4_max_concurrency=4,
+    latency_run_topics=25,
+    latency_runs_per_s=2.0,
+    latency_duration_s=20.0,
+)
+
+QUICK = BenchConfig(
+    quick=True,
+    repetitions=2,
+    p1_topics=2_000,
+    p1_step_topics=250,
+    platform_latency_ms=20,
+    push_concurrency=8,
+    p2_events=50_000,
+    p2_runs=10,
+    p2_baseline_events=3_000,
+    p3_records=20_000,
+    p3_page_size=100,
+    p4_connections=4,
+    p4_topics_per_connection=500,
+    p4_max_concurrency=4,
+    latency_run_topics=25,
+    latency_runs_per_s=2.0,
+    latency_duration_s=8.0,
+)

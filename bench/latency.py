@@ -1,0 +1,108 @@
+"""Latency: 25-topic runs arriving at a steady rate, from each run's acceptance to each item's status being
+readable through the API (GET /api/runs/{id}, polled every POLL_S)."""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+import uuid
+from typing import Any
+
+from bench.config import BenchConfig
+from bench.harness import (
+    Org,
+    ScenarioFailed,
+    add_topics,
+    create_connection,
+    custom_api_connection,
+    median,
+    new_org,
+    set_platform_latency,
+    start_run,
+)
+from bench.world import World
+
+POLL_S = 0.05
+CONNECTIONS = 4
+
+
+async def item_latencies(org: Org, connection_id: str, topic_ids: list[str]) -> list[float]:
+    """Start one run and watch its status: each item counts as readable when `processed` first covers it."""
+    run_id = await start_run(org.api, connection_id, "push", topicIds=topic_ids)
+    accepted = time.perf_counter()
+    latencies: list[float] = []
+    deadline = accepted + 120
+    while time.perf_counter() < deadline:
+        status: dict[str, Any] = (await org.api.get(f"/api/runs/{run_id}")).json()
+        seen = time.perf_counter()
+        latencies.extend(
+            [(seen - accepted) * 1000] * (min(status["processed"], len(topic_ids)) - len(latencies))
+        )
+        if len(latencies) >= len(topic_ids):
+            return latencies
+        await asyncio.sleep(POLL_S)
+    raise ScenarioFailed(f"latency run {run_id} did not show its {len(topic_ids)} items in 120s")
+
+
+async def steady_runs(
+    org: Org, connection_ids: list[str], topic_ids: list[str], config: BenchConfig
+) -> list[float]:
+    """Runs of `latency_run_topics` started every 1/rate seconds for the duration; every item's latency in ms."""
+    size = config.latency_run_topics
+    count = int(config.latency_runs_per_s * config.latency_duration_s)
+    tasks: list[asyncio.Task[list[float]]] = []
+    started = time.perf_counter()
+    for index in range(count):
+        await asyncio.sleep(max(0.0, started + index / config.latency_runs_per_s - time.perf_counter()))
+        chunk = topic_ids[index * size : (index + 1) * size]
+        tasks.append(
+            asyncio.create_task(item_latencies(org, connection_ids[index % len(connection_ids)], chunk))
+        )
+    return [latency for latencies in await asyncio.gather(*tasks) for latency in latencies]
+
+
+def percentiles(latencies: list[float]) -> dict[str, float]:
+    """p50, p95 and p99 in ms."""
+    cuts = statistics.quantiles(latencies, n=100, method="inclusive")
+    return {"p50": round(cuts[49], 1), "p95": round(cuts[94], 1), "p99": round(cuts[98], 1)}
+
+
+async def run_latency(world: World, config: BenchConfig) -> dict[str, Any]:
+    """Latency percentiles (median of the repetitions)."""
+    org = await new_org(world.pool, world.gateway_url)
+    runs = int(config.latency_runs_per_s * config.latency_duration_s)
+    per_repetition: list[dict[str, float]] = []
+    try:
+        await set_platform_latency(world.mock, "custom_api", config.platform_latency_ms)
+        for repetition in range(config.repetitions):
+            topic_ids = await add_topics(
+                world.pool, org, runs * config.latency_run_topics, f"lat{repetition}-{uuid.uuid4().hex[:6]}"
+            )
+            # Fresh connections each time, so that every item is a create on the platform.
+            connection_ids = [
+                await create_connection(
+                    org.api,
+                    custom_api_connection(
+                        world.mock_url,
+                        max_concurrency=config.push_concurrency,
+                        name=f"lat-{uuid.uuid4().hex[:8]}",
+                    ),
+                )
+                for _ in range(CONNECTIONS)
+            ]
+            per_repetition.append(percentiles(await steady_runs(org, connection_ids, topic_ids, config)))
+            for connection_id in connection_ids:
+                await org.api.delete(f"/api/connections/{connection_id}")
+    finally:
+        await set_platform_latency(world.mock, "custom_api", 0)
+        await org.api.aclose()
+    return {
+        **{key: median([figures[key] for figures in per_repetition]) for key in ("p50", "p95", "p99")},
+        "run_topics": config.latency_run_topics,
+        "runs_per_s": config.latency_runs_per_s,
+        "duration_s": config.latency_duration_s,
+        "platform_latency_ms": config.platform_latency_ms,
+        "poll_interval_ms": POLL_S * 1000,
+        "repetitions": per_repetition,
+    }

@@ -1,0 +1,107 @@
+"""P3 sync throughput: records from the mock DMP into the taxonomy, against a bare loop fetching the same pages."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+
+from bench.config import BenchConfig
+from bench.harness import (
+    ScenarioFailed,
+    create_connection,
+    median,
+    new_org,
+    rate,
+    ratio,
+    require_succeeded,
+    start_run,
+    wait_processed,
+)
+from bench.procstats import cpu_seconds, cpu_since, peak_rss_mb, reset_peaks
+from bench.world import World
+
+LISTING = "/dmp/api/v1/segments"
+
+
+def dmp_connection(mock_url: str, page_size: int) -> dict[str, Any]:
+    """An inbound connection reading the mock DMP with offset paging."""
+    return {
+        "name": "p3 dmp",
+        "platform": "custom_api",
+        "direction": "inbound",
+        "authType": "none",
+        "config": {
+            "base_url": f"{mock_url}{LISTING}",
+            "response_path": "data.items",
+            "count_endpoint": f"{LISTING}/count",
+            "count_response_path": "meta.0.total",
+            "pagination_type": "offset",
+            "pagination_params": {"offset_param": "offset", "limit_param": "limit", "page_size": page_size},
+            "field_mappings": [
+                {"source": "segment_name", "target": "topic_name"},
+                {"source": "category.name", "target": "parent_category"},
+                {"source": "description", "target": "description"},
+                {"source": "price.cpm", "target": "cpm"},
+                {"source": "attributes.country", "target": "attributes.country"},
+            ],
+            "source_id_field": "segment_id",
+        },
+    }
+
+
+async def synced_by_activator(world: World, config: BenchConfig) -> float:
+    """Seconds from the sync request to the run closed, for a new org (every record an insert)."""
+    org = await new_org(world.pool, world.gateway_url)
+    try:
+        connection_id = await create_connection(org.api, dmp_connection(world.mock_url, config.p3_page_size))
+        started = time.perf_counter()
+        run_id = await start_run(org.api, connection_id, "sync")
+        finished = await wait_processed(world.pool, run_id, kind="sync")
+        await require_succeeded(world.pool, run_id, config.p3_records)
+        return finished - started
+    finally:
+        await org.api.aclose()
+
+
+async def fetched_by_bare_client(world: World, config: BenchConfig) -> float:
+    """Seconds for one httpx client to fetch and parse the same count and pages in series: the ceiling."""
+    async with httpx.AsyncClient(base_url=world.mock_url, timeout=30) as client:
+        started = time.perf_counter()
+        total = (await client.get(f"{LISTING}/count")).json()["meta"][0]["total"]
+        seen = 0
+        for offset in range(0, total, config.p3_page_size):
+            response = await client.get(LISTING, params={"offset": offset, "limit": config.p3_page_size})
+            seen += len(response.json()["data"]["items"])
+        elapsed = time.perf_counter() - started
+    if seen != config.p3_records:
+        raise ScenarioFailed(f"ceiling loop saw {seen} of {config.p3_records} records")
+    return elapsed
+
+
+async def run_p3(world: World, config: BenchConfig) -> tuple[dict[str, Any], dict[str, float]]:
+    """P3 figures, and the services' peak RSS during it (for P5)."""
+    response = await world.mock.post("/admin/dmp/generate", json={"count": config.p3_records, "seed": 8})
+    if response.status_code != 200:
+        raise ScenarioFailed(f"dmp generate: {response.status_code} {response.text[:200]}")
+    reset_peaks(world.pids())
+    cpu_before = cpu_seconds(world.pids())
+    activator: list[float] = []
+    ceiling: list[float] = []
+    for _ in range(config.repetitions):
+        activator.append(rate(config.p3_records, await synced_by_activator(world, config)))
+        ceiling.append(rate(config.p3_records, await fetched_by_bare_client(world, config)))
+    peaks = peak_rss_mb(world.pids())
+    cpu = cpu_since(cpu_before, world.pids())
+    records = median(activator)
+    return {
+        "available": True,
+        "records_per_s": records,
+        "ceiling_records_per_s": median(ceiling),
+        "ratio": ratio(records, median(ceiling)),
+        "records": config.p3_records,
+        "cpu_seconds_by_service": cpu,
+        "page_size": config.p3_page_size,
+        "repetitions": {"activator": activator, "ceiling": ceiling},
+    }, peaks

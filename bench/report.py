@@ -1,0 +1,146 @@
+"""bench/results.json and the table printed at the end of a run."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+
+def machine() -> dict[str, Any]:
+    """What the figures were measured on (they drift with the machine and its load)."""
+    model = ""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        model = next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in cpuinfo.read_text().splitlines()
+                if line.startswith("model name")
+            ),
+            "",
+        )
+    memory_kb = 0
+    meminfo = Path("/proc/meminfo")
+    if meminfo.exists():
+        memory_kb = int(meminfo.read_text().split()[1])
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": model,
+        "memory_gb": round(memory_kb / 1024 / 1024, 1),
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+        "load_average_at_start": [round(value, 2) for value in os.getloadavg()],
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def write_results(path: Path, results: dict[str, Any]) -> None:
+    """Write the results document."""
+    path.write_text(json.dumps(results, indent=2) + "\n")
+
+
+def _figure(value: object, unit: str = "") -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:,.1f}{unit}" if value >= 10 else f"{value:.2f}{unit}"
+    return f"{value}{unit}"
+
+
+def table(results: dict[str, Any]) -> str:
+    """The results as a Markdown table: figure, baseline, ratio, target."""
+    rows: list[tuple[str, str, str, str, str]] = []
+    p1 = results.get("p1_push")
+    if p1:
+        rows.append(
+            (
+                "P1 push, segments/s",
+                _figure(p1["segments_per_s"]),
+                f"ceiling {_figure(p1['ceiling_segments_per_s'])}",
+                f"{_figure(p1['ratio_vs_ceiling'])}x",
+                "≥ 0.8x",
+            )
+        )
+        rows.append(
+            (
+                "P1 push vs step loop",
+                _figure(p1["segments_per_s"]),
+                f"step loop {_figure(p1['step_loop_segments_per_s'])}",
+                f"{_figure(p1['ratio_vs_step_loop'])}x",
+                "≥ 20x",
+            )
+        )
+    p2 = results.get("p2_recorder")
+    if p2:
+        rows.append(
+            (
+                "P2 recorder, events/s",
+                _figure(p2["events_per_s"]),
+                f"row-at-a-time {_figure(p2['baseline_events_per_s'])}",
+                f"{_figure(p2['ratio'])}x",
+                "≥ 20,000/s, ≥ 10x",
+            )
+        )
+    p3 = results.get("p3_sync")
+    if p3:
+        if p3.get("available", True):
+            rows.append(
+                (
+                    "P3 sync, records/s",
+                    _figure(p3["records_per_s"]),
+                    f"ceiling {_figure(p3['ceiling_records_per_s'])}",
+                    f"{_figure(p3['ratio'])}x",
+                    "≥ 0.7x",
+                )
+            )
+        else:
+            rows.append(("P3 sync, records/s", "not available", p3.get("reason", ""), "", "≥ 0.7x"))
+    p4 = results.get("p4_scale")
+    if p4:
+        rows.append(
+            (
+                "P4 scale-out, segments/s",
+                f"2 workers {_figure(p4['two_workers'])}",
+                f"1 worker {_figure(p4['one_worker'])}",
+                f"{_figure(p4['ratio'])}x",
+                "≥ 1.7x",
+            )
+        )
+    for service, peak in (results.get("p5_memory_mb") or {}).items():
+        rows.append(
+            (
+                f"P5 peak RSS {service}",
+                _figure(peak, " MB"),
+                "",
+                "",
+                "< 150 MB" if service != "mock-platforms" else "",
+            )
+        )
+    latency = results.get("latency_ms")
+    if latency:
+        rows.append(
+            (
+                "Latency p50 / p95 / p99",
+                f"{_figure(latency['p50'])} / {_figure(latency['p95'])} / {_figure(latency['p99'])} ms",
+                "",
+                "",
+                "",
+            )
+        )
+    header = ("Scenario", "Activator", "Baseline", "Ratio", "Target")
+    widths = [max(len(row[column]) for row in [header, *rows]) for column in range(5)]
+    lines = [
+        "| " + " | ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) + " |"
+        for row in [header, tuple("-" * width for width in widths), *rows]
+    ]
+    return "\n".join(lines)
+
+
+def say(message: str) -> None:
+    """Progress on stderr, so that stdout is the table."""
+    print(message, file=sys.stderr, flush=True)
