@@ -63,42 +63,26 @@ class BatchPlatformClient(PlatformClient, Protocol):
         ...
 
 
-class CallSlots:
-    """A connection's concurrent platform calls, shared by every batch of a run that is in flight at once.
-
-    Once the platform refuses the credentials, the calls still waiting for a slot are not made.
-    """
-
-    def __init__(self, concurrency: int) -> None:
-        self.limit = asyncio.Semaphore(max(1, concurrency))
-        self.rejected: PlatformError | None = None
-
-
 async def apply_batch(
-    client: PlatformClient,
-    operations: Sequence[SegmentOperation],
-    *,
-    concurrency: int,
-    slots: CallSlots | None = None,
+    client: PlatformClient, operations: Sequence[SegmentOperation], *, concurrency: int
 ) -> list[SegmentOutcome]:
-    """One outcome per operation, in order; never raises for a platform failure.
-
-    `slots` bounds the calls together with other batches in flight (else `concurrency` bounds this one).
-    """
+    """One outcome per operation, in order; never raises for a platform failure."""
     if not operations:
         return []
     if isinstance(client, BatchPlatformClient):
         return await _apply_natively(client, list(operations))
-    shared = slots or CallSlots(concurrency)
+    limit = asyncio.Semaphore(max(1, concurrency))
+    rejected: PlatformError | None = None
 
     async def bounded(operation: SegmentOperation) -> SegmentOutcome:
-        async with shared.limit:
+        nonlocal rejected
+        async with limit:
             # Once the platform refuses our credentials, the items still waiting would only repeat it.
-            if shared.rejected is not None:
-                return SegmentOutcome(operation, error=shared.rejected)
+            if rejected is not None:
+                return SegmentOutcome(operation, error=rejected)
             outcome = await apply_one(client, operation)
             if outcome.error is not None and outcome.error.error_class is ErrorClass.AUTH:
-                shared.rejected = outcome.error
+                rejected = outcome.error
             return outcome
 
     return list(await asyncio.gather(*(bounded(operation) for operation in operations)))
