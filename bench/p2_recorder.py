@@ -23,6 +23,7 @@ from bench.harness import (
     rate,
     ratio,
 )
+from bench.procstats import cpu_seconds, cpu_since
 from bench.world import World
 from shared.db.runs import insert_run
 from shared.kafka import ensure_topics
@@ -118,8 +119,8 @@ async def persisted(pool: asyncpg.Pool[Any], run_ids: list[uuid.UUID]) -> int:
 
 async def recorded_by_activator(
     world: World, org: Org, connection_id: str, config: BenchConfig, repetition: int
-) -> float:
-    """Events/s a fresh status-recorder persists from a topic pre-loaded with them."""
+) -> tuple[float, float]:
+    """Events/s a fresh status-recorder persists from a topic pre-loaded with them, and its CPU share meanwhile."""
     per_run = config.p2_events // config.p2_runs
     total = per_run * config.p2_runs
     run_ids = await new_runs(world, org, connection_id, config.p2_runs, per_run)
@@ -127,21 +128,26 @@ async def recorded_by_activator(
     await preload(world, prefix, org.org_id, run_ids, per_run)
     name = f"status-recorder-p2-{repetition}"
     service = world.launch(name, ["status-recorder"], {**world.env, "KAFKA_TOPIC_PREFIX": prefix})
+    assert service.process is not None
+    pid = service.process.pid
     try:
         # From the first persisted batch on: the process's start and its group join are not the recorder's speed.
         first_count, first_at = 0, 0.0
+        cpu_at_first: dict[str, float] = {}
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline:
             count = await persisted(world.pool, run_ids)
             now = time.perf_counter()
             if count and not first_at:
                 first_count, first_at = count, now
+                cpu_at_first = cpu_seconds({name: pid})
             if count >= total:
                 if first_count >= total:
                     raise ScenarioFailed(
                         "the recorder persisted every event before the first look: too few events"
                     )
-                return rate(total - first_count, now - first_at)
+                busy = cpu_since(cpu_at_first, {name: pid}).get(name, 0.0)
+                return rate(total - first_count, now - first_at), round(busy / (now - first_at), 2)
             if service.process is not None and service.process.poll() is not None:
                 raise ScenarioFailed(f"{name} exited:\n{service.log_tail()}")
             await asyncio.sleep(0.02)
@@ -198,8 +204,13 @@ async def run_p2(world: World, config: BenchConfig) -> dict[str, Any]:
         )
         activator: list[float] = []
         baseline: list[float] = []
+        recorder_cpu: list[float] = []
         for repetition in range(config.repetitions):
-            activator.append(await recorded_by_activator(world, org, connection_id, config, repetition))
+            events_per_s, cpu_share = await recorded_by_activator(
+                world, org, connection_id, config, repetition
+            )
+            activator.append(events_per_s)
+            recorder_cpu.append(cpu_share)
             baseline.append(await recorded_row_at_a_time(world, org, connection_id, config))
     finally:
         await org.api.aclose()
@@ -210,5 +221,6 @@ async def run_p2(world: World, config: BenchConfig) -> dict[str, Any]:
         "ratio": ratio(events, median(baseline)),
         "events": config.p2_events,
         "baseline_events": config.p2_baseline_events,
-        "repetitions": {"activator": activator, "baseline": baseline},
+        "recorder_cpu_share": median(recorder_cpu),
+        "repetitions": {"activator": activator, "baseline": baseline, "recorder_cpu_share": recorder_cpu},
     }
