@@ -68,6 +68,7 @@ class Settings(BaseSettings):
     output_render_batch: int = Field(default=10_000, ge=1)
     push_concurrency_per_connection: int = 8
     push_runs_in_parallel: int = 4
+    push_batches_in_flight: int = Field(default=2, ge=1)
     outbox_poll_interval_s: float = 0.2
     recorder_batch_max: int = 2_000
     db_pool_max: int = 10

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from services.push_worker.plan import Action, PlannedItem
 from shared.connectors.batch import (
+    CallSlots,
     CreateOperation,
     DeactivateOperation,
     SegmentOperation,
@@ -113,14 +114,22 @@ def _ledger_row(item: PlannedItem, outcome: SegmentOutcome, *, confirms: bool) -
 
 
 async def execute_batch(
-    context: RunContext, items: Sequence[PlannedItem], client: PlatformClient, *, concurrency: int
+    context: RunContext,
+    items: Sequence[PlannedItem],
+    client: PlatformClient,
+    *,
+    concurrency: int,
+    slots: CallSlots | None = None,
 ) -> BatchResult:
-    """Apply the writes of a batch; unchanged and replayed items are reported without a platform call."""
+    """Apply the writes of a batch; unchanged and replayed items are reported without a platform call.
+
+    `slots`: the run's call slots, shared with the other batch in flight.
+    """
     events: list[ItemResult] = []
     ledger: list[ActivationWrite] = []
     writes = [item for item in items if item.action in _DONE]
     outcomes = await apply_batch(
-        client, [_operation(context, item) for item in writes], concurrency=concurrency
+        client, [_operation(context, item) for item in writes], concurrency=concurrency, slots=slots
     )
     auth_error: PlatformError | None = None
     confirms = isinstance(client, ConfirmingPlatformClient)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,7 +12,8 @@ import asyncpg
 import structlog
 
 from services.push_worker.execute import RunContext, abandoned_events, execute_batch, plan_events
-from services.push_worker.plan import plan_push
+from services.push_worker.plan import PlannedItem, plan_push
+from shared.connectors.batch import CallSlots
 from shared.connectors.deps import SegmentLookup
 from shared.connectors.errors import ConnectorConfigError, PlatformError
 from shared.connectors.protocol import ConfirmingPlatformClient, PlatformClient
@@ -155,25 +157,50 @@ async def _push(
     concurrency = int(
         _positive(config.get("max_concurrency")) or deps.settings.push_concurrency_per_connection
     )
+    starts, finishes = _batch_starts(command, len(plan), size)
+    auth_error, cancelled = await _push_batches(
+        command,
+        deps,
+        connection,
+        client,
+        context,
+        [(start, plan[start : start + size]) for start in starts],
+        concurrency=concurrency,
+        bound=bound,
+    )
+    if not finishes and not cancelled:
+        bound.info("push_step_done", batch_index=command.batch_index)
+        return
+    if isinstance(client, ConfirmingPlatformClient) and not command.dry_run:
+        await _confirm(deps, command, client, bound)
+    reason = f"the platform refused the credentials: {auth_error.message}" if auth_error else None
+    await _finish(deps, command, cancelled=cancelled, failed_reason=reason)
+    bound.info("push_run_finished", cancelled=cancelled, auth_failed=auth_error is not None)
+
+
+async def _push_batches(
+    command: PushCommand,
+    deps: PushDependencies,
+    connection: Connection,
+    client: PlatformClient,
+    context: RunContext,
+    batches: list[tuple[int, list[PlannedItem]]],
+    *,
+    concurrency: int,
+    bound: structlog.stdlib.BoundLogger,
+) -> tuple[PlatformError | None, bool]:
+    """Push (offset, batch) pairs, at most PUSH_BATCHES_IN_FLIGHT at once; returns the auth refusal, if any,
+    and whether the run was cancelled."""
     auth_error: PlatformError | None = None
     cancelled = False
-    starts, finishes = _batch_starts(command, len(plan), size)
-    for start in starts:
-        batch = plan[start : start + size]
-        if deps.stopping.is_set():
-            bound.info("push_run_handed_over", next_item=start)
-            raise ShutdownInterrupted
-        await heartbeat(deps.pool, command.run_id)
-        if await is_cancel_requested(deps.pool, command.run_id):
-            cancelled = True
-            break
-        if command.dry_run:
-            await deps.publisher.publish(plan_events(context, batch))
-            continue
-        if auth_error is not None:
-            await deps.publisher.publish(abandoned_events(context, batch, auth_error))
-            continue
-        result = await execute_batch(context, batch, client, concurrency=concurrency)
+    # Batches overlap (PUSH_BATCHES_IN_FLIGHT): the next one's calls take the slots the last one's tail
+    # leaves idle while its ledger rows and events are written; the connection's concurrency still bounds
+    # every call in flight.
+    slots = CallSlots(concurrency)
+    in_flight: deque[asyncio.Task[PlatformError | None]] = deque()
+
+    async def push_batch(batch: list[PlannedItem]) -> PlatformError | None:
+        result = await execute_batch(context, batch, client, concurrency=concurrency, slots=slots)
         # The ledger is durable before the events leave: a redelivery replays, never re-creates.
         await ledger.record_activations(
             deps.pool,
@@ -185,15 +212,36 @@ async def _push(
         await deps.publisher.publish(result.events)
         for event in result.events:
             ITEMS_PUSHED.labels(connection.platform, event.outcome.value).inc()
-        auth_error = auth_error or result.auth_error
-    if not finishes and not cancelled:
-        bound.info("push_step_done", batch_index=command.batch_index)
-        return
-    if isinstance(client, ConfirmingPlatformClient) and not command.dry_run:
-        await _confirm(deps, command, client, bound)
-    reason = f"the platform refused the credentials: {auth_error.message}" if auth_error else None
-    await _finish(deps, command, cancelled=cancelled, failed_reason=reason)
-    bound.info("push_run_finished", cancelled=cancelled, auth_failed=auth_error is not None)
+        return result.auth_error
+
+    try:
+        for start, batch in batches:
+            while len(in_flight) >= deps.settings.push_batches_in_flight:
+                auth_error = auth_error or await in_flight.popleft()
+            if deps.stopping.is_set():
+                while in_flight:  # what is in flight ends with its ledger and events; the rest is handed over
+                    await in_flight.popleft()
+                bound.info("push_run_handed_over", next_item=start)
+                raise ShutdownInterrupted
+            await heartbeat(deps.pool, command.run_id)
+            if await is_cancel_requested(deps.pool, command.run_id):
+                cancelled = True
+                break
+            if command.dry_run:
+                await deps.publisher.publish(plan_events(context, batch))
+                continue
+            refused = auth_error or slots.rejected
+            if refused is not None:
+                await deps.publisher.publish(abandoned_events(context, batch, refused))
+                continue
+            in_flight.append(asyncio.create_task(push_batch(batch)))
+        while in_flight:
+            auth_error = auth_error or await in_flight.popleft()
+    finally:
+        for task in in_flight:
+            task.cancel()
+        await asyncio.gather(*in_flight, return_exceptions=True)
+    return auth_error or slots.rejected, cancelled
 
 
 def _batch_starts(command: PushCommand, planned: int, size: int) -> tuple[list[int], bool]:

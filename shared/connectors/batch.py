@@ -63,26 +63,42 @@ class BatchPlatformClient(PlatformClient, Protocol):
         ...
 
 
+class CallSlots:
+    """A connection's concurrent platform calls, shared by every batch of a run that is in flight at once.
+
+    Once the platform refuses the credentials, the calls still waiting for a slot are not made.
+    """
+
+    def __init__(self, concurrency: int) -> None:
+        self.limit = asyncio.Semaphore(max(1, concurrency))
+        self.rejected: PlatformError | None = None
+
+
 async def apply_batch(
-    client: PlatformClient, operations: Sequence[SegmentOperation], *, concurrency: int
+    client: PlatformClient,
+    operations: Sequence[SegmentOperation],
+    *,
+    concurrency: int,
+    slots: CallSlots | None = None,
 ) -> list[SegmentOutcome]:
-    """One outcome per operation, in order; never raises for a platform failure."""
+    """One outcome per operation, in order; never raises for a platform failure.
+
+    `slots` bounds the calls together with other batches in flight (else `concurrency` bounds this one).
+    """
     if not operations:
         return []
     if isinstance(client, BatchPlatformClient):
         return await _apply_natively(client, list(operations))
-    limit = asyncio.Semaphore(max(1, concurrency))
-    rejected: PlatformError | None = None
+    shared = slots or CallSlots(concurrency)
 
     async def bounded(operation: SegmentOperation) -> SegmentOutcome:
-        nonlocal rejected
-        async with limit:
+        async with shared.limit:
             # Once the platform refuses our credentials, the items still waiting would only repeat it.
-            if rejected is not None:
-                return SegmentOutcome(operation, error=rejected)
+            if shared.rejected is not None:
+                return SegmentOutcome(operation, error=shared.rejected)
             outcome = await apply_one(client, operation)
             if outcome.error is not None and outcome.error.error_class is ErrorClass.AUTH:
-                rejected = outcome.error
+                shared.rejected = outcome.error
             return outcome
 
     return list(await asyncio.gather(*(bounded(operation) for operation in operations)))
