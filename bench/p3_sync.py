@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -21,6 +22,7 @@ from bench.harness import (
 )
 from bench.procstats import cpu_seconds, cpu_since, peak_rss_mb, reset_peaks
 from bench.world import World
+from shared.db.topics import TopicFields, upsert_topics
 
 LISTING = "/dmp/api/v1/segments"
 
@@ -80,6 +82,41 @@ async def fetched_by_bare_client(world: World, config: BenchConfig) -> float:
     return elapsed
 
 
+async def stored_by_bare_loop(world: World, config: BenchConfig) -> float:
+    """Seconds for a hand-written loop to fetch each page and upsert its records, one transaction per page.
+
+    What storing the records costs on this machine with nothing else: no classification, checkpoint,
+    dedupe, counters or events - the floor under any sync that keeps the taxonomy in Postgres.
+    """
+    org = await new_org(world.pool, world.gateway_url)
+    await org.api.aclose()
+    async with httpx.AsyncClient(base_url=world.mock_url, timeout=30) as client:
+        started = time.perf_counter()
+        total = (await client.get(f"{LISTING}/count")).json()["meta"][0]["total"]
+        stored = 0
+        for offset in range(0, total, config.p3_page_size):
+            response = await client.get(LISTING, params={"offset": offset, "limit": config.p3_page_size})
+            topics = [_bare_topic(record) for record in response.json()["data"]["items"]]
+            async with world.pool.acquire() as connection, connection.transaction():
+                stored += len(await upsert_topics(connection, org.org_id, topics))
+        elapsed = time.perf_counter() - started
+    if stored != config.p3_records:
+        raise ScenarioFailed(f"fetch-and-upsert loop stored {stored} of {config.p3_records} records")
+    return elapsed
+
+
+def _bare_topic(record: dict[str, Any]) -> TopicFields:
+    cpm = record.get("price", {}).get("cpm")
+    return TopicFields(
+        name=record["segment_name"],
+        parent_category=record.get("category", {}).get("name"),
+        description=record.get("description") or "",
+        external_id=str(record["segment_id"]),
+        cpm=Decimal(str(cpm)) if cpm is not None else None,
+        attributes={"country": record.get("attributes", {}).get("country")},
+    )
+
+
 async def run_p3(world: World, config: BenchConfig) -> tuple[dict[str, Any], dict[str, float]]:
     """P3 figures, and the services' peak RSS during it (for P5)."""
     response = await world.mock.post("/admin/dmp/generate", json={"count": config.p3_records, "seed": 8})
@@ -89,9 +126,11 @@ async def run_p3(world: World, config: BenchConfig) -> tuple[dict[str, Any], dic
     cpu_before = cpu_seconds(world.pids())
     activator: list[float] = []
     ceiling: list[float] = []
+    bare_store: list[float] = []
     for _ in range(config.repetitions):
         activator.append(rate(config.p3_records, await synced_by_activator(world, config)))
         ceiling.append(rate(config.p3_records, await fetched_by_bare_client(world, config)))
+        bare_store.append(rate(config.p3_records, await stored_by_bare_loop(world, config)))
     peaks = peak_rss_mb(world.pids())
     cpu = cpu_since(cpu_before, world.pids())
     records = median(activator)
@@ -100,8 +139,10 @@ async def run_p3(world: World, config: BenchConfig) -> tuple[dict[str, Any], dic
         "records_per_s": records,
         "ceiling_records_per_s": median(ceiling),
         "ratio": ratio(records, median(ceiling)),
+        "fetch_and_upsert_records_per_s": median(bare_store),
+        "ratio_vs_fetch_and_upsert": ratio(records, median(bare_store)),
         "records": config.p3_records,
         "cpu_seconds_by_service": cpu,
         "page_size": config.p3_page_size,
-        "repetitions": {"activator": activator, "ceiling": ceiling},
+        "repetitions": {"activator": activator, "ceiling": ceiling, "fetch_and_upsert": bare_store},
     }, peaks

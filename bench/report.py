@@ -98,6 +98,16 @@ def table(results: dict[str, Any]) -> str:
                     "≥ 0.7x",
                 )
             )
+            if "fetch_and_upsert_records_per_s" in p3:
+                rows.append(
+                    (
+                        "P3 sync vs storing alone",
+                        _figure(p3["records_per_s"]),
+                        f"fetch+upsert loop {_figure(p3['fetch_and_upsert_records_per_s'])}",
+                        f"{_figure(p3['ratio_vs_fetch_and_upsert'])}x",
+                        "",
+                    )
+                )
         else:
             rows.append(("P3 sync, records/s", "not available", p3.get("reason", ""), "", "≥ 0.7x"))
     p4 = results.get("p4_scale")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -26,7 +27,7 @@ from shared.inbound.source import InboundSource, SourceError
 from shared.inbound.watermarks import later, page_mark
 from shared.messages import RunFinished, RunStarted, SyncPageRecorded, deterministic_event_id
 from shared.settings import Settings
-from shared.status_publisher import StatusPublisher
+from shared.status_publisher import PendingAcks, StatusPublisher
 
 log = structlog.get_logger(__name__)
 
@@ -48,6 +49,29 @@ class Closing:
 class CommittedPage:
     counts: sync_runs.PageCounts
     closing: Closing | None
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    """A page as the source gave it, and the checkpoint past it."""
+
+    records: list[MappedTopic | InvalidRecord]  # mapped while the previous page commits
+    following: SyncCheckpoint
+    known_total: int | None  # the run's total when the source has a count endpoint
+    recount: int | None  # the source's count again, after its last page
+    recount_error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class FetchFailed:
+    reason: str
+
+
+class _Cancelled:
+    """The run's cancel was found under the page's row lock: nothing of the page is written."""
+
+
+CANCELLED = _Cancelled()
 
 
 def _topic_fields(topic: MappedTopic, connection_id: uuid.UUID) -> TopicFields:
@@ -85,6 +109,7 @@ class SyncRunDriver:
         self._settings = settings
         self._publisher = publisher
         self._mapper = RecordMapper(config)
+        self._reports = PendingAcks(publisher)
         self._log = log.bind(
             run_id=str(run.run_id), connection_id=str(run.connection_id), org_id=str(run.org_id)
         )
@@ -126,36 +151,57 @@ class SyncRunDriver:
         return checkpoint
 
     async def pages(self, checkpoint: SyncCheckpoint, *, total: int, limit: int | None) -> None:
-        """Page on from `checkpoint` until the end (or `limit` pages), a cancel or a failure."""
-        taken = 0
-        while not checkpoint.done and (limit is None or taken < limit):
-            if self._stopping is not None and self._stopping.is_set():
-                self._log.info("sync_run_handed_over", pages=checkpoint.page)
-                raise ShutdownInterrupted  # uncommitted: the next owner resumes from the checkpoint
-            if await is_cancel_requested(self._pool, self._run.run_id):
-                await self.close(
-                    "cancelled",
-                    f"cancelled at a page boundary after {checkpoint.page} pages; checkpoint kept",
-                )
-                return
-            following = await self.page(checkpoint, total)
-            if following is None:
-                return
-            checkpoint = following
-            taken += 1
+        """Page on from `checkpoint` until the end (or `limit` pages), a cancel or a failure.
 
-    async def page(self, checkpoint: SyncCheckpoint, total: int) -> SyncCheckpoint | None:
-        """Fetch, classify and commit the page after `checkpoint`; None when the run stopped."""
+        The next page is fetched while the current one is classified and committed, and page events go
+        out without waiting for the broker between pages: every confirm is awaited before this returns.
+        """
+        if await is_cancel_requested(self._pool, self._run.run_id):
+            await self._cancel(checkpoint)
+            return
+        try:
+            await self._page_on(checkpoint, total=total, limit=limit)
+        except BaseException:
+            self._reports.forget()
+            raise
+        await self._reports.confirm_all()
+
+    async def _page_on(self, checkpoint: SyncCheckpoint, *, total: int, limit: int | None) -> None:
+        taken = 0
+        ahead: asyncio.Task[Fetched | FetchFailed] | None = None
+        try:
+            while not checkpoint.done and (limit is None or taken < limit):
+                if self._stopping is not None and self._stopping.is_set():
+                    self._log.info("sync_run_handed_over", pages=checkpoint.page)
+                    raise ShutdownInterrupted  # uncommitted: the next owner resumes from the checkpoint
+                fetched = await (ahead or self._fetch(checkpoint, total))
+                ahead = None
+                if isinstance(fetched, FetchFailed):
+                    await self._fail(checkpoint, fetched.reason)
+                    return
+                following = fetched.following
+                if not following.done and (limit is None or taken + 1 < limit):
+                    ahead = asyncio.create_task(self._fetch(following, total))
+                if not await self._page(checkpoint, fetched):
+                    return
+                checkpoint = following
+                taken += 1
+        finally:
+            if ahead is not None:
+                ahead.cancel()
+                with contextlib.suppress(BaseException):
+                    await ahead
+
+    async def _fetch(self, checkpoint: SyncCheckpoint, total: int) -> Fetched | FetchFailed:
+        """The page after `checkpoint` and the checkpoint past it (the recount, when it is the last)."""
         config = self._config
-        number = checkpoint.page + 1
-        label = f"page {number} ({checkpoint.position(config.pagination_type)})"
+        label = f"page {checkpoint.page + 1} ({checkpoint.position(config.pagination_type)})"
         known_total = total if config.count_endpoint else None
         try:
             fetched = await self._source.page(checkpoint)
             following = self._source.pager.advance(checkpoint, fetched, known_total)
         except (SourceError, PagingError) as exc:
-            await self.close("failed", f"{label}: {exc}")
-            return None
+            return FetchFailed(f"{label}: {exc}")
         if config.incremental_field:
             mark = later(following.high_water_mark, page_mark(fetched.items, config.incremental_field))
             following = following.model_copy(update={"high_water_mark": mark})
@@ -166,20 +212,41 @@ class SyncRunDriver:
                 recount = await self._source.count(following.since)
             except SourceError as exc:
                 recount_error = exc.message
+        records = self._mapper.map_page(fetched.items)
+        return Fetched(records, following, known_total, recount, recount_error)
+
+    async def _page(self, checkpoint: SyncCheckpoint, fetched: Fetched) -> bool:
+        """Classify and commit a fetched page; False when the run stopped (cancelled, superseded)."""
+        number = checkpoint.page + 1
         committed = await self._commit(
             number,
             checkpoint,
-            following,
-            self._mapper.map_page(fetched.items),
-            known_total=known_total,
-            recount=recount,
-            recount_error=recount_error,
+            fetched.following,
+            fetched.records,
+            known_total=fetched.known_total,
+            recount=fetched.recount,
+            recount_error=fetched.recount_error,
         )
+        if isinstance(committed, _Cancelled):
+            await self._cancel(checkpoint)
+            return False
         if committed is None:
             self._log.info("sync_page_superseded", page=number)
-            return None
+            return False
         await self._report(number, committed)
-        return following
+        return True
+
+    async def _fail(self, checkpoint: SyncCheckpoint, reason: str) -> None:
+        # A page fetched ahead may fail after a cancel came in: the cancel is what the user asked for.
+        if await is_cancel_requested(self._pool, self._run.run_id):
+            await self._cancel(checkpoint)
+        else:
+            await self.close("failed", reason)
+
+    async def _cancel(self, checkpoint: SyncCheckpoint) -> None:
+        await self.close(
+            "cancelled", f"cancelled at a page boundary after {checkpoint.page} pages; checkpoint kept"
+        )
 
     async def close(self, status: str, reason: str | None) -> None:
         """End the run outside a page (failure, cancel) and tell observers."""
@@ -195,7 +262,7 @@ class SyncRunDriver:
         known_total: int | None,
         recount: int | None,
         recount_error: str | None,
-    ) -> CommittedPage | None:
+    ) -> CommittedPage | _Cancelled | None:
         run = self._run
         async with self._pool.acquire() as connection, connection.transaction():
             state = await sync_runs.sync_run_state(connection, run.run_id, lock=True)
@@ -204,10 +271,10 @@ class SyncRunDriver:
                 return None
             if state.checkpoint.page != before.page:
                 return None
+            if state.cancel_requested:
+                return CANCELLED
             source_ids = [record.source_id for record in records if record.source_id is not None]
-            new_ids = await sync_runs.claim_source_ids(connection, run.run_id, source_ids)
-            fresh = [r.source_id for r in records if isinstance(r, MappedTopic) and r.source_id in new_ids]
-            stored = await sync_runs.stored_topics(connection, run.org_id, fresh)
+            new_ids, stored = await sync_runs.claim_source_ids(connection, run.run_id, run.org_id, source_ids)
             plan = plan_page(records, new_ids, stored, run.connection_id)
             created, updated = (0, 0)
             if plan.upserts:
@@ -302,7 +369,7 @@ class SyncRunDriver:
 
     async def _report(self, number: int, committed: CommittedPage) -> None:
         run, counts, closing = self._run, committed.counts, committed.closing
-        await self._publisher.publish(
+        await self._reports.send(
             [
                 SyncPageRecorded(
                     event_id=deterministic_event_id(run.run_id, "page", number),

@@ -113,29 +113,25 @@ async def advance_high_water_mark(
     )
 
 
-async def claim_source_ids(connection: DbConnection, run_id: uuid.UUID, source_ids: list[str]) -> set[str]:
-    """Record the page's source ids as seen by the run; returns those no earlier page had."""
+async def claim_source_ids(
+    connection: DbConnection, run_id: uuid.UUID, org_id: uuid.UUID, source_ids: list[str]
+) -> tuple[set[str], dict[str, StoredTopic]]:
+    """Record the page's source ids as seen by the run, in one statement.
+
+    Returns the ids no earlier page had, and the org's stored topics for those ids (by external id).
+    """
     rows = await connection.fetch(
-        """INSERT INTO sync_seen (run_id, source_id) SELECT $1, unnest($2::text[])
-           ON CONFLICT DO NOTHING RETURNING source_id""",
+        """WITH claimed AS (
+               INSERT INTO sync_seen (run_id, source_id) SELECT $1, unnest($2::text[])
+               ON CONFLICT DO NOTHING RETURNING source_id)
+           SELECT c.source_id, t.external_id, t.name, t.parent_category, t.path, t.description, t.cpm,
+                  t.attributes, t.status, t.source_connection_id
+           FROM claimed c LEFT JOIN topics t ON t.org_id = $3 AND t.external_id = c.source_id""",
         run_id,
         source_ids,
-    )
-    return {row["source_id"] for row in rows}
-
-
-async def stored_topics(
-    connection: DbConnection, org_id: uuid.UUID, external_ids: list[str]
-) -> dict[str, StoredTopic]:
-    """The org's topics with these external ids, by external id."""
-    rows = await connection.fetch(
-        """SELECT external_id, name, parent_category, path, description, cpm, attributes, status,
-                  source_connection_id
-           FROM topics WHERE org_id = $1 AND external_id = ANY($2::text[])""",
         org_id,
-        external_ids,
     )
-    return {
+    stored = {
         row["external_id"]: StoredTopic(
             external_id=row["external_id"],
             name=row["name"],
@@ -148,7 +144,9 @@ async def stored_topics(
             source_connection_id=row["source_connection_id"],
         )
         for row in rows
+        if row["external_id"] is not None
     }
+    return {row["source_id"] for row in rows}, stored
 
 
 async def record_page(

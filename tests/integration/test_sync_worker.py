@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +47,16 @@ class RecordingPublisher:
             self.fail_after_pages = None
             raise PublisherDown
         self.events.extend(events)
+
+    async def send(self, events: Sequence[StatusEvent]) -> Awaitable[object]:
+        acknowledged: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+        try:
+            await self.publish(events)
+        except PublisherDown as exc:
+            acknowledged.set_exception(exc)  # the broker refuses the send: its acknowledgement fails
+        else:
+            acknowledged.set_result(None)
+        return acknowledged
 
     def pages(self) -> list[SyncPageRecorded]:
         return [event for event in self.events if isinstance(event, SyncPageRecorded)]
@@ -226,7 +237,8 @@ async def test_a_crash_after_a_committed_page_resumes_from_the_checkpoint(world:
         "skipped": 0,
         "pages": 10,
     }
-    assert world.mock.platforms[Platform.DMP].stats.requests == 1 + 10 + 1  # count, 10 pages, recount
+    # count, 10 pages, recount - and page 5 again when it was already fetched ahead before the crash
+    assert world.mock.platforms[Platform.DMP].stats.requests - (1 + 10 + 1) in (0, 1)
 
 
 async def test_invalid_records_are_kept_with_payload_page_and_reason(world: World) -> None:
