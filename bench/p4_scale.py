@@ -30,7 +30,6 @@ from bench.harness import (
 from bench.procstats import cpu_seconds, cpu_since
 from bench.world import World
 
-PUSH_GROUP = "activator-push-worker"
 REPLICA = "push-worker-2"
 
 
@@ -48,7 +47,7 @@ async def group_assignment(world: World) -> dict[str, set[int]]:
     admin = AIOKafkaAdminClient(bootstrap_servers=world.settings.kafka_bootstrap_servers)
     await admin.start()
     try:
-        (response,) = await admin.describe_consumer_groups([PUSH_GROUP])
+        (response,) = await admin.describe_consumer_groups([world.settings.consumer_group("push-worker")])
     finally:
         await admin.close()
     _error, _group, state, _protocol_type, _protocol, members, *_ = response.groups[0]

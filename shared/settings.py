@@ -105,6 +105,13 @@ class Settings(BaseSettings):
         """Full Kafka topic name, e.g. `activator.status`."""
         return f"{self.kafka_topic_prefix}.{name}"
 
+    def consumer_group(self, role: str) -> str:
+        """A worker's Kafka consumer group, under the topic prefix: `activator-push-worker` by default.
+
+        Two deployments on one Kafka cluster with different prefixes never share a group (nor its rebalances).
+        """
+        return f"{self.kafka_topic_prefix}-{role}"
+
     def require_encryption_key(self) -> str:
         """The credentials key; raises ConfigurationError for a missing, short or placeholder value."""
         key = self.credentials_encryption_key.get_secret_value()

@@ -16,11 +16,11 @@ log = structlog.get_logger(__name__)
 CONSUMER_LAG = Gauge(
     "activator_consumer_lag", "Messages not yet committed by a consumer group", ["group", "topic"]
 )
-GROUPS = {
-    "activator-push-worker": "push.commands",
-    "activator-sync-worker": "sync.commands",
-    "activator-status-recorder": "status",
-    "activator-intake": "requests",
+WORKER_TOPICS = {
+    "push-worker": "push.commands",
+    "sync-worker": "sync.commands",
+    "status-recorder": "status",
+    "intake": "requests",
 }
 
 
@@ -32,8 +32,8 @@ async def measure_lag(settings: Settings) -> dict[str, int]:
     await consumer.start()
     try:
         lags: dict[str, int] = {}
-        for group, name in GROUPS.items():
-            topic = settings.topic(name)
+        for role, name in WORKER_TOPICS.items():
+            group, topic = settings.consumer_group(role), settings.topic(name)
             committed = await admin.list_consumer_group_offsets(group)
             described = await admin.describe_topics([topic])
             partitions = [

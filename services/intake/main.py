@@ -47,7 +47,7 @@ def build_intake(settings: Settings) -> FastStream:
 
     @broker.subscriber(
         settings.topic("requests"),
-        group_id="activator-intake",
+        group_id=settings.consumer_group("intake"),
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
         max_poll_interval_ms=settings.kafka_max_poll_interval_ms,

@@ -71,7 +71,7 @@ def build_push_worker(settings: Settings) -> FastStream:
 
     @broker.subscriber(
         settings.topic("push.commands"),
-        group_id="activator-push-worker",
+        group_id=settings.consumer_group("push-worker"),
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
         max_workers=settings.push_runs_in_parallel,

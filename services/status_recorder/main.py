@@ -43,7 +43,7 @@ def build_recorder(settings: Settings) -> FastStream:
 
     @broker.subscriber(
         settings.topic("status"),
-        group_id="activator-status-recorder",
+        group_id=settings.consumer_group("status-recorder"),
         batch=True,
         max_records=settings.recorder_batch_max,
         batch_timeout_ms=100,

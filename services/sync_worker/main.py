@@ -77,7 +77,7 @@ def build_sync_worker(settings: Settings) -> FastStream:
 
     @broker.subscriber(
         settings.topic("sync.commands"),
-        group_id="activator-sync-worker",
+        group_id=settings.consumer_group("sync-worker"),
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
         max_workers=settings.sync_runs_in_parallel,

@@ -64,9 +64,9 @@ async def test_a_push_run_shows_in_the_worker_recorder_and_gateway_metrics(
     assert "activator_outbox_lag" in gateway
     lags = await measure_lag(settings)
     assert set(lags) == {
-        "activator-push-worker",
-        "activator-sync-worker",
-        "activator-status-recorder",
-        "activator-intake",
+        f"{settings.kafka_topic_prefix}-push-worker",
+        f"{settings.kafka_topic_prefix}-sync-worker",
+        f"{settings.kafka_topic_prefix}-status-recorder",
+        f"{settings.kafka_topic_prefix}-intake",
     }
     assert all(lag >= 0 for lag in lags.values())
