@@ -10,10 +10,35 @@ import asyncpg
 from faststream import FastStream
 from faststream.kafka import KafkaBroker
 
+from shared.consumer_guard import ConsumerGuard, DeadLetterHook
 from shared.db.pool import create_pool
-from shared.kafka import ensure_topics
+from shared.kafka import build_broker, ensure_topics
 from shared.metrics import serve_worker_metrics
 from shared.settings import Settings
+from shared.tracing import configure_tracing
+
+
+def service_broker(settings: Settings, role: str) -> KafkaBroker:
+    """A consuming service's idempotent broker (client id `activator-<role>`), traced when an exporter is set."""
+    return build_broker(
+        settings,
+        client_id=f"activator-{role}",
+        tracer_provider=configure_tracing(role, settings.otel_traces_exporter),
+    )
+
+
+def service_guard(
+    broker: KafkaBroker, settings: Settings, role: str, *, on_dead_letter: DeadLetterHook | None = None
+) -> ConsumerGuard:
+    """Bounded retries, then the DLQ: how every consuming service handles a message that keeps failing."""
+    return ConsumerGuard(
+        broker,
+        settings.topic("dlq"),
+        max_attempts=settings.consumer_max_attempts,
+        backoff_s=settings.consumer_backoff_s,
+        service=role,
+        on_dead_letter=on_dead_letter,
+    )
 
 
 class WorkerDependencies(Protocol):

@@ -7,13 +7,13 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
 from services.intake.handler import IncomingRequest, IntakeDependencies, handle_request
-from shared.consumer_guard import ConsumerGuard, guard_middleware
+from shared.consumer_guard import guard_middleware
 from shared.db.pool import create_pool
-from shared.kafka import build_broker, ensure_topics
+from shared.kafka import ensure_topics
 from shared.messages import RequestAccepted, RequestRejected, RunRequestMessage, StatusTopicEvent
 from shared.metrics import serve_worker_metrics
 from shared.settings import Settings
-from shared.tracing import configure_tracing
+from shared.worker_app import service_broker, service_guard
 
 
 class KafkaAnswerPublisher:
@@ -30,18 +30,8 @@ class KafkaAnswerPublisher:
 
 def build_intake(settings: Settings) -> FastStream:
     """The intake app; the pool opens on startup."""
-    broker = build_broker(
-        settings,
-        client_id="activator-intake",
-        tracer_provider=configure_tracing("intake", settings.otel_traces_exporter),
-    )
-    guard = ConsumerGuard(
-        broker,
-        settings.topic("dlq"),
-        max_attempts=settings.consumer_max_attempts,
-        backoff_s=settings.consumer_backoff_s,
-        service="intake",
-    )
+    broker = service_broker(settings, "intake")
+    guard = service_guard(broker, settings, "intake")
     broker.add_middleware(guard_middleware(guard))
     state: dict[str, IntakeDependencies] = {}
 

@@ -12,25 +12,19 @@ from shared.connection_clients import build_platform_client
 from shared.connectors.deps import SegmentLookup
 from shared.connectors.protocol import PlatformClient
 from shared.connectors.throttle import ConnectionThrottle
-from shared.consumer_guard import ConsumerGuard, guard_middleware
+from shared.consumer_guard import guard_middleware
 from shared.db.connections import Connection
 from shared.db.runs import fail_run
-from shared.kafka import build_broker
 from shared.messages import PushCommand, StatusEvent
 from shared.settings import Settings
 from shared.status_publisher import KafkaStatusPublisher
-from shared.tracing import configure_tracing
-from shared.worker_app import WorkerRuntime, worker_app
+from shared.worker_app import WorkerRuntime, service_broker, service_guard, worker_app
 
 
 def build_push_worker(settings: Settings) -> FastStream:
     """The push-worker app; pools and clients open on startup."""
     settings.require_encryption_key()
-    broker = build_broker(
-        settings,
-        client_id="activator-push-worker",
-        tracer_provider=configure_tracing("push-worker", settings.otel_traces_exporter),
-    )
+    broker = service_broker(settings, "push-worker")
     runtime = WorkerRuntime(
         lambda pool: PushDependencies(
             pool=pool,
@@ -49,14 +43,7 @@ def build_push_worker(settings: Settings) -> FastStream:
         reason = f"push command dead-lettered: {type(error).__name__}: {str(error)[:300]}"
         await fail_run(runtime.deps.pool, command.run_id, reason)
 
-    guard = ConsumerGuard(
-        broker,
-        settings.topic("dlq"),
-        max_attempts=settings.consumer_max_attempts,
-        backoff_s=settings.consumer_backoff_s,
-        service="push-worker",
-        on_dead_letter=fail_dead_lettered_run,
-    )
+    guard = service_guard(broker, settings, "push-worker", on_dead_letter=fail_dead_lettered_run)
     broker.add_middleware(guard_middleware(guard))
 
     def client_factory(

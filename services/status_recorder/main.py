@@ -10,13 +10,14 @@ from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
 
 from services.status_recorder.persist import persist_events
-from shared.consumer_guard import ConsumerGuard, PoisonMessage
+from shared.consumer_guard import PoisonMessage
 from shared.db.pool import create_pool
-from shared.kafka import build_broker, ensure_topics
+from shared.kafka import ensure_topics
 from shared.messages import STATUS_TOPIC_EVENT, StatusTopicEvent
 from shared.metrics import serve_worker_metrics
 from shared.settings import Settings
-from shared.tracing import configure_tracing, tracer
+from shared.tracing import tracer
+from shared.worker_app import service_broker, service_guard
 
 log = structlog.get_logger(__name__)
 
@@ -27,18 +28,8 @@ async def _undecoded(_message: Any) -> None:
 
 def build_recorder(settings: Settings) -> FastStream:
     """The recorder app; the pool opens on startup."""
-    broker = build_broker(
-        settings,
-        client_id="activator-status-recorder",
-        tracer_provider=configure_tracing("status-recorder", settings.otel_traces_exporter),
-    )
-    guard = ConsumerGuard(
-        broker,
-        settings.topic("dlq"),
-        max_attempts=settings.consumer_max_attempts,
-        backoff_s=settings.consumer_backoff_s,
-        service="status-recorder",
-    )
+    broker = service_broker(settings, "status-recorder")
+    guard = service_guard(broker, settings, "status-recorder")
     state: dict[str, Any] = {}
 
     @broker.subscriber(

@@ -10,27 +10,21 @@ from pydantic import ValidationError
 from services.sync_worker.handler import SyncDependencies, handle_sync
 from services.sync_worker.pages import SyncRunRef, close_run
 from shared.connection_clients import egress_deps
-from shared.consumer_guard import ConsumerGuard, guard_middleware
+from shared.consumer_guard import guard_middleware
 from shared.db.connections import Connection
 from shared.inbound.config import InboundConfig
 from shared.inbound.pager import Pager, PagingLimits
 from shared.inbound.source import InboundSource, build_inbound_source
-from shared.kafka import build_broker
 from shared.messages import SYNC_WORK, StatusEvent, SyncWork
 from shared.settings import Settings
 from shared.status_publisher import KafkaStatusPublisher
-from shared.tracing import configure_tracing
-from shared.worker_app import WorkerRuntime, worker_app
+from shared.worker_app import WorkerRuntime, service_broker, service_guard, worker_app
 
 
 def build_sync_worker(settings: Settings) -> FastStream:
     """The sync-worker app; the pool opens on startup."""
     settings.require_encryption_key()
-    broker = build_broker(
-        settings,
-        client_id="activator-sync-worker",
-        tracer_provider=configure_tracing("sync-worker", settings.otel_traces_exporter),
-    )
+    broker = service_broker(settings, "sync-worker")
 
     async def fail_dead_lettered_run(record: Any, error: BaseException) -> None:
         # A command that will never be processed must not leave its run `running` forever.
@@ -43,14 +37,7 @@ def build_sync_worker(settings: Settings) -> FastStream:
         reason = f"sync command dead-lettered: {type(error).__name__}: {str(error)[:300]}"
         await close_run(deps.pool, deps.publisher, run, status="failed", reason=reason)
 
-    guard = ConsumerGuard(
-        broker,
-        settings.topic("dlq"),
-        max_attempts=settings.consumer_max_attempts,
-        backoff_s=settings.consumer_backoff_s,
-        service="sync-worker",
-        on_dead_letter=fail_dead_lettered_run,
-    )
+    guard = service_guard(broker, settings, "sync-worker", on_dead_letter=fail_dead_lettered_run)
     broker.add_middleware(guard_middleware(guard))
     limits = PagingLimits(max_empty_pages=settings.sync_max_empty_pages)
 
