@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import asyncpg
@@ -20,19 +19,9 @@ from tests.e2e.helpers import (
     start_push,
     wait_for_run,
 )
+from tests.support.metrics import prometheus_sample
 
 pytestmark = pytest.mark.e2e
-
-
-def _sample(text: str, name: str, **labels: str) -> float:
-    """The value of one sample of a metric in Prometheus text format (0 when absent)."""
-    for line in text.splitlines():
-        if not line.startswith(name + "{") and not line.startswith(name + " "):
-            continue
-        found = dict(re.findall(r'(\w+)="([^"]*)"', line.split(" ")[0]))
-        if all(found.get(key) == value for key, value in labels.items()):
-            return float(line.rsplit(" ", 1)[1])
-    return 0.0
 
 
 async def test_a_push_run_shows_in_the_worker_recorder_and_gateway_metrics(
@@ -50,17 +39,25 @@ async def test_a_push_run_shows_in_the_worker_recorder_and_gateway_metrics(
         recorder = (await scrape.get(system.metrics_urls["status-recorder"])).text
         gateway = (await scrape.get(system.metrics_urls["gateway"])).text
 
-    created = _sample(worker, "activator_items_pushed_total", platform="custom_api", outcome="created")
+    created = prometheus_sample(
+        worker, "activator_items_pushed_total", platform="custom_api", outcome="created"
+    )
     assert (
-        created - _sample(before, "activator_items_pushed_total", platform="custom_api", outcome="created")
+        created
+        - prometheus_sample(before, "activator_items_pushed_total", platform="custom_api", outcome="created")
         == 40
     )
     assert (
-        _sample(worker, "activator_platform_request_seconds_count", platform="custom_api", status_class="2xx")
+        prometheus_sample(
+            worker, "activator_platform_request_seconds_count", platform="custom_api", status_class="2xx"
+        )
         >= 40
     )
-    assert _sample(recorder, "activator_run_duration_seconds_count", kind="push", status="succeeded") >= 1
-    assert _sample(gateway, "activator_runs_started_total", kind="push") >= 1
+    assert (
+        prometheus_sample(recorder, "activator_run_duration_seconds_count", kind="push", status="succeeded")
+        >= 1
+    )
+    assert prometheus_sample(gateway, "activator_runs_started_total", kind="push") >= 1
     assert "activator_outbox_lag" in gateway
     lags = await measure_lag(settings)
     assert set(lags) == {

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -12,19 +11,9 @@ import pytest
 
 from shared.settings import Settings
 from tests.integration.test_connections_api import custom_api_connection
+from tests.support.metrics import prometheus_sample
 
 pytestmark = pytest.mark.integration
-
-
-def _sample(metrics: str, name: str, **labels: str) -> float:
-    """The value of one Prometheus sample, 0 when it is absent."""
-    for line in metrics.splitlines():
-        if not line.startswith(name + "{") and not line.startswith(name + " "):
-            continue
-        found = dict(re.findall(r'(\w+)="([^"]*)"', line.partition(" ")[0]))
-        if all(found.get(key) == value for key, value in labels.items()):
-            return float(line.rsplit(" ", 1)[1])
-    return 0.0
 
 
 async def test_metrics_count_requests_by_route_template_and_runs_by_kind(
@@ -42,14 +31,14 @@ async def test_metrics_count_requests_by_route_template_and_runs_by_kind(
         await anonymous.get("/no/such/path")
         after = (await anonymous.get("/metrics")).text
 
-    assert _sample(after, "activator_http_requests_total", **topic_route) - _sample(
+    assert prometheus_sample(after, "activator_http_requests_total", **topic_route) - prometheus_sample(
         before, "activator_http_requests_total", **topic_route
     ) == pytest.approx(3)
-    assert _sample(after, "activator_http_request_duration_seconds_count", **topic_route) >= 3
-    assert _sample(after, "activator_runs_started_total", kind="push") - _sample(
+    assert prometheus_sample(after, "activator_http_request_duration_seconds_count", **topic_route) >= 3
+    assert prometheus_sample(after, "activator_runs_started_total", kind="push") - prometheus_sample(
         before, "activator_runs_started_total", kind="push"
     ) == pytest.approx(1)
-    assert _sample(after, "activator_http_requests_total", route="unmatched", status="404") >= 1
+    assert prometheus_sample(after, "activator_http_requests_total", route="unmatched", status="404") >= 1
     assert "activator_outbox_lag" in after
     assert "00000000-0000" not in after  # ids never become labels
 
