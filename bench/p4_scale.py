@@ -158,10 +158,14 @@ async def run_p4(world: World, config: BenchConfig) -> dict[str, Any]:
         world.stop_service(REPLICA)
         await set_platform_latency(world.mock, "custom_api", 0)
         await org.api.aclose()
+    # The most the platform allows: every connection's calls at its cap, each taking the injected latency.
+    cap = config.p4_connections * config.p4_max_concurrency * 1000 / config.platform_latency_ms
     return {
         "one_worker": median(one),
         "two_workers": median(two),
         "ratio": ratio(median(two), median(one)),
+        "platform_cap_segments_per_s": cap,
+        "one_worker_share_of_cap": ratio(median(one), cap),
         "connections": config.p4_connections,
         "topics_per_connection": config.p4_topics_per_connection,
         "max_concurrency": config.p4_max_concurrency,

@@ -19,7 +19,8 @@ import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
 import yaml
 
-from services.gateway.consumer_lag import GROUPS
+from services.gateway.consumer_lag import WORKER_TOPICS
+from shared.settings import Settings
 from tests.support.deploy_manifests import REPO, activator_command, as_mapping, unknown_env_names
 
 K8S = REPO / "deploy" / "k8s"
@@ -224,9 +225,10 @@ def test_scaled_objects_scale_the_command_workers_on_their_consumer_lag(
         # The CRD types every metadata value as a string: an unquoted 4 is refused by the API server.
         assert all(isinstance(value, str) for value in metadata.values()), name
         assert set(metadata) <= KAFKA_TRIGGER_KEYS, set(metadata) - KAFKA_TRIGGER_KEYS
-        group = f"activator-{name}"
-        assert metadata["consumerGroup"] == group
-        assert metadata["topic"] == f"{config['KAFKA_TOPIC_PREFIX']}.{GROUPS[group]}"
+        # The group and topic the worker itself uses with the overlay's prefix.
+        worker_settings = Settings.model_construct(kafka_topic_prefix=config["KAFKA_TOPIC_PREFIX"])
+        assert metadata["consumerGroup"] == worker_settings.consumer_group(name)
+        assert metadata["topic"] == worker_settings.topic(WORKER_TOPICS[name])
         assert metadata["bootstrapServersFromEnv"] in config, "KEDA resolves it from the worker's environment"
         assert metadata["allowIdleConsumers"] == "false"
         assert metadata["offsetResetPolicy"] == "earliest", (
