@@ -27,8 +27,8 @@ def egress_deps(settings: Settings, http: HttpSettings | None = None) -> Connect
     policy = egress_policy(settings)
     connections = (http or settings.http()).max_connections
 
-    async def guard(origin: str) -> None:
-        await policy.check_url(origin)
+    async def guard(origin: str) -> list[str]:
+        return [str(address) for address in await policy.check_url(origin)]
 
     transport = GuardedTransport(
         policy, limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections)

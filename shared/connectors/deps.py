@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -20,7 +20,9 @@ if TYPE_CHECKING:
 
 SegmentLookup = Callable[[str], Awaitable[PlatformSegment | None]]
 # Called with a URL ("https://host:443", "sftp://host:22") before connecting; raises to refuse it.
-UrlGuard = Callable[[str], Awaitable[None]]
+# May return the addresses it vetted: a client that connects itself (SFTP) then connects to those,
+# never resolving the name again (DNS rebinding). HTTP re-checks at connect time in GuardedTransport.
+UrlGuard = Callable[[str], Awaitable[Sequence[str] | None]]
 
 
 async def no_recorded_segment(_platform_segment_id: str) -> PlatformSegment | None:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import posixpath
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Sequence
 from typing import Protocol
 
 import asyncssh
@@ -53,10 +54,10 @@ class SftpTaxonomyUploader:
     async def upload(self, file_name: str, content: bytes) -> None:
         """Write the file into `remote_dir`."""
         path = posixpath.join(self._remote_dir, file_name)
-        await self._check_egress()
+        hosts = await self._vetted_hosts()
         try:
             async with (
-                self._connect() as conn,
+                self._connection(hosts) as conn,
                 conn.start_sftp_client() as sftp,
                 sftp.open(path, "wb") as remote_file,
             ):
@@ -66,24 +67,42 @@ class SftpTaxonomyUploader:
 
     async def check(self) -> None:
         """Log in and stat `remote_dir`."""
-        await self._check_egress()
+        hosts = await self._vetted_hosts()
         try:
-            async with self._connect() as conn, conn.start_sftp_client() as sftp:
+            async with self._connection(hosts) as conn, conn.start_sftp_client() as sftp:
                 await sftp.stat(self._remote_dir)
         except (asyncssh.Error, OSError) as exc:
             raise self._error(exc) from None
 
-    async def _check_egress(self) -> None:
+    async def _vetted_hosts(self) -> Sequence[str]:
+        """Where to connect: the addresses the egress guard vetted (so the name is not resolved again)."""
         if self._url_guard is None:
-            return
+            return [self._host]
         try:
-            await self._url_guard(f"sftp://{self._host}:{self._port}")
+            addresses = await self._url_guard(f"sftp://{self._host}:{self._port}")
         except Exception as exc:
             raise PlatformError(ErrorClass.PERMANENT, f"egress refused: {exc}") from None
+        return list(addresses) if addresses else [self._host]
 
-    def _connect(self) -> AbstractAsyncContextManager[asyncssh.SSHClientConnection]:
-        return asyncssh.connect(
-            self._host,
+    @contextlib.asynccontextmanager
+    async def _connection(self, hosts: Sequence[str]) -> AsyncIterator[asyncssh.SSHClientConnection]:
+        """An SSH connection to the first of `hosts` that answers (a pinned host key matches any of them)."""
+        failure: OSError | None = None
+        for host in hosts:
+            try:
+                conn = await self._connect(host)
+            except OSError as exc:
+                failure = exc
+                continue
+            async with conn:
+                yield conn
+            return
+        assert failure is not None
+        raise failure
+
+    async def _connect(self, host: str) -> asyncssh.SSHClientConnection:
+        return await asyncssh.connect(
+            host,
             port=self._port,
             username=self._username,
             password=self._password,

@@ -123,3 +123,45 @@ async def test_egress_guard_can_refuse_the_sftp_host(sftp_drop: SftpDrop) -> Non
     assert caught.value.error_class is ErrorClass.PERMANENT
     assert asked == [f"sftp://127.0.0.1:{sftp_drop.port}"]
     assert not (sftp_drop.root / "incoming" / "x.json").exists()
+
+
+async def test_the_upload_goes_to_the_address_the_egress_guard_vetted(sftp_drop: SftpDrop) -> None:
+    """The name is resolved once, by the guard: a second lookup (DNS rebinding) cannot redirect the upload."""
+    asked: list[str] = []
+
+    async def guard(url: str) -> list[str]:
+        asked.append(url)
+        return ["127.0.0.1"]  # what the policy resolved and allowed
+
+    pinned = SftpTaxonomyUploader(
+        host="sftp.drop.invalid",  # .invalid never resolves: only the vetted address can be reached
+        port=sftp_drop.port,
+        username="acme",
+        password=PASSWORD,
+        remote_dir="/incoming",
+        host_key=sftp_drop.host_key,  # a pinned key still verifies the server reached by address
+        timeout_s=10,
+        url_guard=guard,
+    )
+    await pinned.upload("pinned.json", b'{"ok": true}')
+    assert asked == [f"sftp://sftp.drop.invalid:{sftp_drop.port}"]
+    assert (sftp_drop.root / "incoming" / "pinned.json").read_bytes() == b'{"ok": true}'
+
+
+async def test_a_vetted_address_that_refuses_falls_back_to_the_next(sftp_drop: SftpDrop) -> None:
+    async def guard(_url: str) -> list[str]:
+        return ["127.0.0.2", "127.0.0.1"]  # the server listens on 127.0.0.1 only
+
+    pinned = SftpTaxonomyUploader(
+        host="sftp.drop.invalid",
+        port=sftp_drop.port,
+        username="acme",
+        password=PASSWORD,
+        remote_dir="/incoming",
+        host_key=None,
+        timeout_s=10,
+        url_guard=guard,
+    )
+    await pinned.check()
+    await pinned.upload("second.json", b"{}")
+    assert (sftp_drop.root / "incoming" / "second.json").exists()
