@@ -178,6 +178,19 @@ async def _push(
     bound.info("push_run_finished", cancelled=cancelled, auth_failed=auth_error is not None)
 
 
+async def drain(
+    in_flight: deque[asyncio.Task[PlatformError | None]], *, keep: int, refusal: PlatformError | None
+) -> PlatformError | None:
+    """Await the oldest batches until at most `keep` are in flight; returns the first refusal seen.
+
+    Every popped task is awaited, whatever `refusal` already is (its ledger rows and events are written).
+    """
+    while len(in_flight) > keep:
+        found = await in_flight.popleft()
+        refusal = refusal or found
+    return refusal
+
+
 async def _push_batches(
     command: PushCommand,
     deps: PushDependencies,
@@ -216,8 +229,9 @@ async def _push_batches(
 
     try:
         for start, batch in batches:
-            while len(in_flight) >= deps.settings.push_batches_in_flight:
-                auth_error = auth_error or await in_flight.popleft()
+            auth_error = await drain(
+                in_flight, keep=deps.settings.push_batches_in_flight - 1, refusal=auth_error
+            )
             if deps.stopping.is_set():
                 while in_flight:  # what is in flight ends with its ledger and events; the rest is handed over
                     await in_flight.popleft()
@@ -235,8 +249,7 @@ async def _push_batches(
                 await deps.publisher.publish(abandoned_events(context, batch, refused))
                 continue
             in_flight.append(asyncio.create_task(push_batch(batch)))
-        while in_flight:
-            auth_error = auth_error or await in_flight.popleft()
+        auth_error = await drain(in_flight, keep=0, refusal=auth_error)
     finally:
         for task in in_flight:
             task.cancel()
