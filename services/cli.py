@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import uuid
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import typer
 import uvicorn
@@ -15,6 +17,9 @@ from services.cli_client import runs as run_commands
 from services.cli_client import topics as topic_commands
 from shared.logging import configure_logging
 from shared.settings import ConfigurationError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from shared.db.connections import Reencrypted
 
 app = typer.Typer(
     help="Activator: audience segments to ad platforms, taxonomies in from data APIs.", no_args_is_help=True
@@ -187,7 +192,7 @@ def dlq_list(limit: int = typer.Option(100, help="At most this many messages."))
     typer.echo(f"{len(letters)} dead letter(s)")
 
 
-async def _reencrypt(settings: Settings, old_key: str, new_key: str, *, dry_run: bool) -> int:
+async def _reencrypt(settings: Settings, old_key: str, new_key: str, *, dry_run: bool) -> Reencrypted:
     from shared.db.connections import reencrypt_credentials
     from shared.db.pool import create_pool
 
@@ -198,52 +203,81 @@ async def _reencrypt(settings: Settings, old_key: str, new_key: str, *, dry_run:
         await pool.close()
 
 
+def _rotation_keys(settings: Settings, new_key_env: str | None) -> tuple[str, str, str]:
+    """(old key, new key, what to call the new key), or a refusal message as typer.BadParameter."""
+    from shared.settings import encryption_key_problem
+
+    current = settings.credentials_encryption_key.get_secret_value()
+    if new_key_env is None:
+        # Online: the services already run with the new key current and the old one as previous.
+        previous = settings.previous_encryption_keys()
+        if not previous:
+            raise typer.BadParameter(
+                "CREDENTIALS_ENCRYPTION_KEY_PREVIOUS is not set (or equals the current key): set it to the key "
+                "being rotated away from, or pass --new-key-env"
+            )
+        if problem := encryption_key_problem(current):
+            raise typer.BadParameter(f"CREDENTIALS_ENCRYPTION_KEY (the new key) {problem}")
+        return previous[0], current, "CREDENTIALS_ENCRYPTION_KEY"
+    new_key = os.environ.get(new_key_env, "")
+    if not current.strip():
+        raise typer.BadParameter("CREDENTIALS_ENCRYPTION_KEY (the current key) is not set")
+    if problem := encryption_key_problem(new_key):
+        raise typer.BadParameter(f"{new_key_env} {problem}")
+    if new_key == current:
+        raise typer.BadParameter(f"{new_key_env} holds the current key")
+    return current, new_key, new_key_env
+
+
 @keys_app.command("rotate-credentials")
 def rotate_credentials(
-    new_key_env: str = typer.Option(
-        ...,
+    new_key_env: str | None = typer.Option(
+        None,
         "--new-key-env",
-        help="The environment variable holding the new key (not the key: argv shows in process lists).",
+        help=(
+            "Offline rotation: the environment variable holding the new key (not the key: argv shows in "
+            "process lists); the old key is CREDENTIALS_ENCRYPTION_KEY. Without it: from "
+            "CREDENTIALS_ENCRYPTION_KEY_PREVIOUS to CREDENTIALS_ENCRYPTION_KEY (services keep running)."
+        ),
     ),
     dry_run: bool = typer.Option(
-        False, "--dry-run", help="Check that every credential decrypts with the current key; change nothing."
+        False,
+        "--dry-run",
+        help="Check that every credential decrypts with the old or new key; change nothing.",
     ),
 ) -> None:
-    """Re-encrypt every connection's credentials from CREDENTIALS_ENCRYPTION_KEY to a new key, in one
-    transaction; then restart the gateway and workers with the new key."""
-    import os
-
+    """Re-encrypt every connection's credentials from the old key to the new one, in one transaction."""
     from shared.db.connections import CredentialsKeyMismatch
-    from shared.settings import encryption_key_problem
 
     command = "activator keys rotate-credentials"
     settings = _settings()
-    old_key = settings.credentials_encryption_key.get_secret_value()
-    new_key = os.environ.get(new_key_env, "")
-    refusal: str | None = None
-    if not old_key.strip():
-        refusal = "CREDENTIALS_ENCRYPTION_KEY (the current key) is not set"
-    elif problem := encryption_key_problem(new_key):
-        refusal = f"{new_key_env} {problem}"
-    elif new_key == old_key:
-        refusal = f"{new_key_env} holds the current key"
-    if refusal is not None:
-        typer.echo(f"{command}: {refusal}; nothing was changed", err=True)
-        raise typer.Exit(2)
     try:
-        count = asyncio.run(_reencrypt(settings, old_key, new_key, dry_run=dry_run))
+        old_key, new_key, new_name = _rotation_keys(settings, new_key_env)
+    except typer.BadParameter as exc:
+        typer.echo(f"{command}: {exc}; nothing was changed", err=True)
+        raise typer.Exit(2) from None
+    try:
+        done = asyncio.run(_reencrypt(settings, old_key, new_key, dry_run=dry_run))
     except CredentialsKeyMismatch as exc:
         typer.echo(f"{command}: {exc}; nothing was changed", err=True)
         raise typer.Exit(1) from None
+    already = f" ({done.already} already under the new key)" if done.already else ""
     if dry_run:
         typer.echo(
-            f"dry run: the credentials of {count} connection(s) decrypt with the current key; nothing changed"
+            f"dry run: the credentials of {done.moved} connection(s) decrypt with the old key{already}; "
+            "nothing changed"
         )
         return
     typer.echo(
-        f"re-encrypted the credentials of {count} connection(s) with the key in {new_key_env}; "
-        "now set CREDENTIALS_ENCRYPTION_KEY to it and restart the gateway and the workers"
+        f"re-encrypted the credentials of {done.moved} connection(s) with the key in {new_name}{already}"
     )
+    if new_key_env is not None:
+        typer.echo(
+            f"now run the gateway and workers with CREDENTIALS_ENCRYPTION_KEY={new_key_env}'s key "
+            "(and the old one as CREDENTIALS_ENCRYPTION_KEY_PREVIOUS until they all have restarted)"
+        )
+    else:
+        typer.echo("CREDENTIALS_ENCRYPTION_KEY_PREVIOUS can now be removed (with the next restart)")
 
 
 @dlq_app.command("replay")

@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     database_url: str = "postgresql://activator:activator@127.0.0.1:15432/activator"
     kafka_bootstrap_servers: str = "127.0.0.1:19092"
     credentials_encryption_key: SecretStr = Field(default=SecretStr(""))
+    # During a key rotation: the other key credentials (and run-view tokens) may still be under.
+    credentials_encryption_key_previous: SecretStr | None = None
 
     kafka_partitions: int = Field(default=12, ge=1)
     kafka_replication_factor: int = Field(default=1, ge=1)
@@ -123,6 +125,13 @@ class Settings(BaseSettings):
             )
             raise ConfigurationError(msg)
         return key
+
+    def previous_encryption_keys(self) -> tuple[str, ...]:
+        """Keys tried after the current one to decrypt (CREDENTIALS_ENCRYPTION_KEY_PREVIOUS, while rotating)."""
+        previous = self.credentials_encryption_key_previous
+        value = previous.get_secret_value() if previous is not None else ""
+        current = self.credentials_encryption_key.get_secret_value()
+        return (value,) if value.strip() and value != current else ()
 
     def http(self) -> HttpSettings:
         """The connector HTTP behaviour these settings describe."""

@@ -10,7 +10,7 @@ from fastapi import Depends, Query, Request
 from faststream.kafka import KafkaBroker
 
 from services.gateway.problems import Problem
-from services.gateway.view_tokens import token_secret, verify
+from services.gateway.view_tokens import verify_with_any
 from shared.db.orgs import org_for_api_key
 from shared.db.pool import PgPool
 from shared.settings import Settings
@@ -62,8 +62,9 @@ async def _run_viewer_org_id(
 ) -> uuid.UUID:
     if token is None:
         return await _org_id(request, pool)
-    secret = token_secret(settings.require_encryption_key())
-    org_id = verify(secret, token, run_id, time.time())
+    # Tokens minted before a key rotation stay valid while the previous key is configured.
+    keys = (settings.require_encryption_key(), *settings.previous_encryption_keys())
+    org_id = verify_with_any(keys, token, run_id, time.time())
     if org_id is None:
         raise Problem(401, "Unauthorized", "The view token is invalid, expired or for another run")
     return org_id

@@ -10,6 +10,7 @@ import base64
 import hashlib
 import hmac
 import uuid
+from collections.abc import Sequence
 
 _PURPOSE = b"activator/run-view-token/v1"
 
@@ -43,3 +44,14 @@ def verify(secret: bytes, token: str, run_id: uuid.UUID, now: float) -> uuid.UUI
     if not hmac.compare_digest(signature, _signature(secret, org_id, run_id, expires)):
         return None
     return org_id
+
+
+def verify_with_any(
+    encryption_keys: Sequence[str], token: str, run_id: uuid.UUID, now: float
+) -> uuid.UUID | None:
+    """`verify` under each key in turn (the current credentials key, then the previous one while rotating)."""
+    for key in encryption_keys:
+        org_id = verify(token_secret(key), token, run_id, now)
+        if org_id is not None:
+            return org_id
+    return None

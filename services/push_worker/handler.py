@@ -90,7 +90,13 @@ async def handle_push(command: PushCommand, deps: PushDependencies) -> None:
         await _finish(deps, command, total=0, cancelled=True)
         return
     key = deps.settings.require_encryption_key()
-    credentials = await decrypt_credentials(deps.pool, command.org_id, command.connection_id, key)
+    credentials = await decrypt_credentials(
+        deps.pool,
+        command.org_id,
+        command.connection_id,
+        key,
+        fallback_keys=deps.settings.previous_encryption_keys(),
+    )
     throttle = ConnectionThrottle(
         rps=_positive(connection.config.get("rate_limit_rps")),
         on_pause=lambda seconds: set_throttled_until(deps.pool, command.run_id, seconds),

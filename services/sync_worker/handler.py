@@ -57,7 +57,9 @@ async def _open_source(deps: SyncDependencies, run: SyncRunRef) -> tuple[Inbound
     except ValidationError as exc:
         raise SyncSetupError(_config_problem(exc)) from None
     key = deps.settings.require_encryption_key()
-    credentials = await decrypt_credentials(deps.pool, run.org_id, run.connection_id, key)
+    credentials = await decrypt_credentials(
+        deps.pool, run.org_id, run.connection_id, key, fallback_keys=deps.settings.previous_encryption_keys()
+    )
     try:
         return config, deps.source_factory(connection, config, credentials)
     except ConnectorConfigError as exc:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import asyncpg
+
+from shared.db.pool import DbConnection
 
 _COLUMNS = (
     "id, org_id, name, platform, direction, auth_type, config, enabled, created_at, updated_at,"
@@ -152,36 +155,63 @@ async def delete_connection(db: asyncpg.Pool[Any], org_id: uuid.UUID, connection
 
 
 async def decrypt_credentials(
-    db: asyncpg.Pool[Any], org_id: uuid.UUID, connection_id: uuid.UUID, encryption_key: str
+    db: asyncpg.Pool[Any],
+    org_id: uuid.UUID,
+    connection_id: uuid.UUID,
+    encryption_key: str,
+    *,
+    fallback_keys: Sequence[str] = (),
 ) -> dict[str, str]:
-    """The connection's plaintext credentials, for the moment a worker needs them."""
-    plaintext: str | None = await db.fetchval(
-        """SELECT pgp_sym_decrypt(auth_credentials_enc, $3::text) FROM platform_connections
-           WHERE org_id = $1 AND id = $2 AND auth_credentials_enc IS NOT NULL""",
-        org_id,
-        connection_id,
-        encryption_key,
-    )
-    return json.loads(plaintext) if plaintext else {}
+    """The connection's plaintext credentials, for the moment a worker needs them.
+
+    `fallback_keys` are tried in turn when `encryption_key` does not decrypt them (a rotation under way);
+    the last failure (asyncpg.ExternalRoutineInvocationError) is raised when none does.
+    """
+    keys = (encryption_key, *fallback_keys)
+    for index, key in enumerate(keys):
+        try:
+            plaintext: str | None = await db.fetchval(
+                """SELECT pgp_sym_decrypt(auth_credentials_enc, $3::text) FROM platform_connections
+                   WHERE org_id = $1 AND id = $2 AND auth_credentials_enc IS NOT NULL""",
+                org_id,
+                connection_id,
+                key,
+            )
+        except asyncpg.ExternalRoutineInvocationError:  # pgcrypto: wrong key or corrupt data
+            if index == len(keys) - 1:
+                raise
+            continue
+        return json.loads(plaintext) if plaintext else {}
+    raise AssertionError("unreachable: at least one key is tried")
 
 
 class CredentialsKeyMismatch(Exception):
     """A connection's credentials do not decrypt with the key given as the current one."""
 
     def __init__(self, connection_id: uuid.UUID) -> None:
-        super().__init__(f"the credentials of connection {connection_id} do not decrypt with the old key")
+        super().__init__(
+            f"the credentials of connection {connection_id} decrypt with neither the old nor the new key"
+        )
         self.connection_id = connection_id
+
+
+@dataclass(frozen=True, slots=True)
+class Reencrypted:
+    """What a rotation did: credentials moved to the new key, and those already under it."""
+
+    moved: int
+    already: int
 
 
 async def reencrypt_credentials(
     db: asyncpg.Pool[Any], old_key: str, new_key: str, *, dry_run: bool = False
-) -> int:
+) -> Reencrypted:
     """Re-encrypt every connection's credentials from `old_key` to `new_key` in one transaction.
 
-    All or nothing: one credential that does not decrypt with `old_key` leaves every row as it was.
-    Connections cannot be written meanwhile (a gateway still on the old key waits, then writes with it:
-    stop writers, or restart them with the new key). `dry_run` checks everything, then rolls back.
-    Returns how many credentials were (or would be) re-encrypted.
+    Credentials already under `new_key` (saved by a service that runs with it while the rotation is
+    under way) are left as they are. All or nothing: one credential that decrypts with neither key
+    leaves every row as it was. Connections cannot be written meanwhile. `dry_run` checks everything,
+    then rolls back.
     """
     async with db.acquire() as connection:
         transaction = connection.transaction()
@@ -191,20 +221,12 @@ async def reencrypt_credentials(
             ids = await connection.fetch(
                 "SELECT id FROM platform_connections WHERE auth_credentials_enc IS NOT NULL ORDER BY id"
             )
+            moved = already = 0
             for row in ids:
-                try:
-                    async with connection.transaction():  # a savepoint, so the failing row can be named
-                        await connection.execute(
-                            """UPDATE platform_connections
-                               SET auth_credentials_enc =
-                                   pgp_sym_encrypt(pgp_sym_decrypt(auth_credentials_enc, $2), $3)
-                               WHERE id = $1""",
-                            row["id"],
-                            old_key,
-                            new_key,
-                        )
-                except asyncpg.ExternalRoutineInvocationError as exc:  # pgcrypto: wrong key or corrupt data
-                    raise CredentialsKeyMismatch(row["id"]) from exc
+                if await _reencrypt_one(connection, row["id"], old_key, new_key):
+                    moved += 1
+                else:
+                    already += 1
         except BaseException:
             await transaction.rollback()
             raise
@@ -212,4 +234,33 @@ async def reencrypt_credentials(
             await transaction.rollback()
         else:
             await transaction.commit()
-        return len(ids)
+        return Reencrypted(moved, already)
+
+
+async def _reencrypt_one(
+    connection: DbConnection, connection_id: uuid.UUID, old_key: str, new_key: str
+) -> bool:
+    """Move one credential to `new_key`; False when it is under `new_key` already."""
+    try:
+        async with connection.transaction():  # a savepoint, so the failing row can be named
+            await connection.execute(
+                """UPDATE platform_connections
+                   SET auth_credentials_enc = pgp_sym_encrypt(pgp_sym_decrypt(auth_credentials_enc, $2), $3)
+                   WHERE id = $1""",
+                connection_id,
+                old_key,
+                new_key,
+            )
+        return True
+    except asyncpg.ExternalRoutineInvocationError:  # pgcrypto: wrong key or corrupt data
+        pass
+    try:
+        async with connection.transaction():
+            await connection.fetchval(
+                "SELECT pgp_sym_decrypt(auth_credentials_enc, $2) FROM platform_connections WHERE id = $1",
+                connection_id,
+                new_key,
+            )
+        return False
+    except asyncpg.ExternalRoutineInvocationError as exc:
+        raise CredentialsKeyMismatch(connection_id) from exc

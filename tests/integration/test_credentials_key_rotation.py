@@ -63,15 +63,24 @@ async def _connections(pool: asyncpg.Pool[Any], key: str) -> tuple[uuid.UUID, li
 
 
 def _rotate(database_url: str, current: str, new: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return _run_rotation(
+        database_url,
+        {"CREDENTIALS_ENCRYPTION_KEY": current, NEW_KEY_ENV: new},
+        "--new-key-env",
+        NEW_KEY_ENV,
+        *args,
+    )
+
+
+def _run_rotation(database_url: str, keys: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     env = {
-        **os.environ,
+        **{name: value for name, value in os.environ.items() if not name.startswith("CREDENTIALS_")},
         "DATABASE_URL": database_url,
-        "CREDENTIALS_ENCRYPTION_KEY": current,
-        NEW_KEY_ENV: new,
         "ACTIVATOR_LOG_FORMAT": "console",
+        **keys,
     }
     return subprocess.run(
-        [sys.executable, "-m", "services", "keys", "rotate-credentials", "--new-key-env", NEW_KEY_ENV, *args],
+        [sys.executable, "-m", "services", "keys", "rotate-credentials", *args],
         env=env,
         capture_output=True,
         text=True,
@@ -80,9 +89,14 @@ def _rotate(database_url: str, current: str, new: str, *args: str) -> subprocess
     )
 
 
-async def _readable_with(pool: asyncpg.Pool[Any], org_id: uuid.UUID, ids: list[uuid.UUID], key: str) -> bool:
+async def _readable_with(
+    pool: asyncpg.Pool[Any], org_id: uuid.UUID, ids: list[uuid.UUID], key: str, *fallback_keys: str
+) -> bool:
     try:
-        found = [await decrypt_credentials(pool, org_id, connection_id, key) for connection_id in ids]
+        found = [
+            await decrypt_credentials(pool, org_id, connection_id, key, fallback_keys=fallback_keys)
+            for connection_id in ids
+        ]
     except asyncpg.ExternalRoutineInvocationError:
         return False
     return found == [*CREDENTIALS, {}]
@@ -129,7 +143,10 @@ async def test_one_credential_under_another_key_leaves_everything_as_it_was(
     result = _rotate(url, OLD_KEY, NEW_KEY)
 
     assert result.returncode == 1
-    assert f"connection {stray} do not decrypt with the old key; nothing was changed" in result.stderr
+    assert (
+        f"connection {stray} decrypt with neither the old nor the new key; nothing was changed"
+        in result.stderr
+    )
     assert (
         await pool.fetch("SELECT id, auth_credentials_enc FROM platform_connections ORDER BY id")
         == ciphertexts
@@ -154,4 +171,53 @@ async def test_an_unusable_new_key_is_refused_before_anything_changes(
     result = _rotate(url, current, new)
     assert result.returncode == 2
     assert refusal in result.stderr
+    assert await _readable_with(pool, org_id, ids, OLD_KEY)
+
+
+async def test_services_keep_reading_while_a_rotation_is_under_way(
+    database: tuple[str, asyncpg.Pool[Any]],
+) -> None:
+    """The online rotation: services restarted with the new key current and the old one as previous keep
+    decrypting everything; the command then moves what is left, skipping what they saved under the new key."""
+    url, pool = database
+    org_id, ids = await _connections(pool, OLD_KEY)
+    assert not await _readable_with(pool, org_id, ids, NEW_KEY)
+    assert await _readable_with(pool, org_id, ids, NEW_KEY, OLD_KEY)  # what the restarted workers do
+    saved_meanwhile = (
+        await create_connection(
+            pool,
+            org_id,
+            ConnectionFields(
+                name="saved during the rotation",
+                platform="custom_api",
+                direction="outbound",
+                auth_type="api_key",
+                credentials={"api_key": "rotation-secret-new-4"},
+                config={"api_base_url": "https://api.example/custom", "default_cpm": 1, "currency": "USD"},
+            ),
+            encryption_key=NEW_KEY,  # a gateway already on the new key
+            limit=20,
+        )
+    ).id
+    keys = {"CREDENTIALS_ENCRYPTION_KEY": NEW_KEY, "CREDENTIALS_ENCRYPTION_KEY_PREVIOUS": OLD_KEY}
+
+    result = _run_rotation(url, keys)
+
+    assert result.returncode == 0, result.stderr
+    assert "re-encrypted the credentials of 3 connection(s)" in result.stdout
+    assert "(1 already under the new key)" in result.stdout
+    assert await _readable_with(pool, org_id, ids, NEW_KEY)  # no fallback needed any more
+    assert await decrypt_credentials(pool, org_id, saved_meanwhile, NEW_KEY) == {
+        "api_key": "rotation-secret-new-4"
+    }
+    assert OLD_KEY not in result.stdout + result.stderr
+    assert NEW_KEY not in result.stdout + result.stderr
+
+
+async def test_the_online_rotation_needs_the_previous_key(database: tuple[str, asyncpg.Pool[Any]]) -> None:
+    url, pool = database
+    org_id, ids = await _connections(pool, OLD_KEY)
+    result = _run_rotation(url, {"CREDENTIALS_ENCRYPTION_KEY": NEW_KEY})
+    assert result.returncode == 2
+    assert "CREDENTIALS_ENCRYPTION_KEY_PREVIOUS is not set" in result.stderr
     assert await _readable_with(pool, org_id, ids, OLD_KEY)

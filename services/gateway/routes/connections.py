@@ -155,7 +155,11 @@ async def test_connection(
     if connection is None:
         raise not_found("connection")
     credentials = await repo.decrypt_credentials(
-        pool, org_id, connection_id, settings.require_encryption_key()
+        pool,
+        org_id,
+        connection_id,
+        settings.require_encryption_key(),
+        fallback_keys=settings.previous_encryption_keys(),
     )
     http = settings.http().model_copy(
         update={"timeout_s": settings.connection_test_timeout_s, "max_attempts": 1}
