@@ -57,12 +57,47 @@ def _refusing_to_start(service: str) -> Iterator[None]:
 
 
 @app.command()
-def migrate() -> None:
-    """Apply pending database migrations."""
+def migrate(
+    wait: bool = typer.Option(
+        False,
+        "--wait",
+        help="Apply nothing: wait until every migration has been applied (by the migrate Job); exit 1 on timeout.",
+    ),
+    timeout: float = typer.Option(600.0, "--timeout", min=0, help="With --wait: seconds to wait at most."),
+) -> None:
+    """Apply pending database migrations (or, with --wait, wait for them: a pod's init container)."""
     from shared.db.migrate import apply_migrations
 
-    applied = apply_migrations(_settings().database_url)
+    settings = _settings()
+    if wait:
+        _wait_for_schema(settings.database_url, timeout)
+        return
+    applied = apply_migrations(settings.database_url)
     typer.echo(f"applied {len(applied)} migration(s)")
+
+
+def _wait_for_schema(database_url: str, timeout: float) -> None:
+    import time
+
+    from shared.db.migrate import pending_migrations
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            pending = pending_migrations(database_url)
+            waiting_for = f"{len(pending)} pending migration(s): {', '.join(pending)}"
+        except Exception as exc:  # the database is not up yet, or not reachable: keep waiting
+            pending = None
+            waiting_for = f"the database ({type(exc).__name__})"
+        if pending == []:
+            typer.echo("the schema is up to date")
+            return
+        if time.monotonic() >= deadline:
+            typer.echo(
+                f"activator migrate --wait: gave up after {timeout:.0f}s waiting for {waiting_for}", err=True
+            )
+            raise typer.Exit(1)
+        time.sleep(2)
 
 
 @app.command()

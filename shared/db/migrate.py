@@ -16,6 +16,15 @@ def _yoyo_url(database_url: str) -> str:
     return f"{scheme}://{rest}"
 
 
+def pending_migrations(database_url: str) -> list[str]:
+    """The ids of the migrations not yet applied (reads only; raises while the database is unreachable)."""
+    backend = get_backend(_yoyo_url(database_url))
+    try:
+        return [migration.id for migration in backend.to_apply(read_migrations(str(MIGRATIONS_DIR)))]
+    finally:
+        backend.connection.close()
+
+
 def apply_migrations(database_url: str) -> list[str]:
     """Apply pending migrations and return the ids applied (safe to run from several replicas)."""
     backend = get_backend(_yoyo_url(database_url))

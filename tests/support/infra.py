@@ -32,8 +32,8 @@ def _with_database(url: str, database: str) -> str:
     return urlunsplit(parts._replace(path=f"/{database}"))
 
 
-async def create_test_database(base_url: str) -> str:
-    """Create a fresh, migrated database beside the given one and return its URL."""
+async def create_test_database(base_url: str, *, migrated: bool = True) -> str:
+    """Create a fresh database beside the given one (migrated unless told otherwise) and return its URL."""
     name = f"activator_test_{secrets.token_hex(4)}"
     admin = await asyncpg.connect(base_url)
     try:
@@ -41,7 +41,8 @@ async def create_test_database(base_url: str) -> str:
     finally:
         await admin.close()
     url = _with_database(base_url, name)
-    apply_migrations(url)
+    if migrated:
+        apply_migrations(url)
     return url
 
 

@@ -81,7 +81,8 @@ def _pod_spec(workload: Resource) -> Resource:
 def _containers(resources: tuple[Resource, ...]) -> Iterator[tuple[str, Resource]]:
     for kind in ("Deployment", "Job"):
         for name, workload in _kind(resources, kind).items():
-            for container in _pod_spec(workload)["containers"]:
+            spec = _pod_spec(workload)
+            for container in [*spec.get("initContainers", []), *spec["containers"]]:
                 yield f"{kind}/{name}", as_mapping(container)
 
 
@@ -175,6 +176,21 @@ def test_a_job_applies_the_migrations(rendered: tuple[Resource, ...]) -> None:
     assert _pod_spec(job)["restartPolicy"] in {"OnFailure", "Never"}
     # A finished Job cannot take a new image: it must go away before the next apply.
     assert job["spec"]["ttlSecondsAfterFinished"] > 0
+
+
+def test_every_service_waits_for_the_schema_the_job_applies(rendered: tuple[Resource, ...]) -> None:
+    """A first install or an upgrade: pods must not start their service against an older schema."""
+    deployments = _kind(rendered, "Deployment")
+    (job,) = _kind(rendered, "Job").values()
+    (job_container,) = _pod_spec(job)["containers"]
+    for name in SERVICES:
+        spec = _pod_spec(deployments[name])
+        (init,) = spec["initContainers"]
+        assert activator_command(init["args"]) == "migrate", name
+        assert "--wait" in init["args"], f"{name}'s init container would apply migrations itself"
+        assert init["image"] == job_container["image"] == spec["containers"][0]["image"], name
+        mounted = {mount["name"] for mount in init.get("volumeMounts", [])}
+        assert mounted <= {volume["name"] for volume in spec.get("volumes", [])}, name
 
 
 def test_secrets_are_referenced_never_inlined(rendered: tuple[Resource, ...]) -> None:
