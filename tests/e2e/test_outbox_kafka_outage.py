@@ -114,9 +114,10 @@ async def test_a_run_committed_while_kafka_is_down_is_published_once_kafka_is_ba
         connection_id = connection.json()["id"]
 
         await world.kafka.stop()
-        not_ready = await api.get("/readyz")
-        assert not_ready.status_code == 503
-        assert not_ready.json()["checks"]["kafka"] != "ok"
+        degraded = await api.get("/readyz")  # still in rotation: the outbox holds what Kafka cannot take
+        assert degraded.status_code == 200
+        assert degraded.json()["status"] == "degraded"
+        assert degraded.json()["checks"]["kafka"] != "ok"
 
         started = await api.post(f"/api/connections/{connection_id}/push/run", json={"dryRun": True})
         assert started.status_code == 202, started.text
