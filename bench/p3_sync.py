@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
@@ -67,15 +68,21 @@ async def synced_by_activator(world: World, config: BenchConfig) -> float:
         await org.api.aclose()
 
 
+async def bare_pages(client: httpx.AsyncClient, page_size: int) -> AsyncIterator[list[dict[str, Any]]]:
+    """The DMP's count, then each page's records, fetched and parsed in series by a bare client."""
+    total = (await client.get(f"{LISTING}/count")).json()["meta"][0]["total"]
+    for offset in range(0, total, page_size):
+        response = await client.get(LISTING, params={"offset": offset, "limit": page_size})
+        yield response.json()["data"]["items"]
+
+
 async def fetched_by_bare_client(world: World, config: BenchConfig) -> float:
     """Seconds for one httpx client to fetch and parse the same count and pages in series: the ceiling."""
     async with httpx.AsyncClient(base_url=world.mock_url, timeout=30) as client:
         started = time.perf_counter()
-        total = (await client.get(f"{LISTING}/count")).json()["meta"][0]["total"]
         seen = 0
-        for offset in range(0, total, config.p3_page_size):
-            response = await client.get(LISTING, params={"offset": offset, "limit": config.p3_page_size})
-            seen += len(response.json()["data"]["items"])
+        async for records in bare_pages(client, config.p3_page_size):
+            seen += len(records)
         elapsed = time.perf_counter() - started
     if seen != config.p3_records:
         raise ScenarioFailed(f"ceiling loop saw {seen} of {config.p3_records} records")
@@ -92,11 +99,9 @@ async def stored_by_bare_loop(world: World, config: BenchConfig) -> float:
     await org.api.aclose()
     async with httpx.AsyncClient(base_url=world.mock_url, timeout=30) as client:
         started = time.perf_counter()
-        total = (await client.get(f"{LISTING}/count")).json()["meta"][0]["total"]
         stored = 0
-        for offset in range(0, total, config.p3_page_size):
-            response = await client.get(LISTING, params={"offset": offset, "limit": config.p3_page_size})
-            topics = [_bare_topic(record) for record in response.json()["data"]["items"]]
+        async for records in bare_pages(client, config.p3_page_size):
+            topics = [_bare_topic(record) for record in records]
             async with world.pool.acquire() as connection, connection.transaction():
                 stored += len(await upsert_topics(connection, org.org_id, topics))
         elapsed = time.perf_counter() - started

@@ -10,6 +10,7 @@ import asyncssh
 import pytest
 
 from shared.connectors import ErrorClass, PlatformError
+from shared.connectors.deps import UrlGuard
 from shared.connectors.platforms.taxonomy_upload import SftpTaxonomyUploader
 
 PASSWORD = "sftp-password-123"
@@ -51,16 +52,23 @@ async def sftp_drop(tmp_path: Path) -> AsyncIterator[SftpDrop]:
 
 
 def uploader(
-    drop: SftpDrop, *, password: str = PASSWORD, host_key: str | None = None, remote_dir: str = "/incoming"
+    drop: SftpDrop,
+    *,
+    password: str = PASSWORD,
+    host_key: str | None = None,
+    remote_dir: str = "/incoming",
+    host: str = "127.0.0.1",
+    url_guard: UrlGuard | None = None,
 ) -> SftpTaxonomyUploader:
     return SftpTaxonomyUploader(
-        host="127.0.0.1",
+        host=host,
         port=drop.port,
         username="acme",
         password=password,
         remote_dir=remote_dir,
         host_key=host_key,
         timeout_s=10,
+        url_guard=url_guard,
     )
 
 
@@ -108,16 +116,7 @@ async def test_egress_guard_can_refuse_the_sftp_host(sftp_drop: SftpDrop) -> Non
         asked.append(url)
         raise ValueError("loopback refused")
 
-    refused = SftpTaxonomyUploader(
-        host="127.0.0.1",
-        port=sftp_drop.port,
-        username="acme",
-        password=PASSWORD,
-        remote_dir="/incoming",
-        host_key=None,
-        timeout_s=10,
-        url_guard=guard,
-    )
+    refused = uploader(sftp_drop, url_guard=guard)
     with pytest.raises(PlatformError) as caught:
         await refused.upload("x.json", b"{}")
     assert caught.value.error_class is ErrorClass.PERMANENT
@@ -133,16 +132,8 @@ async def test_the_upload_goes_to_the_address_the_egress_guard_vetted(sftp_drop:
         asked.append(url)
         return ["127.0.0.1"]  # what the policy resolved and allowed
 
-    pinned = SftpTaxonomyUploader(
-        host="sftp.drop.invalid",  # .invalid never resolves: only the vetted address can be reached
-        port=sftp_drop.port,
-        username="acme",
-        password=PASSWORD,
-        remote_dir="/incoming",
-        host_key=sftp_drop.host_key,  # a pinned key still verifies the server reached by address
-        timeout_s=10,
-        url_guard=guard,
-    )
+    # .invalid never resolves: only the vetted address can be reached; the pinned key still verifies it.
+    pinned = uploader(sftp_drop, host="sftp.drop.invalid", host_key=sftp_drop.host_key, url_guard=guard)
     await pinned.upload("pinned.json", b'{"ok": true}')
     assert asked == [f"sftp://sftp.drop.invalid:{sftp_drop.port}"]
     assert (sftp_drop.root / "incoming" / "pinned.json").read_bytes() == b'{"ok": true}'
@@ -152,16 +143,7 @@ async def test_a_vetted_address_that_refuses_falls_back_to_the_next(sftp_drop: S
     async def guard(_url: str) -> list[str]:
         return ["127.0.0.2", "127.0.0.1"]  # the server listens on 127.0.0.1 only
 
-    pinned = SftpTaxonomyUploader(
-        host="sftp.drop.invalid",
-        port=sftp_drop.port,
-        username="acme",
-        password=PASSWORD,
-        remote_dir="/incoming",
-        host_key=None,
-        timeout_s=10,
-        url_guard=guard,
-    )
+    pinned = uploader(sftp_drop, host="sftp.drop.invalid", url_guard=guard)
     await pinned.check()
     await pinned.upload("second.json", b"{}")
     assert (sftp_drop.root / "incoming" / "second.json").exists()
