@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
@@ -17,8 +16,8 @@ import httpx
 from shared.db.migrate import apply_migrations
 from shared.db.pool import create_pool
 from shared.settings import Settings
-from tests.support.infra import TEST_ENCRYPTION_KEY, service_env
-from tests.support.processes import WORKER_READY, ServiceProcess, free_port
+from tests.support.infra import TEST_ENCRYPTION_KEY, create_test_database, drop_test_database, service_env
+from tests.support.processes import WORKER_READY, ServiceProcess, free_port, system_processes
 
 WORKERS = ("push-worker", "status-recorder", "sync-worker")
 
@@ -68,29 +67,15 @@ class World:
             service.stop()
 
 
-def _with_database(url: str, database: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=f"/{database}"))
-
-
 @contextlib.asynccontextmanager
 async def bench_database(base_url: str) -> AsyncIterator[str]:
     """A migrated database of the bench's own beside the given one, dropped afterwards."""
-    name = f"activator_bench_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(base_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    url = _with_database(base_url, name)
+    url = await create_test_database(base_url, migrated=False, prefix="activator_bench")
     try:
         apply_migrations(url)
         yield url
     finally:
-        admin = await asyncpg.connect(base_url)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
+        await drop_test_database(base_url, url)
 
 
 @contextlib.asynccontextmanager
@@ -114,16 +99,7 @@ async def running_world(log_dir: Path) -> AsyncIterator[World]:
         env = service_env(settings)
         gateway_port, mock_port, sftp_port = free_port(), free_port(), free_port()
         env["ACTIVATOR_GATEWAY_PORT"] = str(gateway_port)
-        services = {
-            "mock-platforms": ServiceProcess(
-                "mock-platforms",
-                ["mock-platforms", "--port", str(mock_port), "--sftp-port", str(sftp_port)],
-                env,
-                log_dir / "mock-platforms.log",
-            ),
-            "gateway": ServiceProcess("gateway", ["gateway"], env, log_dir / "gateway.log"),
-            **{name: ServiceProcess(name, [name], env, log_dir / f"{name}.log") for name in WORKERS},
-        }
+        services = system_processes(env, log_dir, mock_port=mock_port, sftp_port=sftp_port, workers=WORKERS)
         pool = await create_pool(database_url, max_size=8)
         mock_url = f"http://127.0.0.1:{mock_port}"
         mock = httpx.AsyncClient(base_url=mock_url, timeout=120)

@@ -12,7 +12,7 @@ import pytest
 
 from shared.settings import Settings
 from tests.support.infra import service_env
-from tests.support.processes import WORKER_READY, ServiceProcess, free_port
+from tests.support.processes import WORKER_READY, ServiceProcess, free_port, system_processes
 
 WORKERS = ("push-worker", "sync-worker", "status-recorder", "intake")
 """The Kafka consumers of the system, each started with a metrics port of its own."""
@@ -41,16 +41,9 @@ async def running_system(
     def worker_env(name: str) -> dict[str, str]:
         return {**env, "METRICS_PORT": str(metrics_ports[name])}
 
-    services = {
-        "mock-platforms": ServiceProcess(
-            "mock-platforms",
-            ["mock-platforms", "--port", str(mock_port), "--sftp-port", str(sftp_port)],
-            env,
-            log_dir / "mock-platforms.log",
-        ),
-        "gateway": ServiceProcess("gateway", ["gateway"], env, log_dir / "gateway.log"),
-        **{name: ServiceProcess(name, [name], worker_env(name), log_dir / f"{name}.log") for name in WORKERS},
-    }
+    services = system_processes(
+        env, log_dir, mock_port=mock_port, sftp_port=sftp_port, workers=WORKERS, worker_env=worker_env
+    )
     for service in services.values():
         service.start()
     try:

@@ -32,9 +32,11 @@ def _with_database(url: str, database: str) -> str:
     return urlunsplit(parts._replace(path=f"/{database}"))
 
 
-async def create_test_database(base_url: str, *, migrated: bool = True) -> str:
+async def create_test_database(
+    base_url: str, *, migrated: bool = True, prefix: str = "activator_test"
+) -> str:
     """Create a fresh database beside the given one (migrated unless told otherwise) and return its URL."""
-    name = f"activator_test_{secrets.token_hex(4)}"
+    name = f"{prefix}_{secrets.token_hex(4)}"
     admin = await asyncpg.connect(base_url)
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')

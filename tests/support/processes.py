@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -99,3 +100,33 @@ class ServiceProcess:
 
 
 WORKER_READY = "FastStream app started successfully"
+
+
+def system_processes(
+    env: dict[str, str],
+    log_dir: Path,
+    *,
+    mock_port: int,
+    sftp_port: int,
+    workers: Sequence[str],
+    worker_env: Callable[[str], dict[str, str]] | None = None,
+) -> dict[str, ServiceProcess]:
+    """Mock platforms, gateway and `workers` as processes, not yet started, each logging to `log_dir`.
+
+    `worker_env(name)` gives a worker's environment (default: `env`).
+    """
+    return {
+        "mock-platforms": ServiceProcess(
+            "mock-platforms",
+            ["mock-platforms", "--port", str(mock_port), "--sftp-port", str(sftp_port)],
+            env,
+            log_dir / "mock-platforms.log",
+        ),
+        "gateway": ServiceProcess("gateway", ["gateway"], env, log_dir / "gateway.log"),
+        **{
+            name: ServiceProcess(
+                name, [name], worker_env(name) if worker_env else env, log_dir / f"{name}.log"
+            )
+            for name in workers
+        },
+    }
