@@ -44,10 +44,15 @@ def problem_response(
     errors: list[dict[str, Any]] | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
-    """An application/problem+json response."""
-    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status, "detail": detail}
-    if errors is not None:
-        body["errors"] = errors
+    """An application/problem+json response; `errors` lists the fields at fault (none: empty)."""
+    # `errors` is always there, empty when no field is at fault, so clients read one shape.
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "errors": errors or [],
+    }
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
@@ -60,6 +65,24 @@ def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
             "type": error["type"],
         }
         for error in exc.errors()
+    ]
+
+
+def _malformed_json_response(errors: list[dict[str, Any]]) -> JSONResponse:
+    # A body that does not parse is a 400, as the OpenAPI document says; 422 is for valid JSON.
+    return problem_response(400, "Malformed JSON", "The request body is not valid JSON", errors)
+
+
+def _malformed_json(exc: RequestValidationError) -> list[dict[str, Any]]:
+    """The parser's complaint when the body is not JSON at all (FastAPI's `json_invalid`), else []."""
+    return [
+        {
+            "field": "body",
+            "message": f"{error.get('ctx', {}).get('error', error['msg'])} at character {error['loc'][-1]}",
+            "type": error["type"],
+        }
+        for error in exc.errors()
+        if error["type"] == "json_invalid"
     ]
 
 
@@ -85,10 +108,16 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        if malformed := _malformed_json(exc):
+            return _malformed_json_response(malformed)
         return problem_response(422, "Validation failed", "The request is not valid", _field_errors(exc))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and exc.__cause__ is not None:
+            # FastAPI's only 400: a body it could not even decode (not UTF-8), raised from the cause.
+            cause = {"field": "body", "message": str(exc.__cause__), "type": "json_invalid"}
+            return _malformed_json_response([cause])
         try:
             title = HTTPStatus(exc.status_code).phrase
         except ValueError:
@@ -118,9 +147,9 @@ def install_problem_handlers(app: FastAPI) -> None:
 
 PROBLEM_SCHEMA: dict[str, Any] = {
     "title": "Problem",
-    "description": "RFC 9457 problem details; `errors` lists the fields a validation failure is about.",
+    "description": "RFC 9457 problem details; `errors` lists the fields at fault (empty when none is).",
     "type": "object",
-    "required": ["type", "title", "status", "detail"],
+    "required": ["type", "title", "status", "detail", "errors"],
     "properties": {
         "type": {"type": "string"},
         "title": {"type": "string"},

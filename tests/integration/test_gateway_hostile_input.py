@@ -49,3 +49,37 @@ async def test_the_openapi_document_declares_the_problem_answers(api: httpx.Asyn
     assert {"400", "401", "409", "413", "422"} <= set(create)
     assert create["422"]["content"] == {"application/problem+json": {"schema": problem}}
     assert "HTTPValidationError" not in document["components"]["schemas"]
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/api/connections", b"not json"),
+        ("/api/topics", b'{"name": "Cars",'),
+        ("/api/output-templates", b'{"key": "\xc3\x28"}'),
+    ],
+    ids=["not-json", "cut-short", "not-utf8"],
+)
+async def test_a_body_that_is_not_json_is_a_400_naming_the_body(
+    api: httpx.AsyncClient, path: str, body: bytes
+) -> None:
+    response = await api.post(path, content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    problem = response.json()
+    assert problem["title"] == "Malformed JSON"
+    assert [error["field"] for error in problem["errors"]] == ["body"]
+    assert problem["errors"][0]["message"]
+    # The document declares what is answered: a 400 problem for a body that does not parse.
+    declared = (await api.get("/openapi.json")).json()["paths"][path]["post"]["responses"]
+    assert declared["400"]["content"] == {
+        "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+    }
+
+
+async def test_every_problem_carries_errors_even_when_no_field_is_at_fault(api: httpx.AsyncClient) -> None:
+    missing = await api.get("/api/connections/00000000-0000-0000-0000-000000000000")
+    assert missing.status_code == 404
+    assert missing.json()["errors"] == []
+    schema = (await api.get("/openapi.json")).json()["components"]["schemas"]["Problem"]
+    assert "errors" in schema["required"]
