@@ -70,7 +70,8 @@ def item_event(
         platform_segment_id=platform_segment_id,
         error_code=error.code if error else None,
         error_message=error.message if error else None,
-        attempt=context.attempt,
+        # A failed item: the platform calls made for it (retries included), not the command's delivery.
+        attempt=error.attempts if error else context.attempt,
     )
 
 
@@ -177,5 +178,7 @@ def abandoned_events(
     context: RunContext, items: Sequence[PlannedItem], reason: PlatformError
 ) -> list[ItemResult]:
     """Items not attempted because the platform already refused the credentials."""
-    error = PlatformError(ErrorClass.AUTH, f"not attempted: {reason.message}", status_code=reason.status_code)
+    error = PlatformError(
+        ErrorClass.AUTH, f"not attempted: {reason.message}", status_code=reason.status_code, attempts=0
+    )
     return [item_event(context, item, ItemOutcome.FAILED, error=error) for item in items]

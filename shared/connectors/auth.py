@@ -43,15 +43,20 @@ class AuthStrategy(Protocol):
         ...
 
     def secrets(self) -> Iterable[str]:
-        """Every credential value, so the HTTP layer can scrub them from error messages."""
+        """Every value to scrub from messages: each credential value, each token obtained, each header built."""
         ...
 
 
 class StaticHeaderAuth:
-    """Bearer, API key and arbitrary-header auth: fixed headers, nothing to refresh."""
+    """Bearer, API key and arbitrary-header auth: fixed headers, nothing to refresh.
 
-    def __init__(self, headers: Mapping[str, str]) -> None:
+    `credentials`: the values the headers were built from, when a header wraps them
+    (`Bearer <key>`): a platform echoes the key alone as readily as the whole line.
+    """
+
+    def __init__(self, headers: Mapping[str, str], *, credentials: Iterable[str] = ()) -> None:
         self._headers = dict(headers)
+        self._credentials = [value for value in credentials if value]
 
     async def headers(self, _endpoint: TokenEndpoint, /) -> dict[str, str]:
         """The configured headers."""
@@ -62,8 +67,8 @@ class StaticHeaderAuth:
         return False
 
     def secrets(self) -> Iterable[str]:
-        """The header values."""
-        return [value for value in self._headers.values() if value]
+        """The credential values and the header values built from them."""
+        return [*self._credentials, *(value for value in self._headers.values() if value)]
 
 
 def no_auth() -> StaticHeaderAuth:
@@ -73,7 +78,8 @@ def no_auth() -> StaticHeaderAuth:
 
 def bearer_auth(credentials: ApiKeyCredentials) -> StaticHeaderAuth:
     """Auth type `bearer`: `Authorization: Bearer <api_key>`."""
-    return StaticHeaderAuth({"Authorization": f"Bearer {credentials.api_key.get_secret_value()}"})
+    key = credentials.api_key.get_secret_value()
+    return StaticHeaderAuth({"Authorization": f"Bearer {key}"}, credentials=[key])
 
 
 def api_key_auth(credentials: ApiKeyCredentials, header: str) -> StaticHeaderAuth:
@@ -120,6 +126,8 @@ class OAuth2Auth:
         self._scope = scope
         self._clock = clock
         self._key = _cache_key(credentials, token_url, scope)
+        # Every token this client sent: one replaced since may still be quoted back in an error.
+        self._tokens: set[str] = set()
 
     async def headers(self, endpoint: TokenEndpoint, /) -> dict[str, str]:
         """`Authorization: Bearer <token>`, fetching a token when none is cached or it is about to expire."""
@@ -132,13 +140,21 @@ class OAuth2Auth:
         return True
 
     def secrets(self) -> Iterable[str]:
-        """Client secret, password and the current access token."""
-        values = [self._credentials.client_secret, self._credentials.password]
-        found = [value.get_secret_value() for value in values if value is not None]
+        """Every credential value (identifiers included), every token sent, and the cached token."""
+        creds = self._credentials
+        hidden = [value.get_secret_value() for value in (creds.client_secret, creds.password) if value]
+        named = [value for value in (creds.client_id, creds.username) if value]
         cached = _token_cache.get(self._key)
-        return [*found, cached.access_token] if cached else found
+        # A token covers its `Bearer <token>` header too: the scrubber matches it inside the line.
+        tokens = [*self._tokens, *([cached.access_token] if cached else [])]
+        return [*hidden, *named, *tokens]
 
     async def _token(self, endpoint: TokenEndpoint, *, stale: str | None) -> str:
+        token = await self._current(endpoint, stale=stale)
+        self._tokens.add(token)
+        return token
+
+    async def _current(self, endpoint: TokenEndpoint, *, stale: str | None) -> str:
         cached = self._usable(stale)
         if cached:
             return cached

@@ -23,12 +23,15 @@ class PlatformError(Exception):
         *,
         status_code: int | None = None,
         retry_after: float | None = None,
+        attempts: int = 1,
     ) -> None:
         super().__init__(message)
         self.error_class = error_class
         self.message = message
         self.status_code = status_code
         self.retry_after = retry_after
+        # Calls made before giving up: with_retries sets it; 0 for an item never sent.
+        self.attempts = attempts
 
     @property
     def code(self) -> str:

@@ -8,6 +8,7 @@ import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from urllib.parse import quote, quote_plus
 
 import httpx
 
@@ -51,17 +52,39 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
 
 
 _SHORT_SECRET = 8
+_ALNUM = "A-Za-z0-9"
+
+
+def _echoes(secret: str) -> set[str]:
+    """The forms a platform may echo `secret` back in: as sent, URL-encoded, JSON-escaped, HTML-escaped."""
+    return {
+        secret,
+        quote(secret, safe=""),
+        quote(secret),  # "/" kept, as in a path
+        quote_plus(secret),
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        html.escape(secret),
+    }
 
 
 def scrub(text: str, secrets: Iterable[str]) -> str:
-    """Replace every credential value found in `text` with `***`."""
-    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
-        if len(secret) >= _SHORT_SECRET:
-            text = text.replace(secret, "***")
+    """Replace every credential value found in `text`, in any form a platform may echo it, with `***`.
+
+    Matching ignores case, so `%2f` is caught like `%2F`: hiding a look-alike costs a word of
+    a message, missing a secret costs the secret.
+    """
+    forms = {form for secret in secrets if secret for form in _echoes(secret)}
+    if not forms:
+        return text
+    patterns = []
+    for form in sorted(forms, key=len, reverse=True):  # longest first: "Bearer x" before "x"
+        if len(form) >= _SHORT_SECRET:
+            patterns.append(re.escape(form))
         else:
             # A short secret ("p", "test") is only replaced where it stands alone, not inside every word.
-            text = re.sub(rf"(?<![A-Za-z0-9]){re.escape(secret)}(?![A-Za-z0-9])", "***", text)
-    return text
+            patterns.append(rf"(?<![{_ALNUM}]){re.escape(form)}(?![{_ALNUM}])")
+    return re.sub("|".join(patterns), "***", text, flags=re.IGNORECASE)
 
 
 def trim(text: str, limit: int = MESSAGE_LIMIT) -> str:

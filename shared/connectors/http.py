@@ -20,6 +20,8 @@ from shared.connectors.failures import (
     malformed,
     oauth_error_code,
     parse_retry_after,
+    scrub,
+    trim,
 )
 from shared.connectors.retry import with_retries
 from shared.egress import EgressRefused
@@ -135,7 +137,9 @@ class PlatformHttp:
         try:
             return response.json()
         except ValueError:
-            raise malformed(f"expected JSON, got {response.text[:80]!r}", self.secrets()) from None
+            # Scrubbed before it is cut: a secret cut in two would no longer be recognised.
+            excerpt = trim(scrub(response.text, self.secrets()), 80)
+            raise malformed(f"expected JSON, got {excerpt!r}", self.secrets()) from None
 
     async def aclose(self) -> None:
         """Close the connection pool."""

@@ -40,7 +40,13 @@ async def with_retries(
     operation: str = "",
     platform: str = "unknown",
 ) -> T:
-    """Run `call`, retrying transient PlatformErrors; the last error is re-raised as is."""
+    """Run `call`, retrying transient PlatformErrors; the last error is re-raised with its `attempts`."""
+    made = 0
+
+    async def counted() -> T:
+        nonlocal made
+        made += 1
+        return await call()
 
     def wait(state: RetryCallState) -> float:
         error = state.outcome.exception() if state.outcome else None
@@ -65,4 +71,8 @@ async def with_retries(
         before_sleep=before_sleep,
         reraise=True,
     )
-    return await retrying(call)
+    try:
+        return await retrying(counted)
+    except PlatformError as exc:
+        exc.attempts = made
+        raise

@@ -67,10 +67,10 @@ class InboundSource:
         try:
             value = resolve_or_raise(body, path)
         except PathNotFound as exc:
-            raise SourceError(f"count_response_path {exc}") from None
+            raise self._error(f"count_response_path {exc}") from None
         total = _as_count(value)
         if total is None:
-            raise SourceError(f"count_response_path {path!r} is not a count (got {_shown(value)})")
+            raise self._error(f"count_response_path {path!r} is not a count (got {self._shown(value)})")
         return total
 
     async def page(self, checkpoint: SyncCheckpoint) -> FetchedPage:
@@ -81,9 +81,11 @@ class InboundSource:
         try:
             items = resolve_or_raise(body, config.response_path)
         except PathNotFound as exc:
-            raise SourceError(f"response_path {exc}") from None
+            raise self._error(f"response_path {exc}") from None
         if not isinstance(items, list):
-            raise SourceError(f"response_path {config.response_path!r} is not a list (got {_shown(items)})")
+            raise self._error(
+                f"response_path {config.response_path!r} is not a list (got {self._shown(items)})"
+            )
         return FetchedPage(
             items=items,
             next_cursor=self._next_cursor(body),
@@ -105,7 +107,7 @@ class InboundSource:
             return value
         if isinstance(value, int) and not isinstance(value, bool):
             return str(value)
-        raise SourceError(f"cursor_response_path {path!r} is not a cursor (got {_shown(value)})")
+        raise self._error(f"cursor_response_path {path!r} is not a cursor (got {self._shown(value)})")
 
     def _params(self, paging: Mapping[str, str], since: str | None) -> dict[str, str]:
         config = self._config
@@ -119,12 +121,27 @@ class InboundSource:
             response = await self._http.request("GET", str(url.copy_merge_params(params)))
         except PlatformError as exc:
             prefix = "the source refused the credentials: " if exc.error_class is ErrorClass.AUTH else ""
-            raise SourceError(prefix + exc.message, error_class=exc.error_class) from None
+            raise self._error(prefix + exc.message, error_class=exc.error_class) from None
         try:
             return json.loads(response.content, parse_constant=_reject_constant)
         except ValueError as exc:
-            excerpt = trim(scrub(response.text[:120], self._http.secrets()), 120)
-            raise SourceError(f"the body is not valid JSON ({exc}): {excerpt!r}") from None
+            excerpt = trim(scrub(response.text, self._http.secrets()), 120)
+            raise self._error(f"the body is not valid JSON ({exc}): {excerpt!r}") from None
+
+    def _error(self, message: str, *, error_class: ErrorClass = ErrorClass.PERMANENT) -> SourceError:
+        # Every message quotes the source's answer somewhere (a path's value, the body): scrub it
+        # here, once, so a run's status reason never carries what the source echoed of our secrets.
+        return SourceError(scrub(message, self._http.secrets()), error_class=error_class)
+
+    def _shown(self, value: object) -> str:
+        if isinstance(value, dict):
+            return "an object"
+        if isinstance(value, list):
+            return "a list"
+        if value is None:
+            return "null"
+        # Scrubbed before it is cut: a secret cut in two would no longer be recognised.
+        return f"{type(value).__name__} {scrub(str(value), self._http.secrets())[:40]!r}"
 
 
 def _as_count(value: object) -> int | None:
@@ -137,14 +154,6 @@ def _as_count(value: object) -> int | None:
     if isinstance(value, str) and value.strip().isdigit():
         return int(value.strip())
     return None
-
-
-def _shown(value: object) -> str:
-    if isinstance(value, dict):
-        return "an object"
-    if isinstance(value, list):
-        return "a list"
-    return "null" if value is None else f"{type(value).__name__} {str(value)[:40]!r}"
 
 
 def build_inbound_source(

@@ -14,7 +14,7 @@ from shared.connectors.auth import Clock, StaticHeaderAuth
 from shared.connectors.credentials import ApiKeyCredentials
 from shared.connectors.deps import ConnectorDeps
 from shared.connectors.errors import ErrorClass, PlatformError
-from shared.connectors.failures import malformed, trim
+from shared.connectors.failures import malformed, scrub, trim
 from shared.connectors.http import HttpSettings, PlatformHttp
 from shared.connectors.outbound_config import AbsoluteUrl, OutboundConfig
 from shared.connectors.platform_entry import PlatformEntry, ValidatedConnection
@@ -148,7 +148,7 @@ class TradeDeskClient:
         body = await self._http.request_json("POST", "/v3/datarate/batch", json={"DataRates": [rate]})
         # The batch is processed asynchronously; only an immediate rejection is visible here.
         if isinstance(body, dict) and body.get("Status") == "Failed":
-            raise PlatformError(ErrorClass.PERMANENT, trim(f"data rate rejected: {body.get('Errors')}"))
+            raise PlatformError(ErrorClass.PERMANENT, self._rejected(body))
         if isinstance(body, dict) and isinstance(body.get("BatchId"), str):
             self._rate_batches[element_id] = body["BatchId"]
 
@@ -181,8 +181,12 @@ class TradeDeskClient:
         if status == "Processed":
             return "active", None
         if status == "Failed":
-            return "failed", trim(f"data rate rejected: {body.get('Errors')}")
+            return "failed", self._rejected(body)
         return "pending", None
+
+    def _rejected(self, batch: dict[str, Any]) -> str:
+        # TTD's own words, which may quote what we sent: scrubbed like every platform message.
+        return trim(scrub(f"data rate rejected: {batch.get('Errors')}", self._http.secrets()))
 
     async def _find(self, element_id: str) -> dict[str, Any] | None:
         start = 0
