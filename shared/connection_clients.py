@@ -11,6 +11,9 @@ from shared.connectors.protocol import PlatformClient
 from shared.connectors.throttle import ConnectionThrottle
 from shared.db.connections import Connection
 from shared.egress import EgressPolicy, GuardedTransport
+from shared.inbound.config import InboundConfig
+from shared.inbound.pager import Pager, PagingLimits
+from shared.inbound.source import InboundSource, build_inbound_source
 from shared.settings import Settings
 
 
@@ -53,4 +56,23 @@ def build_platform_client(
     )
     return create_platform_client(
         connection.platform, connection.auth_type, credentials, connection.config, settings=http, deps=deps
+    )
+
+
+def build_connection_source(
+    settings: Settings,
+    connection: Connection,
+    config: InboundConfig,
+    credentials: dict[str, str],
+    *,
+    http: HttpSettings | None = None,
+) -> InboundSource:
+    """The connection's inbound source; raises ConnectorConfigError when its credentials do not fit."""
+    return build_inbound_source(
+        config,
+        connection.auth_type,
+        credentials,
+        settings=http or settings.http(),
+        deps=egress_deps(settings, http),
+        pager=Pager(config, PagingLimits(max_empty_pages=settings.sync_max_empty_pages)),
     )

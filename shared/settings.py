@@ -63,7 +63,6 @@ class Settings(BaseSettings):
     request_timeout_s: float = 30.0
     retry_after_cap_s: float = 60.0
     request_backoff_base_s: float = 1.0
-    connection_test_timeout_s: float = 10.0
     bulk_topics_max: int = 10_000
     max_request_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
     max_output_templates_per_org: int = Field(default=100, ge=1)
@@ -75,6 +74,7 @@ class Settings(BaseSettings):
     recorder_batch_max: int = 2_000
     db_pool_max: int = 10
     step_wait_timeout_s: float = 30.0
+    sync_count_wait_s: float = Field(default=2.0, ge=0)
     stuck_run_timeout_s: float = 300.0
     stuck_run_check_interval_s: float = 30.0
     stuck_run_max_redeliveries: int = 3

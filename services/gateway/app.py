@@ -16,6 +16,7 @@ from services.gateway.metrics import RequestMetrics
 from services.gateway.outbox_relay import OutboxRelay, declare_publications
 from services.gateway.problems import install_problem_handlers
 from services.gateway.routes import (
+    connection_test,
     connections,
     health,
     output_templates,
@@ -85,6 +86,7 @@ def build_app(settings: Settings) -> FastAPI:
     for router in (
         health.router,
         connections.router,
+        connection_test.router,
         runs.router,
         push_runs.router,
         sync_runs.router,

@@ -64,9 +64,18 @@ class ConnectionOut(ApiModel):
     updated_at: datetime
 
 
-class ConnectionTestOut(ApiModel):
+class ConnectionCheckOut(ApiModel):
+    direction: Literal["inbound", "outbound"]
     success: bool
     error: str | None = None
+
+
+class ConnectionTestOut(ApiModel):
+    """The guide's `{success, error}`; `checks` reports each direction of a bidirectional connection."""
+
+    success: bool
+    error: str | None = None
+    checks: list[ConnectionCheckOut] = Field(default_factory=list)
 
 
 class RunRequest(ApiModel):
@@ -86,7 +95,12 @@ class SyncRunRequest(ApiModel):
 class RunAccepted(ApiModel):
     run_id: uuid.UUID
     status: str
-    total: int
+    total: int = Field(description="Topics to push, or the source's count once `countStatus` is counted")
+    count_status: Literal["counted", "pending", "none"] | None = Field(
+        default=None,
+        description="counted: `total` is known; pending: the sync's count endpoint has not answered yet "
+        "(read `total` from the status); none: the connection has no count endpoint",
+    )
 
 
 class RunErrorOut(ApiModel):
@@ -102,6 +116,7 @@ class RunStatusOut(ApiModel):
     connection_id: uuid.UUID
     kind: Literal["push", "sync"]
     status: str
+    done: bool = Field(description="The run has reached its final status; the guide's loop ends here")
     status_reason: str | None
     mode: Literal["auto", "step"]
     dry_run: bool

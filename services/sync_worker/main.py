@@ -9,12 +9,11 @@ from pydantic import ValidationError
 
 from services.sync_worker.handler import SyncDependencies, handle_sync
 from services.sync_worker.pages import SyncRunRef, close_run
-from shared.connection_clients import egress_deps
+from shared.connection_clients import build_connection_source
 from shared.consumer_guard import guard_middleware
 from shared.db.connections import Connection
 from shared.inbound.config import InboundConfig
-from shared.inbound.pager import Pager, PagingLimits
-from shared.inbound.source import InboundSource, build_inbound_source
+from shared.inbound.source import InboundSource
 from shared.messages import SYNC_WORK, StatusEvent, SyncWork
 from shared.settings import Settings
 from shared.status_publisher import KafkaStatusPublisher
@@ -39,19 +38,11 @@ def build_sync_worker(settings: Settings) -> FastStream:
 
     guard = service_guard(broker, settings, "sync-worker", on_dead_letter=fail_dead_lettered_run)
     broker.add_middleware(guard_middleware(guard))
-    limits = PagingLimits(max_empty_pages=settings.sync_max_empty_pages)
 
     def source_factory(
         connection: Connection, config: InboundConfig, credentials: dict[str, str]
     ) -> InboundSource:
-        return build_inbound_source(
-            config,
-            connection.auth_type,
-            credentials,
-            settings=settings.http(),
-            deps=egress_deps(settings),
-            pager=Pager(config, limits),
-        )
+        return build_connection_source(settings, connection, config, credentials)
 
     runtime = WorkerRuntime(
         lambda pool: SyncDependencies(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 
 from fastapi import APIRouter, Response
@@ -10,8 +9,7 @@ from pydantic import ValidationError
 
 from services.gateway.deps import AppSettings, OrgId, Pool
 from services.gateway.problems import Problem, not_found
-from services.gateway.schemas import ConnectionInput, ConnectionOut, ConnectionTestOut
-from shared.connection_clients import build_platform_client
+from services.gateway.schemas import ConnectionInput, ConnectionOut
 from shared.connectors.errors import ConnectorConfigError
 from shared.connectors.factory import validate_outbound_config
 from shared.db import connections as repo
@@ -144,36 +142,3 @@ async def delete_connection(connection_id: uuid.UUID, org_id: OrgId, pool: Pool)
     if not await repo.delete_connection(pool, org_id, connection_id):
         raise not_found("connection")
     return Response(status_code=204)
-
-
-@router.post("/{connection_id}/test")
-async def test_connection(
-    connection_id: uuid.UUID, org_id: OrgId, pool: Pool, settings: AppSettings
-) -> ConnectionTestOut:
-    """Check credentials and reachability without changing anything on the platform."""
-    connection = await repo.get_connection(pool, org_id, connection_id)
-    if connection is None:
-        raise not_found("connection")
-    credentials = await repo.decrypt_credentials(
-        pool,
-        org_id,
-        connection_id,
-        settings.require_encryption_key(),
-        fallback_keys=settings.previous_encryption_keys(),
-    )
-    http = settings.http().model_copy(
-        update={"timeout_s": settings.connection_test_timeout_s, "max_attempts": 1}
-    )
-    try:
-        client = build_platform_client(settings, connection, credentials, http=http)
-    except ConnectorConfigError as exc:
-        return ConnectionTestOut(success=False, error=str(exc))
-    try:
-        result = await asyncio.wait_for(
-            client.test_connection(), timeout=settings.connection_test_timeout_s + 1
-        )
-    except TimeoutError:
-        return ConnectionTestOut(success=False, error="The platform did not answer in time")
-    finally:
-        await client.aclose()
-    return ConnectionTestOut(success=result.success, error=result.error)

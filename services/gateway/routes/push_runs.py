@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
 
 from fastapi import APIRouter, Query
@@ -11,6 +9,7 @@ from fastapi import APIRouter, Query
 from services.gateway.deps import AppSettings, OrgId, Pool
 from services.gateway.problems import Problem, not_found
 from services.gateway.routes.runs import run_of, run_status
+from services.gateway.run_progress import Progressed, moved_past, wait_for_progress
 from services.gateway.schemas import ActivationOut, ActivationPage, RunAccepted, RunStatusOut
 from shared.db import activations as ledger
 from shared.db import connections
@@ -21,46 +20,48 @@ from shared.run_requests import enqueue_push
 router = APIRouter(prefix="/api/connections/{connection_id}", tags=["runs"])
 
 
+def _batch_recorded(processed: int) -> Progressed:
+    return lambda now: now.processed >= processed and now.started_at is not None
+
+
 @router.post("/push/run/{run_id}/push")
 async def push_next_batch(
     connection_id: uuid.UUID, run_id: uuid.UUID, org_id: OrgId, pool: Pool, settings: AppSettings
 ) -> RunStatusOut:
-    """Step mode: push exactly one more batch and return the status once it is recorded."""
+    """Push the next batch and answer once it is recorded (the guide's loop); for an auto run, whose
+    worker pushes on its own, answer once it has recorded more than before (or at the step timeout)."""
     size = settings.activation_batch_size
     async with pool.acquire() as connection, connection.transaction():
         await connection.execute("SELECT 1 FROM runs WHERE id = $1 FOR UPDATE", run_id)
         run = await run_of(connection, org_id, connection_id, run_id, "push")
-        if run.mode != "step":
-            raise Problem(409, "Not a step run", 'Only runs started with mode "step" advance batch by batch')
         if run.is_terminal:
             return await run_status(pool, settings, run)
-        index = await repo.claim_next_step(connection, run_id)
-        if index > 0 and index * size >= run.total:
-            return await run_status(pool, settings, run)  # every batch is requested already
-        request = run.request
-        await enqueue_push(
-            connection,
-            settings,
-            PushCommand(
-                run_id=run_id,
-                org_id=org_id,
-                connection_id=connection_id,
-                topic_ids=request.get("topicIds"),
-                dry_run=run.dry_run,
-                mode=RunMode.STEP,
-                batch_index=index,
-            ),
-        )
-    deadline = time.monotonic() + settings.step_wait_timeout_s
-    while True:
-        run = await run_of(pool, org_id, connection_id, run_id, "push")
-        if run.is_terminal or (
-            run.processed >= min(run.total, (index + 1) * size) and run.started_at is not None
-        ):
-            break
-        if time.monotonic() > deadline:
-            break  # the status says how far it got; the client may poll /status
-        await asyncio.sleep(0.05)
+        if run.mode != RunMode.STEP:
+            progressed = moved_past(run)
+        else:
+            index = await repo.claim_next_step(connection, run_id)
+            if index > 0 and index * size >= run.total:
+                progressed = _batch_recorded(run.total)  # every batch is requested: wait for the last
+            else:
+                progressed = _batch_recorded(min(run.total, (index + 1) * size))
+                await enqueue_push(
+                    connection,
+                    settings,
+                    PushCommand(
+                        run_id=run_id,
+                        org_id=org_id,
+                        connection_id=connection_id,
+                        topic_ids=run.request.get("topicIds"),
+                        dry_run=run.dry_run,
+                        mode=RunMode.STEP,
+                        batch_index=index,
+                    ),
+                )
+
+    # On timeout the status says how far it got; the client may poll /status.
+    run = await wait_for_progress(
+        pool, org_id, run_id, run, progressed, timeout_s=settings.step_wait_timeout_s
+    )
     return await run_status(pool, settings, run)
 
 

@@ -6,13 +6,14 @@ import uuid
 from typing import Annotated, Any
 
 import asyncpg
-from fastapi import APIRouter, Header, Response
+from fastapi import APIRouter, Body, Header, Response
 
 from services.gateway.deps import AppSettings, OrgId, Pool
 from services.gateway.metrics import RUNS_STARTED
 from services.gateway.problems import Problem, not_found
+from services.gateway.run_progress import started, wait_for_progress
 from services.gateway.schemas import RunAccepted, RunErrorOut, RunRequest, RunStatusOut, SyncRunRequest
-from shared.db import outbox
+from shared.db import connections, outbox
 from shared.db import runs as repo
 from shared.db.pool import Db, DbConnection, PgPool
 from shared.messages import RejectionCode, RunMode, SyncStep
@@ -66,7 +67,22 @@ async def _start(
         RUNS_STARTED.labels(run.kind).inc()
     else:
         response.headers["Idempotent-Replayed"] = "true"
-    return RunAccepted(run_id=run.id, status=run.status, total=run.total)
+    count_status = "counted" if run.kind == "push" else None
+    return RunAccepted(run_id=run.id, status=run.status, total=run.total, count_status=count_status)
+
+
+async def counted(pool: PgPool, settings: Settings, org_id: uuid.UUID, accepted: RunAccepted) -> RunAccepted:
+    """A sync run's acceptance with the source's count, once the worker fetched it (or `pending`)."""
+    run = await repo.get_run(pool, org_id, accepted.run_id)
+    connection = await connections.get_connection(pool, org_id, run.connection_id) if run else None
+    if run is None or connection is None:
+        return accepted
+    if not connection.config.get("count_endpoint"):
+        return accepted.model_copy(update={"count_status": "none"})
+    run = await wait_for_progress(pool, org_id, run.id, run, started, timeout_s=settings.sync_count_wait_s)
+    if run.started_at is None:
+        return accepted.model_copy(update={"status": run.status, "count_status": "pending"})
+    return accepted.model_copy(update={"status": run.status, "total": run.total, "count_status": "counted"})
 
 
 async def enqueue_sync_step(connection: DbConnection, settings: Settings, run: repo.Run) -> None:
@@ -104,6 +120,7 @@ def status_document(run: repo.Run, errors: list[repo.RunError]) -> RunStatusOut:
         connection_id=run.connection_id,
         kind=run.kind,
         status=run.status,
+        done=run.is_terminal,
         status_reason=run.status_reason,
         mode=run.mode,
         dry_run=run.dry_run,
@@ -131,17 +148,23 @@ async def run_of(
     return run
 
 
+# No body, an empty body, `null` and `{}` all mean the defaults, as the guide starts runs.
+PushRunBody = Annotated[RunRequest | None, Body(description="Omit for every active topic, auto mode")]
+SyncRunBody = Annotated[SyncRunRequest | None, Body(description="Omit for auto mode")]
+
+
 @router.post("/push/run", status_code=202)
 async def start_push_run(
     connection_id: uuid.UUID,
-    body: RunRequest,
     org_id: OrgId,
     pool: Pool,
     settings: AppSettings,
     response: Response,
+    body: PushRunBody = None,
     idempotency_key: IdempotencyKey = None,
 ) -> RunAccepted:
     """Start a push run; a push-worker drives it (auto) or each /push call advances a batch (step)."""
+    body = body or RunRequest()
     spec = PushSpec(topic_ids=body.topic_ids, dry_run=body.dry_run, mode=RunMode(body.mode))
     return await _start(
         pool,
@@ -157,15 +180,17 @@ async def start_push_run(
 @router.post("/sync/run", status_code=202)
 async def start_sync_run(
     connection_id: uuid.UUID,
-    body: SyncRunRequest,
     org_id: OrgId,
     pool: Pool,
     settings: AppSettings,
     response: Response,
+    body: SyncRunBody = None,
     idempotency_key: IdempotencyKey = None,
 ) -> RunAccepted:
-    """Start a sync run; a sync-worker pages through the source."""
-    return await _start(
+    """Start a sync run and fetch its count: the answer carries the source's total when its count
+    endpoint answered within SYNC_COUNT_WAIT_S (`countStatus: counted`), else `pending` or `none`."""
+    body = body or SyncRunRequest()
+    accepted = await _start(
         pool,
         settings,
         response,
@@ -174,6 +199,7 @@ async def start_sync_run(
         spec=SyncSpec(mode=RunMode(body.mode)),
         idempotency_key=idempotency_key,
     )
+    return await counted(pool, settings, org_id, accepted)
 
 
 @router.get("/push/run/{run_id}/status")

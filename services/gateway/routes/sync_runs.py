@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 import uuid
 from typing import Any
 
 from fastapi import APIRouter, Query
 
 from services.gateway.deps import AppSettings, OrgId, Pool
-from services.gateway.problems import Problem
 from services.gateway.routes.runs import enqueue_sync_step, run_of, run_status
+from services.gateway.run_progress import moved_past, wait_for_progress
 from services.gateway.schemas import RunStatusOut, SyncRejectOut, SyncRejectPage
 from shared.db.sync_rejects import SyncReject, list_rejects
+from shared.messages import RunMode
 
 router = APIRouter(prefix="/api/connections/{connection_id}", tags=["runs"])
 
@@ -23,21 +22,21 @@ router = APIRouter(prefix="/api/connections/{connection_id}", tags=["runs"])
 async def sync_next_page(
     connection_id: uuid.UUID, run_id: uuid.UUID, org_id: OrgId, pool: Pool, settings: AppSettings
 ) -> RunStatusOut:
-    """Step mode: sync exactly one more page and return the status once it is committed."""
+    """Sync the next page and answer once it is committed (the guide's loop); for an auto run, whose
+    worker pages on its own, answer once it has committed more than before (or at the step timeout)."""
     async with pool.acquire() as connection, connection.transaction():
         await connection.execute("SELECT 1 FROM runs WHERE id = $1 FOR UPDATE", run_id)
         run = await run_of(connection, org_id, connection_id, run_id, "sync")
-        if run.mode != "step":
-            raise Problem(409, "Not a step run", 'Only runs started with mode "step" advance page by page')
         if run.is_terminal:
             return await run_status(pool, settings, run)
-        await enqueue_sync_step(connection, settings, run)
+        if run.mode == RunMode.STEP:
+            await enqueue_sync_step(connection, settings, run)
     pages_before = run.pages
-    deadline = time.monotonic() + settings.step_wait_timeout_s
-    while not run.is_terminal and run.pages <= pages_before and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
-        run = await run_of(pool, org_id, connection_id, run_id, "sync")
+    progressed = (lambda now: now.pages > pages_before) if run.mode == RunMode.STEP else moved_past(run)
     # On timeout the status says how far it got; the client may poll /status.
+    run = await wait_for_progress(
+        pool, org_id, run_id, run, progressed, timeout_s=settings.step_wait_timeout_s
+    )
     return await run_status(pool, settings, run)
 
 
