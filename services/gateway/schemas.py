@@ -11,7 +11,13 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 from pydantic.alias_generators import to_camel
 
 from shared.messages import MAX_TOPIC_IDS_PER_RUN
-from shared.output_templates import PLACEHOLDER, TOPIC_FIELDS, placeholders, unknown_fields
+from shared.output_templates import (
+    DEFAULT_CURRENCY,
+    PLACEHOLDER,
+    TEMPLATE_FIELDS,
+    placeholders,
+    unknown_fields,
+)
 
 Platform = Literal["custom_api", "indexexchange", "liveramp", "tradedesk"]
 Direction = Literal["inbound", "outbound", "bidirectional"]
@@ -264,7 +270,7 @@ class SyncRejectPage(ApiModel):
 
 
 TEMPLATE_KEY_PATTERN = r"^[a-z0-9_][a-z0-9_-]{0,62}$"
-ALLOWED_FIELDS = ", ".join([*sorted(TOPIC_FIELDS), "attributes.<key>"])
+ALLOWED_FIELDS = ", ".join([*sorted(TEMPLATE_FIELDS), "attributes.<key>"])
 
 
 def _known_placeholders(text: str) -> str:
@@ -350,6 +356,11 @@ class TemplatePreviewInput(ApiModel):
 
     topic_ids: list[uuid.UUID] | None = Field(default=None, min_length=1, max_length=1000)
     topics: list[TopicInput] | None = Field(default=None, min_length=1, max_length=1000)
+    currency: str = Field(
+        default=DEFAULT_CURRENCY,
+        pattern=r"^[A-Z]{3}$",
+        description="Whose minor units `{{cpm}}` is written with, as a connection with this `currency` pushes it",
+    )
 
     @model_validator(mode="after")
     def _exactly_one(self) -> TemplatePreviewInput:

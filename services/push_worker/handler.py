@@ -137,7 +137,7 @@ async def _push(
         topics=topics,
         deactivate=deleted,
         activations=await ledger.load_activations(deps.pool, command.connection_id),
-        render=lambda topic: render(template, topic),
+        render=lambda topic: render(template, topic, currency=str(config.get("currency", "USD"))),
         default_cpm=float(config.get("default_cpm", 0)),
         currency=str(config.get("currency", "USD")),
     )

@@ -315,4 +315,30 @@ async def test_inline_preview_matches_the_names_kept_for_stored_topics(api: http
     inline = await api.post(
         "/api/output-templates/pricing/preview", json={"topics": [{"name": "Premium", "cpm": 1.5}]}
     )
-    assert inline.json()["items"][0]["name"] == topic["outputs"]["pricing"]["name"] == "Premium @ 1.5000"
+    # Money in the currency's minor units: USD for stored names, the asked currency in a preview.
+    assert inline.json()["items"][0]["name"] == topic["outputs"]["pricing"]["name"] == "Premium @ 1.50"
+    yen = await api.post(
+        "/api/output-templates/pricing/preview", json={"topicIds": [topic["id"]], "currency": "JPY"}
+    )
+    assert yen.json()["items"][0]["name"] == "Premium @ 2"
+
+
+async def test_templates_speak_the_guides_topic_field_names(api: httpx.AsyncClient) -> None:
+    guide = {
+        "key": "guide",
+        "pathFields": ["parent_category", "topic_name"],
+        "separator": " - ",
+        "descriptionTemplate": "{{topic_name}} ({{parent_category}}, {{external_id}})",
+    }
+    created = await _create(api, guide)
+    assert created["pathFields"] == ["parent_category", "topic_name"]  # kept as written
+    topic = await _topic(api, "Auto Intenders", parentCategory="Automotive", externalId="auto-001")
+    assert topic["outputs"]["guide"] == {
+        "name": "Automotive - Auto Intenders",
+        "description": "Auto Intenders (Automotive, auto-001)",
+    }
+    named = await api.put("/api/output-templates/guide", json={"nameTemplate": "{{topic_name}}!"})
+    assert named.status_code == 200, named.text
+    refused = await api.put("/api/output-templates/guide", json={"nameTemplate": "{{topicName}}"})
+    assert refused.status_code == 422
+    assert "topic_name" in refused.json()["errors"][0]["message"]  # the allowed names include it

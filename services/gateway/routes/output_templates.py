@@ -152,7 +152,7 @@ async def preview_template(
         if missing:
             raise Problem(404, "Not Found", f"topics not found: {', '.join(missing)}")
         items = [
-            _item(topic.id, topic.external_id, render(template, topic))
+            _item(topic.id, topic.external_id, render(template, topic, currency=body.currency))
             for topic in (by_id[topic_id] for topic_id in wanted)
         ]
     else:
@@ -164,7 +164,10 @@ async def preview_template(
             else topic
             for topic in body.topics
         ]
-        items = [_item(None, topic.external_id, render(template, topic)) for topic in stored_like]
+        items = [
+            _item(None, topic.external_id, render(template, topic, currency=body.currency))
+            for topic in stored_like
+        ]
     return TemplatePreviewOut(key=key, items=items)
 
 
