@@ -88,3 +88,27 @@ async def test_run_status_of_an_unknown_run_is_404(api: httpx.AsyncClient) -> No
     connection = (await api.post("/api/connections", json=custom_api_connection())).json()
     response = await api.get(f"/api/connections/{connection['id']}/push/run/{uuid.uuid4()}/status")
     assert response.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type"),
+    [(None, None), (b"", "application/json"), (b"null", "application/json"), (b"{}", "application/json")],
+    ids=["no-body", "empty", "null", "empty-object"],
+)
+async def test_a_run_started_without_a_body_pushes_every_active_topic_in_auto_mode(
+    api: httpx.AsyncClient, settings: Settings, content: bytes | None, content_type: str | None
+) -> None:
+    connection = (await api.post("/api/connections", json=custom_api_connection())).json()
+    topics = [{"name": f"Guide topic {index}"} for index in range(3)]
+    assert (await api.post("/api/topics/bulk", json={"topics": topics})).status_code == 200
+    headers = {"Content-Type": content_type} if content_type else {}
+    started = await api.post(
+        f"/api/connections/{connection['id']}/push/run", content=content, headers=headers
+    )
+    synced = await api.post(f"/api/connections/{connection['id']}/sync/run", content=content, headers=headers)
+    assert started.status_code == 202, started.text
+    assert (started.json()["total"], started.json()["countStatus"]) == (3, "counted")
+    commands = await _commands_for(settings, started.json()["runId"])
+    assert [(c["topic_ids"], c["dry_run"], c["mode"]) for c in commands] == [(None, False, "auto")]
+    # A push-only connection refuses a sync, but the body was never the reason.
+    assert synced.status_code == 409, synced.text
