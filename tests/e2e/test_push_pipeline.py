@@ -200,3 +200,21 @@ async def test_trade_desk_segments_stay_pending_until_their_rates_are_processed(
     assert [item["state"] for item in confirmed] == ["active"] * 30
     assert [item["state"] for item in unconfirmed] == ["pending"] * 30
     assert all("still being processed" in item["stateMessage"] for item in unconfirmed)
+
+
+async def test_a_push_names_segments_by_template_with_the_connections_currency(
+    system: System, pool: asyncpg.Pool[Any], mock: httpx.AsyncClient
+) -> None:
+    async with await org_client(pool, system.gateway_url) as api:
+        template = {"key": "priced", "nameTemplate": "{{topic_name}} @ {{cpm}}", "descriptionTemplate": "x"}
+        assert (await api.post("/api/output-templates", json=template)).status_code == 201
+        topic = {"name": "Premium", "externalId": "priced-1", "cpm": 150}
+        stored = (await api.post("/api/topics", json=topic)).json()
+        assert stored["outputs"]["priced"]["name"] == "Premium @ 150.00"  # kept names: USD
+        connection_id = await _custom_connection(system, api, currency="JPY", output_template_key="priced")
+        run = await wait_for_run(api, connection_id, await start_push(api, connection_id))
+        assert run["status"] == "succeeded", run
+        names = [
+            segment["name"] for segment in (await mock.get("/admin/segments/custom_api")).json()["segments"]
+        ]
+        assert names == ["Premium @ 150"]  # yen have no minor units
