@@ -64,6 +64,14 @@ async def test_gives_up_after_three_attempts_with_the_last_error(fake_sleep: Fak
     assert caught.value.status_code == 503
     assert caught.value.message == "HTTP 503: maintenance"
     assert caught.value.code == "retryable:503"
+    assert caught.value.attempts == 3
+
+
+async def test_attempts_count_every_call_up_to_the_error_not_retried(fake_sleep: FakeSleep) -> None:
+    platform = ScriptedPlatform(answers(status(503), status(400, {"message": "bad name"})))
+    with pytest.raises(PlatformError) as caught:
+        await http_for(platform, fake_sleep).request("POST", "/segments")
+    assert (caught.value.status_code, caught.value.attempts) == (400, 2)
 
 
 async def test_attempts_and_backoff_follow_settings(fake_sleep: FakeSleep) -> None:
