@@ -14,8 +14,7 @@ import asyncpg
 import httpx
 
 from shared.db.orgs import create_org
-
-FINAL = frozenset({"succeeded", "partial", "failed", "cancelled", "incomplete"})
+from shared.runs.status import TERMINAL_STATUSES
 
 
 class ScenarioFailed(RuntimeError):
@@ -117,7 +116,7 @@ async def wait_processed(
             raise ScenarioFailed(f"run {run_id} is gone")
         if kind == "push" and row["status"] != "queued" and row["processed"] >= row["total"]:
             return time.perf_counter()
-        if row["status"] in FINAL:
+        if row["status"] in TERMINAL_STATUSES:
             if kind == "push" and row["processed"] < row["total"]:
                 raise ScenarioFailed(
                     f"run {run_id} ended {row['status']} with {row['processed']}/{row['total']}"
@@ -138,7 +137,7 @@ async def require_succeeded(
             "SELECT status, status_reason, processed, succeeded, inserted FROM runs WHERE id = $1", key
         )
         assert row is not None
-        if row["status"] in FINAL:
+        if row["status"] in TERMINAL_STATUSES:
             done = max(row["succeeded"], row["inserted"])
             if row["status"] != "succeeded" or done != expected:
                 raise ScenarioFailed(

@@ -12,6 +12,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from shared.runs.status import TERMINAL_STATUSES
+
 CATEGORIES = ("Automotive", "Travel", "Finance", "Retail", "Health", "Sports", "Technology", "Home")
 TOPIC_COUNT = int(os.environ.get("DEMO_TOPICS", "1000"))
 DMP_RECORDS = int(os.environ.get("DEMO_DMP_RECORDS", "3000"))
@@ -22,7 +24,6 @@ DMP_MAPPINGS = [
     {"source": "price.cpm", "target": "cpm"},
     {"source": "attributes.country", "target": "attributes.country"},
 ]
-FINAL = {"succeeded", "partial", "failed", "cancelled", "incomplete"}
 
 
 def _taxonomy() -> list[dict[str, Any]]:
@@ -107,7 +108,7 @@ def _watch(
             ).json()
             detail = _detail(status)
             progress.update(task, completed=status["processed"], total=status["total"] or 1, detail=detail)
-            if status["status"] in FINAL:
+            if status["status"] in TERMINAL_STATUSES:
                 return status
             time.sleep(0.3)
 

@@ -10,8 +10,6 @@ import httpx
 
 from services.cli_client.sse import ServerSentEvent, SseParser
 
-FINAL = frozenset({"succeeded", "partial", "failed", "cancelled", "incomplete"})
-
 
 class GatewayError(Exception):
     """An error the gateway answered with (problem+json), or an unreachable gateway."""

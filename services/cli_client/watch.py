@@ -11,7 +11,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 from rich.text import Text
 
-from services.cli_client.gateway_client import FINAL, GatewayClient, GatewayError
+from services.cli_client.gateway_client import GatewayClient, GatewayError
+from shared.runs.status import TERMINAL_STATUSES
 
 RECONNECT_PAUSE_S = 1.0
 MAX_RECONNECTS = 30
@@ -54,9 +55,9 @@ def _follow(client: GatewayClient, run_id: str, progress: Progress, task: TaskID
             time.sleep(RECONNECT_PAUSE_S)
             continue
         # The server closed without `end` (its time limit), or said 204: everything was seen.
-        if snapshot is not None and snapshot["status"] in FINAL:
+        if snapshot is not None and snapshot["status"] in TERMINAL_STATUSES:
             return snapshot
-        if last_id is not None and client.call("GET", f"/api/runs/{run_id}")["status"] in FINAL:
+        if last_id is not None and client.call("GET", f"/api/runs/{run_id}")["status"] in TERMINAL_STATUSES:
             return snapshot
 
 

@@ -12,6 +12,7 @@ import asyncpg
 from shared.db.pool import DbConnection
 from shared.messages import ItemOutcome, ItemResult, RunFinished, RunStarted, StatusTopicEvent
 from shared.metrics import RUN_DURATION_SECONDS
+from shared.runs.status import TERMINAL_STATUS_VALUES
 
 _SUCCEEDED = frozenset({ItemOutcome.CREATED, ItemOutcome.UPDATED, ItemOutcome.DEACTIVATED})
 
@@ -124,12 +125,13 @@ async def _finish_run(connection: DbConnection, event: RunFinished) -> None:
                    ELSE 'succeeded' END,
                status_reason = COALESCE($3, status_reason),
                finished_at = $4, throttled_until = NULL, updated_at = now()
-           WHERE id = $1 AND status NOT IN ('succeeded', 'partial', 'failed', 'cancelled', 'incomplete')
+           WHERE id = $1 AND status <> ALL($5::text[])
            RETURNING kind, status, started_at, finished_at""",
         event.run_id,
         event.cancelled,
         event.failed_reason,
         event.at,
+        TERMINAL_STATUS_VALUES,
     )
     if closed is not None and closed["started_at"] is not None:
         duration = (closed["finished_at"] - closed["started_at"]).total_seconds()

@@ -10,8 +10,7 @@ from typing import Any
 import asyncpg
 
 from shared.db.pool import Db, DbConnection
-
-TERMINAL_STATUSES = frozenset({"succeeded", "partial", "failed", "cancelled", "incomplete"})
+from shared.runs.status import TERMINAL_STATUSES
 
 _COLUMNS = (
     "id, org_id, connection_id, kind, status, mode, dry_run, total, processed, succeeded, failed, skipped,"

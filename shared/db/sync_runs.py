@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from shared.db.pool import Db, DbConnection
-from shared.db.runs import TERMINAL_STATUSES
 from shared.inbound.checkpoint import SyncCheckpoint
 from shared.inbound.classify import StoredTopic
 from shared.inbound.completion import may_soft_delete
+from shared.runs.status import TERMINAL_STATUS_VALUES, TERMINAL_STATUSES
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,10 +219,11 @@ async def close_sync_run(
     result: str = await connection.execute(
         """UPDATE runs SET status = $2, status_reason = $3, finished_at = now(), throttled_until = NULL,
                updated_at = now()
-           WHERE id = $1 AND status NOT IN ('succeeded', 'partial', 'failed', 'cancelled', 'incomplete')""",
+           WHERE id = $1 AND status <> ALL($4::text[])""",
         run_id,
         status,
         reason,
+        TERMINAL_STATUS_VALUES,
     )
     await connection.execute("DELETE FROM sync_seen WHERE run_id = $1", run_id)
     return result.endswith(" 1")

@@ -11,8 +11,7 @@ import asyncpg
 import httpx
 
 from shared.db.orgs import create_org
-
-FINAL = {"succeeded", "partial", "failed", "cancelled", "incomplete"}
+from shared.runs.status import TERMINAL_STATUSES
 
 
 async def org_client(pool: asyncpg.Pool[Any], gateway_url: str) -> httpx.AsyncClient:
@@ -87,7 +86,7 @@ async def wait_for_run(
     status: dict[str, Any] = {}
     while time.monotonic() < deadline:
         status = (await api.get(f"/api/connections/{connection_id}/{kind}/run/{run_id}/status")).json()
-        if status["status"] in FINAL:
+        if status["status"] in TERMINAL_STATUSES:
             return status
         await asyncio.sleep(0.3)
     msg = f"run {run_id} did not finish in {timeout}s; last status {status}"

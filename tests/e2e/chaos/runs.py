@@ -10,7 +10,8 @@ from typing import Any
 
 import httpx
 
-from tests.e2e.helpers import FINAL, add_topics, connection_body, create_connection, start_push
+from shared.runs.status import TERMINAL_STATUSES
+from tests.e2e.helpers import add_topics, connection_body, create_connection, start_push
 from tests.e2e.sync_helpers import CURSOR_PAGING, create_dmp_connection, feed_records, set_records, start_sync
 from tests.support.processes import WORKER_READY, ServiceProcess
 
@@ -50,7 +51,7 @@ async def wait_for(
         status = await read_status(api, connection_id, run_id, kind)
         if status is not None:
             last = status
-            if done(status) or status["status"] in FINAL:
+            if done(status) or status["status"] in TERMINAL_STATUSES:
                 return status
         await asyncio.sleep(0.2)
     msg = f"{kind} run {run_id} did not get there in {timeout}s; last status {last}"
