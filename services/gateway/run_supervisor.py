@@ -9,9 +9,8 @@ import asyncpg
 import structlog
 from prometheus_client import Counter
 
-from shared.db import outbox
 from shared.db import runs as repo
-from shared.messages import PushCommand, RunMode, SyncCommand
+from shared.runs.commands import command_for, queue_command
 from shared.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -51,31 +50,8 @@ class RunSupervisor:
                     ABANDONED.inc()
                     log.warning("run_abandoned", run_id=str(run.id), reason=reason)
                     continue
-                command: PushCommand | SyncCommand
-                if run.kind == "push":
-                    topic_ids = run.request.get("topicIds")
-                    command = PushCommand(
-                        run_id=run.id,
-                        org_id=run.org_id,
-                        connection_id=run.connection_id,
-                        topic_ids=topic_ids,
-                        dry_run=run.dry_run,
-                        mode=RunMode.AUTO,
-                        attempt=run.redeliveries + 2,
-                    )
-                else:
-                    command = SyncCommand(
-                        run_id=run.id,
-                        org_id=run.org_id,
-                        connection_id=run.connection_id,
-                        attempt=run.redeliveries + 2,
-                    )
-                await outbox.enqueue(
-                    connection,
-                    topic=settings.topic(f"{run.kind}.commands"),
-                    key=str(run.connection_id),
-                    payload=command.model_dump(mode="json"),
-                )
+                command = command_for(run, attempt=run.redeliveries + 2)
+                await queue_command(connection, settings, command)
                 await repo.mark_redelivered(connection, run.id)
                 REDELIVERED.inc()
                 log.warning("run_redelivered", run_id=str(run.id), attempt=command.attempt)

@@ -25,7 +25,7 @@ from shared.messages import (
     RunMode,
     deterministic_event_id,
 )
-from shared.run_requests import PushSpec, RunRefused, SyncSpec, start_run
+from shared.runs.start import PushSpec, RunRefused, SyncSpec, start_run
 from shared.settings import Settings
 
 log = structlog.get_logger(__name__)

@@ -14,8 +14,8 @@ from services.gateway.schemas import ActivationOut, ActivationPage, RunAccepted,
 from shared.db import activations as ledger
 from shared.db import connections
 from shared.db import runs as repo
-from shared.messages import PushCommand, RunMode
-from shared.run_requests import enqueue_push
+from shared.messages import RunMode
+from shared.runs.commands import command_for, queue_command
 
 router = APIRouter(prefix="/api/connections/{connection_id}", tags=["runs"])
 
@@ -44,19 +44,7 @@ async def push_next_batch(
                 progressed = _batch_recorded(run.total)  # every batch is requested: wait for the last
             else:
                 progressed = _batch_recorded(min(run.total, (index + 1) * size))
-                await enqueue_push(
-                    connection,
-                    settings,
-                    PushCommand(
-                        run_id=run_id,
-                        org_id=org_id,
-                        connection_id=connection_id,
-                        topic_ids=run.request.get("topicIds"),
-                        dry_run=run.dry_run,
-                        mode=RunMode.STEP,
-                        batch_index=index,
-                    ),
-                )
+                await queue_command(connection, settings, command_for(run, batch_index=index))
 
     # On timeout the status says how far it got; the client may poll /status.
     run = await wait_for_progress(
@@ -89,11 +77,7 @@ async def retry_failed(
             request={"topicIds": failed, "retryOf": str(run_id)},
             parent_run_id=run_id,
         )
-        await enqueue_push(
-            connection,
-            settings,
-            PushCommand(run_id=run.id, org_id=org_id, connection_id=connection_id, topic_ids=topic_ids),
-        )
+        await queue_command(connection, settings, command_for(run))
     return RunAccepted(run_id=run.id, status=run.status, total=len(topic_ids))
 
 

@@ -13,11 +13,12 @@ from services.gateway.metrics import RUNS_STARTED
 from services.gateway.problems import Problem, not_found
 from services.gateway.run_progress import started, wait_for_progress
 from services.gateway.schemas import RunAccepted, RunErrorOut, RunRequest, RunStatusOut, SyncRunRequest
-from shared.db import connections, outbox
+from shared.db import connections
 from shared.db import runs as repo
 from shared.db.pool import Db, DbConnection, PgPool
-from shared.messages import RejectionCode, RunMode, SyncStep
-from shared.run_requests import PushSpec, RunRefused, SyncSpec, start_run
+from shared.messages import RejectionCode, RunMode
+from shared.runs.commands import queue_command, sync_step_for
+from shared.runs.start import PushSpec, RunRefused, SyncSpec, start_run
 from shared.settings import Settings
 
 router = APIRouter(prefix="/api/connections/{connection_id}", tags=["runs"])
@@ -87,13 +88,7 @@ async def counted(pool: PgPool, settings: Settings, org_id: uuid.UUID, accepted:
 
 async def enqueue_sync_step(connection: DbConnection, settings: Settings, run: repo.Run) -> None:
     """Queue one page of a step-mode sync run, the page after those committed (a repeat is a no-op)."""
-    step = SyncStep(run_id=run.id, org_id=run.org_id, connection_id=run.connection_id, after_page=run.pages)
-    await outbox.enqueue(
-        connection,
-        topic=settings.topic("sync.commands"),
-        key=str(run.connection_id),
-        payload=step.model_dump(mode="json"),
-    )
+    await queue_command(connection, settings, sync_step_for(run, pages_committed=run.pages))
 
 
 async def run_status(pool: asyncpg.Pool[Any], settings: Settings, run: repo.Run) -> RunStatusOut:

@@ -12,11 +12,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from shared.db import outbox
 from shared.db import runs as repo
 from shared.db.pool import DbConnection, PgPool
 from shared.db.topics import count_topics_for_push
-from shared.messages import PushCommand, RejectionCode, RunMode, SyncCommand
+from shared.messages import RejectionCode, RunMode
+from shared.runs.commands import command_for, queue_command
 from shared.settings import Settings
 
 _DIRECTIONS = {"push": ("outbound", "bidirectional"), "sync": ("inbound", "bidirectional")}
@@ -85,39 +85,10 @@ async def _lock_connection(
         raise RunRefused(RejectionCode.CONNECTION_DISABLED, "Enable the connection before starting a run")
 
 
-async def enqueue_push(connection: DbConnection, settings: Settings, command: PushCommand) -> None:
-    """Queue a push command in the caller's transaction (published by the outbox relay)."""
-    await outbox.enqueue(
-        connection,
-        topic=settings.topic("push.commands"),
-        key=str(command.connection_id),
-        payload=command.model_dump(mode="json"),
-    )
-
-
-async def _enqueue_command(
-    connection: DbConnection, settings: Settings, run: repo.Run, spec: PushSpec | SyncSpec
-) -> None:
-    if isinstance(spec, PushSpec):
-        if spec.mode is RunMode.STEP:
-            return  # step runs get one command per /push call instead
-        command = PushCommand(
-            run_id=run.id,
-            org_id=run.org_id,
-            connection_id=run.connection_id,
-            topic_ids=spec.topic_ids,
-            dry_run=spec.dry_run,
-            mode=RunMode.AUTO,
-        )
-        await enqueue_push(connection, settings, command)
-        return
-    sync = SyncCommand(run_id=run.id, org_id=run.org_id, connection_id=run.connection_id, mode=spec.mode)
-    await outbox.enqueue(
-        connection,
-        topic=settings.topic("sync.commands"),
-        key=str(run.connection_id),
-        payload=sync.model_dump(mode="json"),
-    )
+async def _enqueue_command(connection: DbConnection, settings: Settings, run: repo.Run) -> None:
+    if run.kind == "push" and run.mode == RunMode.STEP:
+        return  # step runs get one command per /push call instead
+    await queue_command(connection, settings, command_for(run))
 
 
 async def start_run(
@@ -162,7 +133,7 @@ async def start_run(
             request=request,
             idempotency_key=idempotency_key,
         )
-        await _enqueue_command(connection, settings, run, spec)
+        await _enqueue_command(connection, settings, run)
         if on_created is not None:
             await on_created(connection, run)
     return StartedRun(run, created=True)
