@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from http import HTTPStatus
+from urllib.parse import quote
 
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -54,18 +56,47 @@ class FaultInjectionMiddleware:
             await self.app(scope, receive, _discard)
             await drop_connection(receive)
         else:
-            await _fault_response(platform, decision)(scope, receive, send)
+            await _fault_response(platform, decision, scope)(scope, receive, send)
 
 
-def _fault_response(platform: Platform, decision: FaultDecision) -> Response:
+def _fault_response(platform: Platform, decision: FaultDecision, scope: Scope) -> Response:
     headers = {"Retry-After": str(decision.retry_after)} if decision.retry_after is not None else {}
     if decision.disruption is Disruption.HTML_ERROR:
         page = HTML_ERROR_PAGE.format(status=decision.status, phrase=_phrase(decision.status))
         return HTMLResponse(page, decision.status, headers)
     if decision.disruption is Disruption.MALFORMED_JSON:
         return Response(MALFORMED_BODY, 200, headers, media_type="application/json")
-    body = error_body(platform, decision.status, f"injected fault: HTTP {decision.status}")
-    return JSONResponse(body, decision.status, headers)
+    message = f"injected fault: HTTP {decision.status}"
+    if decision.disruption is Disruption.ECHO_CREDENTIALS:
+        message = echoed_credentials(scope)
+    return JSONResponse(error_body(platform, decision.status, message), decision.status, headers)
+
+
+# Headers that carry no credential; every other one may (auth type `header` names its own).
+_PLAIN_HEADERS = {
+    "accept",
+    "accept-encoding",
+    "connection",
+    "content-length",
+    "content-type",
+    "host",
+    "idempotency-key",
+    "traceparent",
+    "tracestate",
+    "user-agent",
+}
+
+
+def echoed_credentials(scope: Scope) -> str:
+    """What a careless platform says when it refuses a key: the key, bare, URL-encoded and in JSON."""
+    sent = [
+        value.decode("latin-1").removeprefix("Bearer ")
+        for name, value in scope["headers"]
+        if name.decode("latin-1").lower() not in _PLAIN_HEADERS
+    ]
+    bare = " ".join(sent)
+    encoded = " ".join(quote(value, safe="") for value in sent)
+    return f"invalid token {bare} (as a query: {encoded}; as JSON: {json.dumps({'sent': sent})})"
 
 
 def _phrase(status: int) -> str:

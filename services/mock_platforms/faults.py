@@ -21,6 +21,7 @@ class FaultSpec(BaseModel):
     count: int | None = Field(default=None, ge=1)
     malformed_json: bool = False
     html_error: bool = False
+    echo_credentials: bool = False
     drop_connection: bool = False
     drop_response: bool = False
     expire_tokens: bool = False
@@ -41,6 +42,8 @@ class FaultSpec(BaseModel):
             return Disruption.HTML_ERROR
         if self.malformed_json:
             return Disruption.MALFORMED_JSON
+        if self.echo_credentials:
+            return Disruption.ECHO_CREDENTIALS
         if self.status is not None:
             return Disruption.STATUS
         return None
@@ -50,8 +53,12 @@ class Disruption(StrEnum):
     STATUS = "status"
     MALFORMED_JSON = "malformed_json"
     HTML_ERROR = "html_error"
+    ECHO_CREDENTIALS = "echo_credentials"  # a refusal quoting every credential the request carried
     DROP_CONNECTION = "drop_connection"  # before the request is processed
     DROP_RESPONSE = "drop_response"  # after it is processed: the lost-acknowledgement case
+
+
+_DEFAULT_STATUS: dict[Disruption | None, int] = {Disruption.HTML_ERROR: 502, Disruption.ECHO_CREDENTIALS: 401}
 
 
 @dataclass(frozen=True)
@@ -109,7 +116,7 @@ class FaultState:
         return FaultDecision(
             latency_s=spec.latency_ms / 1000,
             disruption=disruption,
-            status=spec.status or (502 if disruption is Disruption.HTML_ERROR else 500),
+            status=spec.status or _DEFAULT_STATUS.get(disruption, 500),
             retry_after=spec.retry_after,
         )
 

@@ -145,3 +145,20 @@ async def test_platform_only_knobs_are_refused_elsewhere(
 async def test_unknown_fault_field_is_refused(client: httpx.AsyncClient) -> None:
     response = await client.put("/admin/faults/custom_api", json={"statu": 500})
     assert response.status_code == 422
+
+
+async def test_echo_credentials_quotes_the_credential_bare_url_encoded_and_in_json(
+    client: httpx.AsyncClient,
+) -> None:
+    key = 'k/ey+"q"'
+    await client.put("/admin/faults/dmp", json={"echo_credentials": True, "count": 1})
+    refused = await client.get("/dmp/api/v1/segments", headers={"Authorization": f"Bearer {key}"})
+    after = await client.get("/dmp/api/v1/segments", headers={"Authorization": f"Bearer {key}"})
+
+    assert refused.status_code == 401
+    message = refused.json()["message"]
+    assert f"invalid token {key} " in message
+    assert "k%2Fey%2B%22q%22" in message
+    assert json.dumps(key)[1:-1] in message
+    assert "Bearer" not in message  # the bare token, as a platform quoting its own check would
+    assert after.status_code == 200
