@@ -16,6 +16,8 @@ from services.push_worker.plan import PlannedItem, plan_push
 from shared.connectors.batch import CallSlots
 from shared.connectors.deps import SegmentLookup
 from shared.connectors.errors import ConnectorConfigError, PlatformError
+from shared.connectors.factory import outbound_config
+from shared.connectors.outbound_config import OutboundConfig
 from shared.connectors.protocol import ConfirmingPlatformClient, PlatformClient
 from shared.connectors.throttle import ConnectionThrottle
 from shared.consumer_guard import ShutdownInterrupted
@@ -69,10 +71,6 @@ async def _finish(
     await deps.publisher.publish(events)
 
 
-def _positive(value: object) -> float | None:
-    return float(value) if isinstance(value, int | float) and value > 0 else None
-
-
 async def handle_push(command: PushCommand, deps: PushDependencies) -> None:
     """Process a push command; safe to call again with the same command (redelivery)."""
     bound = log.bind(
@@ -89,6 +87,11 @@ async def handle_push(command: PushCommand, deps: PushDependencies) -> None:
     if run.cancel_requested:
         await _finish(deps, command, total=0, cancelled=True)
         return
+    try:
+        config = outbound_config(connection.platform, connection.config)
+    except ConnectorConfigError as exc:
+        await _finish(deps, command, total=0, failed_reason=str(exc))
+        return
     key = deps.settings.require_encryption_key()
     credentials = await decrypt_credentials(
         deps.pool,
@@ -98,7 +101,7 @@ async def handle_push(command: PushCommand, deps: PushDependencies) -> None:
         fallback_keys=deps.settings.previous_encryption_keys(),
     )
     throttle = ConnectionThrottle(
-        rps=_positive(connection.config.get("rate_limit_rps")),
+        rps=config.rate_limit_rps,
         on_pause=lambda seconds: set_throttled_until(deps.pool, command.run_id, seconds),
     )
     try:
@@ -109,7 +112,7 @@ async def handle_push(command: PushCommand, deps: PushDependencies) -> None:
         await _finish(deps, command, total=0, failed_reason=str(exc))
         return
     try:
-        await _push(command, deps, connection, client, bound)
+        await _push(command, deps, connection, config, client, bound)
     finally:
         THROTTLED_SECONDS.labels(connection.platform).inc(throttle.throttled_s)
         await client.aclose()
@@ -119,11 +122,11 @@ async def _push(
     command: PushCommand,
     deps: PushDependencies,
     connection: Connection,
+    config: OutboundConfig,
     client: PlatformClient,
     bound: structlog.stdlib.BoundLogger,
 ) -> None:
-    config = connection.config
-    template_key = config.get("output_template_key")
+    template_key = config.output_template_key
     template = await active_template(deps.pool, command.org_id, template_key) if template_key else None
     topics = await active_topics_for_push(deps.pool, command.org_id, command.topic_ids)
     deleted = (
@@ -137,15 +140,15 @@ async def _push(
         topics=topics,
         deactivate=deleted,
         activations=await ledger.load_activations(deps.pool, command.connection_id),
-        render=lambda topic: render(template, topic, currency=str(config.get("currency", "USD"))),
-        default_cpm=float(config.get("default_cpm", 0)),
-        currency=str(config.get("currency", "USD")),
+        render=lambda topic: render(template, topic, currency=config.currency),
+        default_cpm=config.default_cpm,
+        currency=config.currency,
     )
     context = RunContext(
         run_id=command.run_id,
         org_id=command.org_id,
-        currency=str(config.get("currency", "USD")),
-        data_source_location=str(config.get("data_source_location", "")),
+        currency=config.currency,
+        data_source_location=config.data_source_location,
         attempt=command.attempt,
     )
     await deps.publisher.publish(
@@ -160,9 +163,7 @@ async def _push(
     )
     bound.info("push_run_started", total=len(plan), dry_run=command.dry_run)
     size = deps.settings.activation_batch_size
-    concurrency = int(
-        _positive(config.get("max_concurrency")) or deps.settings.push_concurrency_per_connection
-    )
+    concurrency = config.max_concurrency or deps.settings.push_concurrency_per_connection
     starts, finishes = _batch_starts(command, len(plan), size)
     auth_error, cancelled = await _push_batches(
         command,

@@ -48,7 +48,7 @@ def client_from_entry(
     """create_platform_client for an entry in hand, e.g. a platform module tested before it is in PLATFORMS."""
     auth = _auth_type(entry, auth_type)
     validated_config = _validated_config(entry, auth, config)
-    validated_credentials = _validate(
+    validated_credentials = validate_section(
         "credentials", entry.credentials_model(auth, validated_config), credentials or {}
     )
     connection = ValidatedConnection(auth, validated_credentials, validated_config)
@@ -66,8 +66,14 @@ def validate_outbound_config(
     auth = _auth_type(entry, auth_type)
     validated_config = _validated_config(entry, auth, config)
     if credentials is not None:
-        _validate("credentials", entry.credentials_model(auth, validated_config), credentials)
+        validate_section("credentials", entry.credentials_model(auth, validated_config), credentials)
     validated: OutboundConfig = validated_config
+    return validated
+
+
+def outbound_config(platform: str, config: Mapping[str, Any]) -> OutboundConfig:
+    """A stored connection's outbound config as its platform's typed model (what the push worker reads)."""
+    validated: OutboundConfig = validate_section("config", _entry(platform).config_model, config)
     return validated
 
 
@@ -99,7 +105,7 @@ def _auth_type(entry: PlatformEntry[Any], auth_type: str) -> AuthType:
 
 
 def _validated_config(entry: PlatformEntry[Any], auth_type: AuthType, config: Mapping[str, Any]) -> Any:
-    validated = _validate("config", entry.config_model, config)
+    validated = validate_section("config", entry.config_model, config)
     missing = [name for name in entry.required_config.get(auth_type, ()) if getattr(validated, name) is None]
     if missing:
         problems = tuple((f"config.{name}", f"required with auth type {auth_type}") for name in missing)
@@ -107,7 +113,8 @@ def _validated_config(entry: PlatformEntry[Any], auth_type: AuthType, config: Ma
     return validated
 
 
-def _validate(section: str, model: type[BaseModel], raw: object) -> Any:
+def validate_section(section: str, model: type[BaseModel], raw: object) -> Any:
+    """`raw` as `model`, or ConnectorConfigError naming each field at fault as `<section>.<field>`."""
     try:
         return model.model_validate(raw)
     except ValidationError as exc:

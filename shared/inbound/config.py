@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+from shared.connectors.outbound_config import RequestUrl, UrlOrPath
+from shared.inbound.paths import DocumentPath
 
 TOPIC_TARGETS = frozenset({"topic_name", "parent_category", "external_id", "description", "cpm", "path"})
 
@@ -16,13 +20,14 @@ class PaginationParams(BaseModel):
     limit_param: str | None = "limit"
     page_size: int = Field(default=100, ge=1, le=10_000)
     cursor_param: str = "cursor"
-    cursor_response_path: str | None = None
+    # None: the next cursor is looked for at DEFAULT_CURSOR_PATHS (shared/inbound/source.py).
+    cursor_response_path: DocumentPath | None = None
 
 
 class FieldMapping(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    source: str = Field(min_length=1)
+    source: DocumentPath = Field(min_length=1)
     target: str
 
     @model_validator(mode="after")
@@ -34,38 +39,59 @@ class FieldMapping(BaseModel):
 
 
 class InboundConfig(BaseModel):
-    """Validated config of an inbound (sync) connection."""
+    """Validated config of an inbound (sync) connection.
 
-    model_config = ConfigDict(extra="allow")
+    Unknown keys are refused when a connection is saved (shared/connection_config.py) and ignored here.
+    """
 
-    base_url: str = Field(min_length=1)
-    response_path: str = ""
-    count_endpoint: str | None = None
-    count_response_path: str | None = None
+    model_config = ConfigDict(extra="ignore")
+
+    base_url: RequestUrl
+    response_path: DocumentPath = ""
+    count_endpoint: UrlOrPath | None = None
+    count_response_path: DocumentPath | None = None
     pagination_type: Literal["offset", "cursor"] = "offset"
     pagination_params: PaginationParams = Field(default_factory=PaginationParams)
     field_mappings: list[FieldMapping] = Field(min_length=1)
     filters: dict[str, str] = Field(default_factory=dict)
     extra_headers: dict[str, str] = Field(default_factory=dict)
     sync_mode: Literal["full", "incremental"] = "full"
-    incremental_field: str | None = None
-    incremental_param: str | None = None
-    source_id_field: str = Field(min_length=1)
+    incremental_field: DocumentPath | None = None
+    # The query parameter an incremental run sends the last high-water mark in.
+    incremental_param: str = Field(default="updated_since", min_length=1)
+    source_id_field: DocumentPath = Field(min_length=1)
     # How the connection's credentials are sent, as for the outbound Custom API.
     api_key_header: str = "X-API-Key"
-    token_url: str | None = None
+    token_url: RequestUrl | None = None
     scope: str | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> InboundConfig:
-        targets = {mapping.target for mapping in self.field_mappings}
-        if "topic_name" not in targets:
-            msg = "field_mappings must map a source to topic_name"
-            raise ValueError(msg)
-        if self.sync_mode == "incremental" and not (self.incremental_field and self.incremental_param):
-            msg = "incremental sync needs incremental_field and incremental_param"
-            raise ValueError(msg)
-        if self.pagination_type == "cursor" and not self.pagination_params.cursor_response_path:
-            msg = "cursor pagination needs pagination_params.cursor_response_path"
-            raise ValueError(msg)
+        problems: list[tuple[tuple[str, ...], str]] = []
+        if "topic_name" not in {mapping.target for mapping in self.field_mappings}:
+            problems.append((("field_mappings",), "must map a source to topic_name"))
+        if self.sync_mode == "incremental" and not self.incremental_field:
+            problems.append((("incremental_field",), "required with sync_mode incremental"))
+        if (
+            self.pagination_type == "cursor"
+            and not self.response_path
+            and not self.pagination_params.cursor_response_path
+        ):
+            # The body is the list of items itself: no default place can hold the next cursor.
+            problems.append(
+                (
+                    ("pagination_params", "cursor_response_path"),
+                    "required with cursor pagination when response_path is empty (the body is the list "
+                    "of items, so it has no place for a next cursor)",
+                )
+            )
+        if problems:
+            # A ValidationError of our own keeps each problem's field location (a ValueError would not).
+            raise ValidationError.from_exception_data(
+                "InboundConfig",
+                [
+                    InitErrorDetails(type=PydanticCustomError("value_error", message), loc=loc, input=None)
+                    for loc, message in problems
+                ],
+            )
         return self

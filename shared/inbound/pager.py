@@ -21,6 +21,9 @@ class FetchedPage:
     items: list[Any]
     next_cursor: str | None
     content_hash: str
+    # False when no cursor was found at the default places and none of them said null: the body did
+    # not say this is the last page, so the pager takes it as the end only where that is safe.
+    no_cursor_means_end: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +79,7 @@ class Pager:
         }
         if self._type == "offset":
             return checkpoint.model_copy(update={**common, **self._offset_step(checkpoint, count, total)})
-        return checkpoint.model_copy(update={**common, **self._cursor_step(checkpoint, page, count)})
+        return checkpoint.model_copy(update={**common, **self._cursor_step(checkpoint, page, count, total)})
 
     def _offset_step(self, checkpoint: SyncCheckpoint, count: int, total: int | None) -> dict[str, Any]:
         offset = checkpoint.offset + count
@@ -88,9 +91,17 @@ class Pager:
             return {"offset": offset, "done": offset >= total}
         return {"offset": offset, "done": count < self._params.page_size}
 
-    def _cursor_step(self, checkpoint: SyncCheckpoint, page: FetchedPage, count: int) -> dict[str, Any]:
+    def _cursor_step(
+        self, checkpoint: SyncCheckpoint, page: FetchedPage, count: int, total: int | None
+    ) -> dict[str, Any]:
         next_cursor = page.next_cursor
         if not next_cursor:
+            if not self._ends_without_cursor(checkpoint, page, count, total):
+                raise PagingError(
+                    f"the first page is full ({count} records) but has no next cursor at any default place "
+                    "(next_cursor, nextCursor or cursor, at the top or in meta, pagination or paging): "
+                    "set pagination_params.cursor_response_path to where the source puts it"
+                )
             return {"cursor": checkpoint.cursor, "done": True}
         seen = next_cursor == checkpoint.cursor or digest(next_cursor) in checkpoint.recent_cursors
         if seen:
@@ -103,6 +114,21 @@ class Pager:
             raise PagingError(f"{empty_streak} empty pages in a row, each with a next cursor: stopping")
         recent = (*checkpoint.recent_cursors, digest(next_cursor))[-self._limits.recent_cursors :]
         return {"cursor": next_cursor, "done": False, "empty_streak": empty_streak, "recent_cursors": recent}
+
+    def _ends_without_cursor(
+        self, checkpoint: SyncCheckpoint, page: FetchedPage, count: int, total: int | None
+    ) -> bool:
+        """Whether a page without a next cursor may be taken as the last one."""
+        if page.no_cursor_means_end or count == 0:
+            return True
+        # Past the first page a cursor was found before: the source leaves it out on its last page.
+        if checkpoint.cursor is not None:
+            return True
+        if total is not None and checkpoint.fetched + count >= total:
+            return True
+        # A page shorter than the page size asked for is the end; without a limit_param the source
+        # chooses its page size, so a short page says nothing.
+        return self._params.limit_param is not None and count < self._params.page_size
 
 
 def _short(cursor: str) -> str:

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import httpx
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from shared.connectors.auth import build_auth
 from shared.connectors.credentials import (
@@ -19,6 +19,7 @@ from shared.connectors.credentials import (
 )
 from shared.connectors.deps import ConnectorDeps
 from shared.connectors.errors import ConnectorConfigError, ErrorClass, PlatformError
+from shared.connectors.factory import validate_section
 from shared.connectors.failures import scrub, trim
 from shared.connectors.http import HttpSettings, PlatformHttp
 from shared.inbound.checkpoint import SyncCheckpoint
@@ -33,6 +34,24 @@ CREDENTIALS_MODELS: Mapping[AuthType, type[BaseModel]] = {
     "header": HeaderCredentials,
     "oauth2": OAuth2Credentials,
 }
+
+
+# Where the next cursor is looked for without a cursor_response_path, in this order: the first holding
+# a non-empty string or an integer is the next cursor.
+DEFAULT_CURSOR_PATHS = (
+    "next_cursor",
+    "nextCursor",
+    "cursor",
+    "meta.next_cursor",
+    "meta.nextCursor",
+    "meta.cursor",
+    "pagination.next_cursor",
+    "pagination.nextCursor",
+    "pagination.cursor",
+    "paging.next_cursor",
+    "paging.nextCursor",
+    "paging.cursor",
+)
 
 
 class SourceError(Exception):
@@ -86,28 +105,40 @@ class InboundSource:
             raise self._error(
                 f"response_path {config.response_path!r} is not a list (got {self._shown(items)})"
             )
+        next_cursor, no_cursor_means_end = self._next_cursor(body)
         return FetchedPage(
             items=items,
-            next_cursor=self._next_cursor(body),
+            next_cursor=next_cursor,
             content_hash=digest(json.dumps(items, sort_keys=True, separators=(",", ":"))),
+            no_cursor_means_end=no_cursor_means_end,
         )
 
     async def aclose(self) -> None:
         """Close the HTTP pool."""
         await self._http.aclose()
 
-    def _next_cursor(self, body: object) -> str | None:
+    def _next_cursor(self, body: object) -> tuple[str | None, bool]:
+        """The next cursor, and whether its absence ends the listing (see FetchedPage)."""
+        if self._config.pagination_type != "cursor":
+            return None, True
         path = self._config.pagination_params.cursor_response_path
-        if self._config.pagination_type != "cursor" or path is None:
-            return None
-        value = resolve(body, path)
-        if value is MISSING or value is None or value == "":
-            return None
-        if isinstance(value, str):
-            return value
-        if isinstance(value, int) and not isinstance(value, bool):
-            return str(value)
-        raise self._error(f"cursor_response_path {path!r} is not a cursor (got {self._shown(value)})")
+        if path is not None:
+            value = resolve(body, path)
+            if value is MISSING or value is None or value == "":
+                return None, True
+            cursor = _as_cursor(value)
+            if cursor is None:
+                raise self._error(f"cursor_response_path {path!r} is not a cursor (got {self._shown(value)})")
+            return cursor, True
+        stated_end = False
+        for candidate in DEFAULT_CURSOR_PATHS:
+            value = resolve(body, candidate)
+            cursor = _as_cursor(value)
+            if cursor is not None:
+                return cursor, True
+            # null or "" at a cursor key says "no next page"; a missing key says nothing.
+            stated_end = stated_end or value is None or value == ""
+        return None, stated_end
 
     def _params(self, paging: Mapping[str, str], since: str | None) -> dict[str, str]:
         config = self._config
@@ -144,6 +175,14 @@ class InboundSource:
         return f"{type(value).__name__} {scrub(str(value), self._http.secrets())[:40]!r}"
 
 
+def _as_cursor(value: object) -> str | None:
+    if isinstance(value, str) and value:
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
 def _as_count(value: object) -> int | None:
     if isinstance(value, bool):
         return None
@@ -156,6 +195,20 @@ def _as_count(value: object) -> int | None:
     return None
 
 
+def inbound_credentials(auth_type: str, credentials: Mapping[str, Any] | None) -> tuple[AuthType, BaseModel]:
+    """The auth type and its credentials as an inbound source sends them, or ConnectorConfigError naming
+    the field at fault (never its value)."""
+    auth = next((accepted for accepted in CREDENTIALS_MODELS if accepted == auth_type), None)
+    if auth is None:
+        known = ", ".join(CREDENTIALS_MODELS)
+        raise ConnectorConfigError(
+            f"auth_type: {auth_type!r} is not supported for inbound sync (supported: {known})",
+            field_errors=(("auth_type", f"not supported for inbound sync; supported: {known}"),),
+        )
+    validated: BaseModel = validate_section("credentials", CREDENTIALS_MODELS[auth], credentials or {})
+    return auth, validated
+
+
 def build_inbound_source(
     config: InboundConfig,
     auth_type: str,
@@ -166,16 +219,7 @@ def build_inbound_source(
     pager: Pager,
 ) -> InboundSource:
     """A source for the connection, or ConnectorConfigError when its credentials do not fit its auth type."""
-    auth = next((accepted for accepted in CREDENTIALS_MODELS if accepted == auth_type), None)
-    if auth is None:
-        raise ConnectorConfigError(f"auth_type: {auth_type!r} is not supported for inbound sync")
-    try:
-        validated = CREDENTIALS_MODELS[auth].model_validate(credentials or {})
-    except ValidationError as exc:
-        fields = ", ".join(
-            ".".join(str(part) for part in error["loc"]) or "credentials" for error in exc.errors()
-        )
-        raise ConnectorConfigError(f"credentials do not fit auth type {auth!r} ({fields})") from None
+    auth, validated = inbound_credentials(auth_type, credentials)
     strategy = build_auth(
         auth,
         validated,

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from fastapi import APIRouter, Response
-from pydantic import ValidationError
 
 from services.gateway.deps import AppSettings, OrgId, Pool
 from services.gateway.problems import Problem, not_found
 from services.gateway.schemas import ConnectionInput, ConnectionOut
+from shared.connection_config import check_connection
 from shared.connectors.errors import ConnectorConfigError
-from shared.connectors.factory import validate_outbound_config
 from shared.db import connections as repo
+from shared.db.output_templates import get_template
 from shared.egress import EgressRefused, check_url
-from shared.inbound.config import InboundConfig
 from shared.settings import Settings
 
 router = APIRouter(prefix="/api/connections", tags=["connections"])
@@ -22,14 +22,14 @@ router = APIRouter(prefix="/api/connections", tags=["connections"])
 _URL_KEYS = ("api_base_url", "base_url", "token_url", "count_endpoint")
 
 
-def _fields(body: ConnectionInput) -> repo.ConnectionFields:
+def _fields(body: ConnectionInput, config: dict[str, Any]) -> repo.ConnectionFields:
     return repo.ConnectionFields(
         name=body.name,
         platform=body.platform,
         direction=body.direction,
         auth_type=body.auth_type,
         credentials=body.auth_credentials,
-        config=body.config,
+        config=config,
         enabled=body.enabled,
     )
 
@@ -38,36 +38,42 @@ def _out(connection: repo.Connection) -> ConnectionOut:
     return ConnectionOut.model_validate(connection, from_attributes=True)
 
 
-def _validation_problem(field_prefix: str, error: ValidationError) -> Problem:
-    errors = [
-        {
-            "field": ".".join([field_prefix, *(str(part) for part in item["loc"])]),
-            "message": item["msg"],
-            "type": item["type"],
-        }
-        for item in error.errors(include_input=False)
-    ]
-    return Problem(422, "Validation failed", "The connection config is not valid", errors=errors)
+# The connector layer names fields as the Python models do; the client knows the wire's names.
+_WIRE_SECTIONS = {"credentials": "authCredentials", "auth_type": "authType"}
 
 
-async def _validate(body: ConnectionInput, settings: Settings, *, credentials_required: bool) -> None:
-    if body.direction in ("inbound", "bidirectional"):
-        try:
-            InboundConfig.model_validate(body.config)
-        except ValidationError as exc:
-            raise _validation_problem("config", exc) from exc
-    if body.direction in ("outbound", "bidirectional"):
-        try:
-            validate_outbound_config(
-                body.platform,
-                body.auth_type,
-                body.auth_credentials if credentials_required or body.auth_credentials is not None else None,
-                body.config,
-            )
-        except ConnectorConfigError as exc:
-            raise Problem(422, "Validation failed", str(exc)) from exc
+def _wire_field(field: str) -> str:
+    section, dot, rest = field.partition(".")
+    return _WIRE_SECTIONS.get(section, section) + dot + rest
+
+
+def _config_problem(error: ConnectorConfigError) -> Problem:
+    """The 422 for a connection whose config or credentials do not fit: every field at fault in errors[]."""
+    errors = [{"field": _wire_field(field), "message": reason} for field, reason in error.field_errors]
+    return Problem(422, "Validation failed", str(error), errors=errors)
+
+
+async def _validate(
+    body: ConnectionInput, settings: Settings, pool: Pool, org_id: uuid.UUID, *, creating: bool
+) -> dict[str, Any]:
+    """The config to store; a 422 naming each field at fault. Omitted credentials are checked on create
+    (the auth type may need some) and mean "keep the stored ones" on update."""
+    credentials = (body.auth_credentials or {}) if creating else body.auth_credentials
+    try:
+        config = check_connection(body.platform, body.direction, body.auth_type, credentials, body.config)
+    except ConnectorConfigError as exc:
+        raise _config_problem(exc) from exc
+    template_key = config.get("output_template_key")
+    if template_key is not None and await get_template(pool, org_id, template_key) is None:
+        message = f"the org has no output template {template_key!r} (GET /api/output-templates lists them)"
+        raise Problem(
+            422,
+            "Validation failed",
+            f"config.output_template_key: {message}",
+            errors=[{"field": "config.output_template_key", "message": message}],
+        )
     for key in _URL_KEYS:
-        url = body.config.get(key)
+        url = config.get(key)
         if isinstance(url, str) and "://" in url:
             try:
                 await check_url(
@@ -82,6 +88,7 @@ async def _validate(body: ConnectionInput, settings: Settings, *, credentials_re
                     f"config.{key}: {exc}",
                     errors=[{"field": f"config.{key}", "message": str(exc)}],
                 ) from exc
+    return config
 
 
 @router.get("")
@@ -95,12 +102,12 @@ async def create_connection(
     body: ConnectionInput, org_id: OrgId, pool: Pool, settings: AppSettings
 ) -> ConnectionOut:
     """Create a connection; credentials are encrypted in Postgres."""
-    await _validate(body, settings, credentials_required=body.auth_type != "none")
+    config = await _validate(body, settings, pool, org_id, creating=True)
     try:
         connection = await repo.create_connection(
             pool,
             org_id,
-            _fields(body),
+            _fields(body, config),
             encryption_key=settings.require_encryption_key(),
             limit=settings.max_connections_per_org,
         )
@@ -127,9 +134,9 @@ async def update_connection(
     connection_id: uuid.UUID, body: ConnectionInput, org_id: OrgId, pool: Pool, settings: AppSettings
 ) -> ConnectionOut:
     """Replace a connection; omitting `authCredentials` keeps the stored ones."""
-    await _validate(body, settings, credentials_required=False)
+    config = await _validate(body, settings, pool, org_id, creating=False)
     connection = await repo.update_connection(
-        pool, org_id, connection_id, _fields(body), encryption_key=settings.require_encryption_key()
+        pool, org_id, connection_id, _fields(body, config), encryption_key=settings.require_encryption_key()
     )
     if connection is None:
         raise not_found("connection")

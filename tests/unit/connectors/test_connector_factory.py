@@ -149,6 +149,9 @@ def test_validate_outbound_config_applies_defaults_and_ignores_other_keys() -> N
         "api_key_header": "X-API-Key",
         "token_url": None,
         "scope": None,
+        "rate_limit_rps": None,
+        "max_concurrency": None,
+        "data_source_location": "",
     }
     ttd = validate_outbound_config("tradedesk", "bearer", {"api_key": SECRET}, TTD)
     assert ttd.model_dump()["api_base_url"] == "https://api.thetradedesk.com"
