@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from services.gateway.routes.runs import status_document
+from services.gateway.run_documents import status_document
 from services.gateway.schemas import RunErrorOut
 from shared.db import runs as repo
 from shared.db.pool import PgPool

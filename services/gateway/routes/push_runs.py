@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from services.gateway.deps import AppSettings, OrgId, Pool
 from services.gateway.problems import Problem, not_found
-from services.gateway.routes.runs import run_of, run_status
+from services.gateway.run_documents import run_of, run_status
 from services.gateway.run_progress import Progressed, moved_past, wait_for_progress
 from services.gateway.schemas import ActivationOut, ActivationPage, RunAccepted, RunStatusOut
 from shared.db import activations as ledger

@@ -12,7 +12,7 @@ from fastapi.responses import StreamingResponse
 
 from services.gateway.deps import AppSettings, OrgId, Pool, RunViewerOrgId
 from services.gateway.problems import not_found
-from services.gateway.routes.runs import run_status
+from services.gateway.run_documents import run_status
 from services.gateway.run_stream import RunEventStream, StreamPosition
 from services.gateway.schemas import RunStatusOut, RunViewTokenOut
 from services.gateway.view_tokens import mint, token_secret

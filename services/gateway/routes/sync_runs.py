@@ -9,11 +9,12 @@ from typing import Any
 from fastapi import APIRouter, Query
 
 from services.gateway.deps import AppSettings, OrgId, Pool
-from services.gateway.routes.runs import enqueue_sync_step, run_of, run_status
+from services.gateway.run_documents import run_of, run_status
 from services.gateway.run_progress import moved_past, wait_for_progress
 from services.gateway.schemas import RunStatusOut, SyncRejectOut, SyncRejectPage
 from shared.db.sync_rejects import SyncReject, list_rejects
 from shared.messages import RunMode
+from shared.runs.commands import queue_command, sync_step_for
 
 router = APIRouter(prefix="/api/connections/{connection_id}", tags=["runs"])
 
@@ -30,7 +31,7 @@ async def sync_next_page(
         if run.is_terminal:
             return await run_status(pool, settings, run)
         if run.mode == RunMode.STEP:
-            await enqueue_sync_step(connection, settings, run)
+            await queue_command(connection, settings, sync_step_for(run, pages_committed=run.pages))
     pages_before = run.pages
     progressed = (lambda now: now.pages > pages_before) if run.mode == RunMode.STEP else moved_past(run)
     # On timeout the status says how far it got; the client may poll /status.

@@ -1,0 +1,82 @@
+"""A run as the API shows it: found by connection and kind, its status document, its sync count."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import asyncpg
+
+from services.gateway.problems import not_found
+from services.gateway.run_progress import started, wait_for_progress
+from services.gateway.schemas import RunAccepted, RunErrorOut, RunStatusOut
+from shared.db import connections
+from shared.db import runs as repo
+from shared.db.pool import Db, PgPool
+from shared.settings import Settings
+
+
+async def counted(pool: PgPool, settings: Settings, org_id: uuid.UUID, accepted: RunAccepted) -> RunAccepted:
+    """A sync run's acceptance with the source's count, once the worker fetched it (or `pending`)."""
+    run = await repo.get_run(pool, org_id, accepted.run_id)
+    connection = await connections.get_connection(pool, org_id, run.connection_id) if run else None
+    if run is None or connection is None:
+        return accepted
+    if not connection.config.get("count_endpoint"):
+        return accepted.model_copy(update={"count_status": "none"})
+    run = await wait_for_progress(pool, org_id, run.id, run, started, timeout_s=settings.sync_count_wait_s)
+    if run.started_at is None:
+        return accepted.model_copy(update={"status": run.status, "count_status": "pending"})
+    return accepted.model_copy(update={"status": run.status, "total": run.total, "count_status": "counted"})
+
+
+async def run_status(pool: asyncpg.Pool[Any], settings: Settings, run: repo.Run) -> RunStatusOut:
+    """The status document of a run, with at most the stored error records."""
+    errors = await repo.run_errors(pool, run.id, settings.max_run_errors_stored)
+    return status_document(run, errors)
+
+
+def status_document(run: repo.Run, errors: list[repo.RunError]) -> RunStatusOut:
+    """The status document of a run with the given error records."""
+    sync_fields: dict[str, Any] = (
+        {
+            "inserted": run.inserted,
+            "updated": run.updated,
+            "unchanged": run.unchanged,
+            "invalid": run.invalid,
+            "pages": run.pages,
+        }
+        if run.kind == "sync"
+        else {}
+    )
+    return RunStatusOut(
+        run_id=run.id,
+        connection_id=run.connection_id,
+        kind=run.kind,
+        status=run.status,
+        done=run.is_terminal,
+        status_reason=run.status_reason,
+        mode=run.mode,
+        dry_run=run.dry_run,
+        total=run.total,
+        processed=run.processed,
+        succeeded=run.succeeded,
+        failed=run.failed,
+        skipped=run.skipped,
+        error_count=run.error_count,
+        errors=[RunErrorOut.model_validate(error, from_attributes=True) for error in errors],
+        throttled_until=run.throttled_until,
+        parent_run_id=run.parent_run_id,
+        started_at=run.started_at,
+        finished_at=run.finished_at,
+        **sync_fields,
+    )
+
+
+async def run_of(
+    pool: Db, org_id: uuid.UUID, connection_id: uuid.UUID, run_id: uuid.UUID, kind: str
+) -> repo.Run:
+    run = await repo.get_run(pool, org_id, run_id)
+    if run is None or run.connection_id != connection_id or run.kind != kind:
+        raise not_found("run")
+    return run
