@@ -12,11 +12,13 @@ the faulted requests, which the mock picks by their order, are the attempts of o
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import asyncpg
 import httpx
@@ -32,6 +34,7 @@ from tests.e2e.helpers import (
     start_push,
     wait_for_run,
 )
+from tests.e2e.sync_helpers import dmp_connection, start_sync
 from tests.support.infra import create_test_database, drop_test_database, isolated_settings, required_env
 
 pytestmark = pytest.mark.e2e
@@ -129,6 +132,8 @@ async def test_a_faulted_item_fails_with_its_class_and_the_run_goes_on(
     assert (status["processed"], status["errorCount"]) == (TOPICS, 1)
     [error] = status["errors"]
     assert error["code"] == code or error["code"].startswith(f"{code}:"), error
+    # The record counts the platform calls made for the item, not the command's delivery.
+    assert error["attempt"] == (1 if code == "permanent" else ATTEMPTS), error
     assert "<" not in error["message"]  # an HTML page is reduced to its text
     assert [(row["item_id"], row["error_code"]) for row in failed] == [(error["itemId"], error["code"])]
     assert (child["status"], child["succeeded"]) == ("succeeded", 1)
@@ -195,3 +200,100 @@ async def test_600_failures_are_all_counted_and_500_kept(
     assert {row["error_code"] for row in failed} == {"permanent:400"}
     assert {error["code"] for error in status["errors"]} == {"permanent:400"}
     assert len({error["itemId"] for error in status["errors"]}) == 500
+
+
+# A bearer token that URL-encoding and JSON-escaping both change, so each echoed form is its own text.
+ECHOED_KEY = f'e2e-echo/bearer+"{secrets.token_hex(4)}"=key'
+
+
+def _echoed_forms(secret: str) -> list[str]:
+    return [secret, quote(secret, safe=""), quote_plus(secret), json.dumps(secret)[1:-1]]
+
+
+def _leaked(texts: dict[str, str], secret: str) -> list[str]:
+    """The texts showing any form of the secret (ignoring case, as percent escapes may be lower-case)."""
+    return [
+        f"{where}: {form!r}"
+        for where, text in texts.items()
+        for form in _echoed_forms(secret)
+        if form.lower() in text.lower()
+    ]
+
+
+def _service_logs(system: System) -> dict[str, str]:
+    return {str(path): path.read_text(errors="replace") for path in system.log_dir.rglob("*.log")}
+
+
+async def test_a_bearer_token_echoed_by_the_platform_never_comes_back(
+    hostile: HostileWorld, mock: httpx.AsyncClient
+) -> None:
+    async with await org_client(hostile.pool, hostile.system.gateway_url) as api:
+        body = connection_body(
+            "custom_api", hostile.system.mock_url, hostile.system.mock_sftp_port, max_concurrency=1
+        )
+        body |= {"authType": "bearer", "authCredentials": {"api_key": ECHOED_KEY}}
+        connection_id = await create_connection(api, body)
+        await add_topics(api, 3, prefix="echo")
+        await mock.put("/admin/faults/custom_api", json={"echo_credentials": True})
+        tested = await api.post(f"/api/connections/{connection_id}/test")
+        run_id = await start_push(api, connection_id)
+        status = await wait_for_run(api, connection_id, run_id)
+        document = await api.get(f"/api/runs/{run_id}")
+        stream = await api.get(f"/api/runs/{run_id}/events")
+    stored = await hostile.pool.fetch(
+        """SELECT message FROM run_errors WHERE run_id = $1
+           UNION ALL SELECT error_message FROM run_items WHERE run_id = $1 AND error_message IS NOT NULL
+           UNION ALL SELECT coalesce(status_reason, '') FROM runs WHERE id = $1""",
+        uuid.UUID(run_id),
+    )
+    echoed = (await mock.get("/admin/stats/custom_api")).json()["requests"]
+
+    assert echoed >= 2  # the test and the run's first create were both answered with the echo
+    assert tested.json()["success"] is False
+    assert "invalid token ***" in tested.json()["error"]
+    assert status["status"] == "failed"
+    assert status["errors"]
+    assert all("***" in error["message"] for error in status["errors"])
+    assert "event: item_error" in stream.text
+    assert (
+        _leaked(
+            {
+                "test": tested.text,
+                "status": json.dumps(status),
+                "GET /api/runs/{id}": document.text,
+                "SSE": stream.text,
+                "database": " ".join(row[0] for row in stored),
+                **_service_logs(hostile.system),
+            },
+            ECHOED_KEY,
+        )
+        == []
+    )
+
+
+async def test_a_bearer_token_echoed_by_the_source_is_not_in_the_sync_reason(
+    hostile: HostileWorld, mock: httpx.AsyncClient
+) -> None:
+    async with await org_client(hostile.pool, hostile.system.gateway_url) as api:
+        body = dmp_connection(hostile.system.mock_url)
+        body |= {"authType": "bearer", "authCredentials": {"api_key": ECHOED_KEY}}
+        connection_id = await create_connection(api, body)
+        await mock.put("/admin/faults/dmp", json={"echo_credentials": True})
+        run_id = await start_sync(api, connection_id)
+        status = await wait_for_run(api, connection_id, run_id, kind="sync")
+        document = await api.get(f"/api/runs/{run_id}")
+
+    assert status["status"] == "failed"
+    assert status["statusReason"].startswith("count endpoint: the source refused the credentials: HTTP 401")
+    assert "***" in status["statusReason"]  # the echo reached the reason, the token hidden
+    assert (
+        _leaked(
+            {
+                "status": json.dumps(status),
+                "GET /api/runs/{id}": document.text,
+                **_service_logs(hostile.system),
+            },
+            ECHOED_KEY,
+        )
+        == []
+    )
