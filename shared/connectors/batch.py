@@ -95,13 +95,18 @@ async def apply_batch(
         async with shared.limit:
             # Once the platform refuses our credentials, the items still waiting would only repeat it.
             if shared.rejected is not None:
-                return SegmentOutcome(operation, error=shared.rejected)
+                return SegmentOutcome(operation, error=_not_attempted(shared.rejected))
             outcome = await apply_one(client, operation)
             if outcome.error is not None and outcome.error.error_class is ErrorClass.AUTH:
                 shared.rejected = outcome.error
             return outcome
 
     return list(await asyncio.gather(*(bounded(operation) for operation in operations)))
+
+
+def _not_attempted(refusal: PlatformError) -> PlatformError:
+    # The refusal's words, but no call was made for this item: its record must say 0 attempts.
+    return PlatformError(refusal.error_class, refusal.message, status_code=refusal.status_code, attempts=0)
 
 
 async def apply_one(client: PlatformClient, operation: SegmentOperation) -> SegmentOutcome:

@@ -164,3 +164,5 @@ async def test_rejected_credentials_stop_the_items_still_waiting() -> None:
     assert len(platform.calls) == 2
     assert {o.error.code for o in outcomes if o.error} == {"auth:401"}
     assert len(outcomes) == 25
+    # The two refused calls made one attempt each; the 23 items never sent made none.
+    assert sorted(o.error.attempts for o in outcomes if o.error) == [0] * 23 + [1, 1]
