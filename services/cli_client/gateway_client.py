@@ -71,6 +71,17 @@ class GatewayClient:
             raise GatewayError.from_response(response)
         return None if response.status_code == 204 or not response.content else response.json()
 
+    def stream_text(self, path: str, *, params: dict[str, Any], accept: str) -> Iterator[str]:
+        """A GET answered in another media type (CSV), as text chunks while it arrives; or GatewayError."""
+        try:
+            with self._http.stream("GET", path, params=params, headers={"Accept": accept}) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise GatewayError.from_response(response)
+                yield from response.iter_text()
+        except httpx.TransportError as exc:
+            raise GatewayError(0, "Gateway unreachable", f"{self._http.base_url}: {exc}") from exc
+
     def connection_id(self, name_or_id: str) -> str:
         """The id of a connection given by id or by its exact name."""
         try:

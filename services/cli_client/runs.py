@@ -1,4 +1,4 @@
-"""`activator push | sync CONNECTION` and `activator runs show | watch | link RUN`."""
+"""`activator push | sync CONNECTION`, `activator runs show | watch | link | items RUN` and `runs list`."""
 
 from __future__ import annotations
 
@@ -6,11 +6,14 @@ from typing import Annotated, Any
 
 import typer
 
+from services.cli_client import run_history
 from services.cli_client.gateway_client import GatewayClient
 from services.cli_client.options import DEFAULT_URL, ApiKey, GatewayUrl, console, gateway
 from services.cli_client.watch import render_run, watch_run
 
 app = typer.Typer(help="Push and sync runs.", no_args_is_help=True)
+app.command("list")(run_history.list_runs)
+app.command("items")(run_history.list_items)
 
 Watch = Annotated[
     bool, typer.Option("--watch", help="Follow the run live until it ends (exit 1 unless it succeeds).")

@@ -21,6 +21,7 @@ from services.gateway.routes import (
     health,
     output_templates,
     push_runs,
+    run_history,
     run_views,
     runs,
     sync_runs,
@@ -93,6 +94,7 @@ def build_app(settings: Settings) -> FastAPI:
         topics.router,
         output_templates.router,
         run_views.router,
+        run_history.router,
     ):
         app.include_router(router)
     install_ui(app)

@@ -9,7 +9,7 @@ import asyncpg
 
 from services.gateway.problems import not_found
 from services.gateway.run_progress import started, wait_for_progress
-from services.gateway.schemas import RunAccepted, RunErrorOut, RunStatusOut
+from services.gateway.schemas import RunAccepted, RunErrorOut, RunStatusOut, RunSummaryOut
 from shared.db import connections
 from shared.db import runs as repo
 from shared.db.pool import Db, PgPool
@@ -38,6 +38,14 @@ async def run_status(pool: asyncpg.Pool[Any], settings: Settings, run: repo.Run)
 
 def status_document(run: repo.Run, errors: list[repo.RunError]) -> RunStatusOut:
     """The status document of a run with the given error records."""
+    return RunStatusOut(
+        **dict(summary_document(run)),
+        errors=[RunErrorOut.model_validate(error, from_attributes=True) for error in errors],
+    )
+
+
+def summary_document(run: repo.Run) -> RunSummaryOut:
+    """The run as history lists show it: its status document without the error records."""
     sync_fields: dict[str, Any] = (
         {
             "inserted": run.inserted,
@@ -49,7 +57,7 @@ def status_document(run: repo.Run, errors: list[repo.RunError]) -> RunStatusOut:
         if run.kind == "sync"
         else {}
     )
-    return RunStatusOut(
+    return RunSummaryOut(
         run_id=run.id,
         connection_id=run.connection_id,
         kind=run.kind,
@@ -64,9 +72,9 @@ def status_document(run: repo.Run, errors: list[repo.RunError]) -> RunStatusOut:
         failed=run.failed,
         skipped=run.skipped,
         error_count=run.error_count,
-        errors=[RunErrorOut.model_validate(error, from_attributes=True) for error in errors],
         throttled_until=run.throttled_until,
         parent_run_id=run.parent_run_id,
+        created_at=run.created_at,
         started_at=run.started_at,
         finished_at=run.finished_at,
         **sync_fields,

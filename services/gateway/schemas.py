@@ -57,6 +57,13 @@ class ConnectionInput(ApiModel):
     )
 
 
+class LastRunOut(ApiModel):
+    id: uuid.UUID
+    kind: Literal["push", "sync"]
+    status: str
+    finished_at: datetime | None
+
+
 class ConnectionOut(ApiModel):
     id: uuid.UUID
     name: str
@@ -68,6 +75,10 @@ class ConnectionOut(ApiModel):
     has_credentials: bool
     created_at: datetime
     updated_at: datetime
+    last_run: LastRunOut | None = Field(default=None, description="The connection's newest run")
+    last_success_at: datetime | None = Field(
+        default=None, description="When the connection's newest succeeded run finished"
+    )
 
 
 class ConnectionCheckOut(ApiModel):
@@ -117,7 +128,9 @@ class RunErrorOut(ApiModel):
     at: datetime
 
 
-class RunStatusOut(ApiModel):
+class RunSummaryOut(ApiModel):
+    """A run as history lists show it: the status document without `errors`."""
+
     run_id: uuid.UUID
     connection_id: uuid.UUID
     kind: Literal["push", "sync"]
@@ -132,9 +145,9 @@ class RunStatusOut(ApiModel):
     failed: int
     skipped: int
     error_count: int
-    errors: list[RunErrorOut]
     throttled_until: datetime | None
     parent_run_id: uuid.UUID | None
+    created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
     inserted: int | None = None
@@ -142,6 +155,45 @@ class RunStatusOut(ApiModel):
     unchanged: int | None = None
     invalid: int | None = None
     pages: int | None = None
+
+
+class RunStatusOut(RunSummaryOut):
+    errors: list[RunErrorOut]
+
+
+class RunPage(ApiModel):
+    items: list[RunSummaryOut]
+    next_cursor: str | None
+
+
+ItemOutcomeName = Literal[
+    "created", "updated", "unchanged", "deactivated", "planned", "failed", "skipped", "inserted", "invalid"
+]
+"""Outcomes of push items and of sync records (the filter of GET /api/runs/{runId}/items)."""
+
+
+class RunItemOut(ApiModel):
+    """One item's result in a run; the CSV of the items has these fields as its columns, in this order."""
+
+    item_id: str = Field(description="The topic id (push runs) or the rejected record's number (sync runs)")
+    topic_id: uuid.UUID | None
+    external_id: str | None
+    outcome: str
+    planned_action: str | None = Field(description="Dry runs: create, update, deactivate or unchanged")
+    segment_name: str | None
+    platform_segment_id: str | None
+    error_class: str | None = Field(
+        description="retryable, permanent, auth, rate_limited, unknown or invalid"
+    )
+    error_code: str | None = Field(description="As in the run's errors, e.g. `permanent:400`")
+    error_message: str | None
+    attempts: int = Field(description="Platform calls made for a failed item, retries included")
+    at: datetime
+
+
+class RunItemPage(ApiModel):
+    items: list[RunItemOut]
+    next_cursor: str | None
 
 
 class TopicInput(ApiModel):

@@ -9,11 +9,12 @@ from fastapi import APIRouter, Response
 
 from services.gateway.deps import AppSettings, OrgId, Pool
 from services.gateway.problems import Problem, not_found
-from services.gateway.schemas import ConnectionInput, ConnectionOut
+from services.gateway.schemas import ConnectionInput, ConnectionOut, LastRunOut
 from shared.connection_config import check_connection
 from shared.connectors.errors import ConnectorConfigError
 from shared.db import connections as repo
 from shared.db.output_templates import get_template
+from shared.db.run_history import ConnectionRuns, connection_runs
 from shared.egress import EgressRefused, check_url
 from shared.settings import Settings
 
@@ -34,8 +35,12 @@ def _fields(body: ConnectionInput, config: dict[str, Any]) -> repo.ConnectionFie
     )
 
 
-def _out(connection: repo.Connection) -> ConnectionOut:
-    return ConnectionOut.model_validate(connection, from_attributes=True)
+def _out(connection: repo.Connection, runs: ConnectionRuns | None = None) -> ConnectionOut:
+    out = ConnectionOut.model_validate(connection, from_attributes=True)
+    if runs is None:
+        return out
+    last_run = LastRunOut.model_validate(runs.last_run, from_attributes=True) if runs.last_run else None
+    return out.model_copy(update={"last_run": last_run, "last_success_at": runs.last_success_at})
 
 
 # The connector layer names fields as the Python models do; the client knows the wire's names.
@@ -93,8 +98,10 @@ async def _validate(
 
 @router.get("")
 async def list_connections(org_id: OrgId, pool: Pool) -> list[ConnectionOut]:
-    """All of the org's connections."""
-    return [_out(connection) for connection in await repo.list_connections(pool, org_id)]
+    """All of the org's connections, each with its newest run and last success."""
+    listed = await repo.list_connections(pool, org_id)
+    runs = await connection_runs(pool, [connection.id for connection in listed])
+    return [_out(connection, runs.get(connection.id)) for connection in listed]
 
 
 @router.post("", status_code=201)
@@ -122,11 +129,11 @@ async def create_connection(
 
 @router.get("/{connection_id}")
 async def get_connection(connection_id: uuid.UUID, org_id: OrgId, pool: Pool) -> ConnectionOut:
-    """One connection, with `hasCredentials` instead of its credentials."""
+    """One connection, with `hasCredentials` instead of its credentials, its newest run and last success."""
     connection = await repo.get_connection(pool, org_id, connection_id)
     if connection is None:
         raise not_found("connection")
-    return _out(connection)
+    return _out(connection, (await connection_runs(pool, [connection.id])).get(connection.id))
 
 
 @router.put("/{connection_id}")
