@@ -29,6 +29,10 @@ class BenchConfig:
     latency_run_topics: int
     latency_runs_per_s: float
     latency_duration_s: float
+    # History: runs and items generated in Postgres, requests per measured page.
+    history_runs: int
+    history_items: int
+    history_requests: int
 
 
 FULL = BenchConfig(
@@ -49,6 +53,9 @@ FULL = BenchConfig(
     latency_run_topics=25,
     latency_runs_per_s=2.0,
     latency_duration_s=20.0,
+    history_runs=100_000,
+    history_items=5_000_000,
+    history_requests=200,
 )
 
 QUICK = BenchConfig(
@@ -69,4 +76,7 @@ QUICK = BenchConfig(
     latency_run_topics=25,
     latency_runs_per_s=2.0,
     latency_duration_s=8.0,
+    history_runs=20_000,
+    history_items=1_000_000,
+    history_requests=100,
 )

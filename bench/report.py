@@ -142,6 +142,12 @@ def table(results: dict[str, Any]) -> str:
                 "",
             )
         )
+    history = results.get("history")
+    if history:
+        for key, label in (("runs_page_p95_ms", "failed runs"), ("items_page_p95_ms", "failed items")):
+            rows.append(
+                (f"History p95, first page of {label}", _figure(history[key], " ms"), "", "", "≤ 50 ms")
+            )
     header = ("Scenario", "Activator", "Baseline", "Ratio", "Target")
     widths = [max(len(row[column]) for row in [header, *rows]) for column in range(5)]
     lines = [
