@@ -74,6 +74,11 @@ class Settings(BaseSettings):
     recorder_batch_max: int = 2_000
     db_pool_max: int = 10
     step_wait_timeout_s: float = 30.0
+    # Run work under leases (see shared/runs/leases.py): a dead holder's run is taken over after the TTL.
+    run_lease_ttl_s: float = Field(default=10.0, gt=0)
+    run_slice_batches: int = Field(default=20, ge=1)
+    run_slice_s: float = Field(default=5.0, gt=0)
+    run_poll_interval_s: float = Field(default=0.25, gt=0)
     sync_count_wait_s: float = Field(default=2.0, ge=0)
     stuck_run_timeout_s: float = 300.0
     stuck_run_check_interval_s: float = 30.0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, Generic, Protocol, TypeVar
 
 import asyncpg
@@ -72,9 +72,20 @@ class WorkerRuntime(Generic[DepsT]):
         self._deps = self._build(pool)
 
 
-def worker_app(broker: KafkaBroker, settings: Settings, runtime: WorkerRuntime[Any]) -> FastStream:
+Background = Callable[[Any], Coroutine[Any, Any, None]]
+"""A loop the worker runs beside its consumer (e.g. a run executor), given the dependencies; it must
+return once `deps.stopping` is set."""
+
+
+def worker_app(
+    broker: KafkaBroker,
+    settings: Settings,
+    runtime: WorkerRuntime[Any],
+    background: Sequence[Background] = (),
+) -> FastStream:
     """A FastStream app that opens what the worker needs on start and hands in-flight work over on stop."""
     app = FastStream(broker)
+    loops: list[asyncio.Task[None]] = []
 
     @app.on_startup
     async def _open() -> None:
@@ -82,10 +93,15 @@ def worker_app(broker: KafkaBroker, settings: Settings, runtime: WorkerRuntime[A
         await ensure_topics(settings)
         runtime.start(await create_pool(settings.database_url, max_size=settings.db_pool_max))
 
+    @app.after_startup
+    async def _start_background() -> None:
+        loops.extend(asyncio.create_task(loop(runtime.deps)) for loop in background)
+
     @app.on_shutdown
     async def _stop_at_boundary() -> None:
-        # Before the broker stops: in-flight runs leave at their next batch or page, uncommitted.
+        # Before the broker stops: in-flight runs leave at their next batch or page and are given back.
         runtime.deps.stopping.set()
+        await asyncio.gather(*loops, return_exceptions=True)
 
     @app.after_shutdown
     async def _close() -> None:

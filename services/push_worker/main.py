@@ -7,7 +7,8 @@ from typing import Any
 from faststream import AckPolicy, FastStream
 from pydantic import ValidationError
 
-from services.push_worker.handler import PushDependencies, handle_push
+from services.push_worker.handler import handle_push, slice_budget, work_push_slice
+from services.push_worker.run_setup import PushDependencies
 from shared.connection_clients import build_platform_client
 from shared.connectors.deps import SegmentLookup
 from shared.connectors.protocol import PlatformClient
@@ -16,6 +17,7 @@ from shared.consumer_guard import guard_middleware
 from shared.db.connections import Connection
 from shared.db.runs import fail_run
 from shared.messages import PushCommand, StatusEvent
+from shared.runs.executor import ExecutorSettings, LeaseKeeper, RunExecutor
 from shared.settings import Settings
 from shared.status_publisher import KafkaStatusPublisher
 from shared.worker_app import WorkerRuntime, service_broker, service_guard, worker_app
@@ -33,6 +35,26 @@ def build_push_worker(settings: Settings) -> FastStream:
             client_factory=client_factory,
         )
     )
+    executors: list[RunExecutor] = []
+
+    async def execute_runs(deps: PushDependencies) -> None:
+        # Any replica works any open run's next slice: commands only open runs (see shared/runs/leases.py).
+        async def work(keeper: LeaseKeeper) -> None:
+            await work_push_slice(keeper, deps, slice_budget(deps))
+
+        executor = RunExecutor(
+            deps.pool,
+            ExecutorSettings(
+                kind="push",
+                slots=settings.push_runs_in_parallel,
+                lease_ttl_s=settings.run_lease_ttl_s,
+                poll_s=settings.run_poll_interval_s,
+            ),
+            work,
+            deps.stopping,
+        )
+        executors.append(executor)
+        await executor.run()
 
     async def fail_dead_lettered_run(record: Any, error: BaseException) -> None:
         # A command that will never be processed must not leave its run `running` forever.
@@ -64,10 +86,12 @@ def build_push_worker(settings: Settings) -> FastStream:
         max_workers=settings.push_runs_in_parallel,
         max_poll_interval_ms=settings.kafka_max_poll_interval_ms,
         title="push-worker/push-commands",
-        description="PushCommand: drive one push run (or one batch of a step run).",
+        description="PushCommand: open one push run for the replicas' slices (or push one batch of a step run).",
     )
     async def on_push_command(command: PushCommand) -> None:
-        await handle_push(command, runtime.deps)
+        if await handle_push(command, runtime.deps):
+            for executor in executors:
+                executor.wake()
 
     # Documents what this worker publishes (the AsyncAPI document is generated from the brokers).
     broker.publisher(
@@ -77,4 +101,4 @@ def build_push_worker(settings: Settings) -> FastStream:
         schema=StatusEvent,
     )
 
-    return worker_app(broker, settings, runtime)
+    return worker_app(broker, settings, runtime, background=[execute_runs])

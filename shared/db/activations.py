@@ -12,6 +12,7 @@ import asyncpg
 
 from shared.connectors.deps import SegmentLookup
 from shared.connectors.protocol import PlatformSegment
+from shared.db.pool import Db
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,29 +36,42 @@ class ActivationWrite:
     outcome: str
 
 
-async def load_activations(db: asyncpg.Pool[Any], connection_id: uuid.UUID) -> dict[uuid.UUID, Activation]:
-    """Every ledger entry of a connection, by topic."""
+async def activations_for(
+    db: Db, connection_id: uuid.UUID, topic_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, Activation]:
+    """The ledger entries of a connection for the given topics (one batch's worth)."""
     rows = await db.fetch(
         """SELECT topic_id, platform_segment_id, content_hash, state, last_run_id, last_outcome
-           FROM activations WHERE connection_id = $1""",
+           FROM activations WHERE connection_id = $1 AND topic_id = ANY($2::uuid[])""",
         connection_id,
+        list(topic_ids),
     )
     return {row["topic_id"]: Activation(**dict(row)) for row in rows}
 
 
-async def topics_to_deactivate(
-    db: asyncpg.Pool[Any], connection_id: uuid.UUID, run_id: uuid.UUID
-) -> list[uuid.UUID]:
-    """Topics deleted since their last push whose segment is still live, or was deactivated by this run."""
-    rows = await db.fetch(
-        """SELECT a.topic_id FROM activations a JOIN topics t ON t.id = a.topic_id
+_TO_DEACTIVATE = """FROM activations a JOIN topics t ON t.id = a.topic_id
            WHERE a.connection_id = $1 AND t.status = 'deleted'
-             AND (a.state IN ('active', 'pending') OR (a.last_run_id = $2 AND a.last_outcome = 'deactivated'))
-           ORDER BY a.topic_id""",
+             AND (a.state IN ('active', 'pending') OR (a.last_run_id = $2 AND a.last_outcome = 'deactivated'))"""
+
+
+async def topics_to_deactivate_after(
+    db: Db, connection_id: uuid.UUID, run_id: uuid.UUID, *, after: uuid.UUID | None, limit: int
+) -> list[uuid.UUID]:
+    """The next deleted topics whose segment is still live (or was deactivated by this run), in id order."""
+    rows = await db.fetch(
+        f"SELECT a.topic_id {_TO_DEACTIVATE} AND ($3::uuid IS NULL OR a.topic_id > $3) ORDER BY a.topic_id LIMIT $4",
         connection_id,
         run_id,
+        after,
+        limit,
     )
     return [row["topic_id"] for row in rows]
+
+
+async def count_to_deactivate(db: Db, connection_id: uuid.UUID, run_id: uuid.UUID) -> int:
+    """How many segments a full push run of the connection deactivates."""
+    count: int = await db.fetchval(f"SELECT count(*) {_TO_DEACTIVATE}", connection_id, run_id)
+    return count
 
 
 async def record_activations(

@@ -192,16 +192,19 @@ async def upsert_topics(db: Db, org_id: uuid.UUID, topics: list[TopicFields]) ->
     return [(row["id"], row["created"]) for row in rows]
 
 
-async def active_topics_for_push(
-    db: asyncpg.Pool[Any], org_id: uuid.UUID, topic_ids: list[uuid.UUID] | None
+async def topics_for_push_after(
+    db: Db, org_id: uuid.UUID, topic_ids: list[uuid.UUID] | None, *, after: uuid.UUID | None, limit: int
 ) -> list[Topic]:
-    """The topics a push run covers: all active ones, or the selected ids that are active."""
+    """The next `limit` topics a push run covers (all active ones, or the selected ones), in id order."""
     rows = await db.fetch(
         f"""SELECT {_COLUMNS} FROM topics
             WHERE org_id = $1 AND status = 'active' AND ($2::uuid[] IS NULL OR id = ANY($2))
-            ORDER BY id""",
+              AND ($3::uuid IS NULL OR id > $3)
+            ORDER BY id LIMIT $4""",
         org_id,
         topic_ids,
+        after,
+        limit,
     )
     return [_topic(row) for row in rows]
 

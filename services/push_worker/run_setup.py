@@ -1,0 +1,198 @@
+"""What a push slice works with: the run's connection opened (typed config, credentials, client, rate
+budget), and the run's start and end as status events."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import structlog
+
+from services.push_worker.execute import RunContext
+from services.push_worker.reader import PlanContext
+from shared.connectors.deps import SegmentLookup
+from shared.connectors.errors import ConnectorConfigError, PlatformError
+from shared.connectors.factory import outbound_config
+from shared.connectors.protocol import ConfirmingPlatformClient, PlatformClient
+from shared.connectors.throttle import ConnectionThrottle
+from shared.db import activations as ledger
+from shared.db.connections import Connection, decrypt_credentials, get_connection
+from shared.db.output_templates import active_template
+from shared.db.runs import Run, set_throttled_until
+from shared.db.topics import count_topics_for_push
+from shared.messages import RunFinished, RunStarted, deterministic_event_id
+from shared.metrics import THROTTLED_SECONDS
+from shared.output_templates import render
+from shared.settings import Settings
+from shared.status_publisher import StatusPublisher
+
+ClientFactory = Callable[[Connection, dict[str, str], ConnectionThrottle, SegmentLookup], PlatformClient]
+
+
+@dataclass(frozen=True, slots=True)
+class PushDependencies:
+    pool: asyncpg.Pool[Any]
+    settings: Settings
+    publisher: StatusPublisher
+    client_factory: ClientFactory
+    # Set when the worker is asked to stop: slices end at a batch boundary and give their run back.
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+@dataclass(frozen=True, slots=True)
+class RunRef:
+    run_id: uuid.UUID
+    org_id: uuid.UUID
+
+
+async def finish_run(
+    deps: PushDependencies, run: RunRef, *, total: int | None = None, **outcome: Any
+) -> None:
+    """Publish the run's end (with its start first when it never started); the recorder closes it."""
+    events: list[RunStarted | RunFinished] = []
+    if total is not None:
+        events.append(started_event(run, total))
+    events.append(
+        RunFinished(
+            event_id=deterministic_event_id(run.run_id, "finished"),
+            run_id=run.run_id,
+            org_id=run.org_id,
+            **outcome,
+        )
+    )
+    await deps.publisher.publish(events)
+
+
+def started_event(run: RunRef, total: int) -> RunStarted:
+    """The run's start with its total (the same event id on every slice that publishes it)."""
+    return RunStarted(
+        event_id=deterministic_event_id(run.run_id, "started"),
+        run_id=run.run_id,
+        org_id=run.org_id,
+        total=total,
+    )
+
+
+@dataclass
+class OpenedRun:
+    """A run whose connection is ready to push to."""
+
+    command_ref: RunRef
+    connection: Connection
+    client: PlatformClient
+    throttle: ConnectionThrottle
+    context: RunContext
+    plan: PlanContext
+    concurrency: int
+    dry_run: bool
+    deps: PushDependencies
+
+    async def count(self) -> int:
+        """The run's items: its topics, plus the deletions a full run deactivates."""
+        pool, plan = self.deps.pool, self.plan
+        total = await count_topics_for_push(pool, plan.org_id, plan.topic_ids)
+        if plan.topic_ids is None:
+            total += await ledger.count_to_deactivate(pool, plan.connection_id, plan.run_id)
+        return total
+
+    async def confirm(self, bound: structlog.stdlib.BoundLogger) -> None:
+        """Wait (bounded) for the platform to finish this run's writes and keep the outcome in the ledger."""
+        client, pool = self.client, self.deps.pool
+        assert isinstance(client, ConfirmingPlatformClient)
+        pending = await ledger.pending_from_run(pool, self.connection.id, self.plan.run_id)
+        if not pending:
+            return
+        try:
+            confirmations = await client.confirm(list(pending))
+        except PlatformError as exc:
+            bound.warning("push_confirmation_failed", error_code=exc.code)
+            return  # the activations stay pending; the next push asks again
+        await ledger.record_confirmations(
+            pool,
+            self.connection.id,
+            {
+                pending[segment_id]: (found.state, found.message)
+                for segment_id, found in confirmations.items()
+            },
+        )
+        states = [found.state for found in confirmations.values()]
+        bound.info(
+            "push_confirmed", **{state: states.count(state) for state in ("active", "failed", "pending")}
+        )
+
+    async def close(self) -> None:
+        """Count the time spent throttled and close the client's HTTP pool."""
+        THROTTLED_SECONDS.labels(self.connection.platform).inc(self.throttle.throttled_s)
+        await self.client.aclose()
+
+
+async def open_run(deps: PushDependencies, run: Run) -> OpenedRun | None:
+    """The run's connection opened for pushing; None when the run ended instead (its end published)."""
+    ref = RunRef(run.id, run.org_id)
+    connection = await get_connection(deps.pool, run.org_id, run.connection_id)
+    if connection is None:
+        await finish_run(deps, ref, total=0, failed_reason="the connection no longer exists")
+        return None
+    if run.cancel_requested and run.started_at is None:
+        await finish_run(deps, ref, total=0, cancelled=True)
+        return None
+    try:
+        config = outbound_config(connection.platform, connection.config)
+    except ConnectorConfigError as exc:
+        await finish_run(deps, ref, total=0, failed_reason=str(exc))
+        return None
+    credentials = await decrypt_credentials(
+        deps.pool,
+        run.org_id,
+        run.connection_id,
+        deps.settings.require_encryption_key(),
+        fallback_keys=deps.settings.previous_encryption_keys(),
+    )
+    throttle = ConnectionThrottle(
+        rps=config.rate_limit_rps, on_pause=lambda seconds: set_throttled_until(deps.pool, run.id, seconds)
+    )
+    if run.throttled_until is not None:
+        # The platform's Retry-After outlives the slice that heard it: the next holder waits too.
+        remaining = (run.throttled_until - datetime.now(UTC)).total_seconds()
+        if remaining > 0:
+            await throttle.pause(remaining)
+    try:
+        client = deps.client_factory(
+            connection, credentials, throttle, ledger.segment_lookup(deps.pool, connection.id)
+        )
+    except ConnectorConfigError as exc:
+        await finish_run(deps, ref, total=0, failed_reason=str(exc))
+        return None
+    key = config.output_template_key
+    template = await active_template(deps.pool, run.org_id, key) if key else None
+    topic_ids = run.request.get("topicIds")
+    return OpenedRun(
+        command_ref=ref,
+        connection=connection,
+        client=client,
+        throttle=throttle,
+        context=RunContext(
+            run_id=run.id,
+            org_id=run.org_id,
+            currency=config.currency,
+            data_source_location=config.data_source_location,
+            attempt=1,
+        ),
+        plan=PlanContext(
+            run_id=run.id,
+            org_id=run.org_id,
+            connection_id=connection.id,
+            topic_ids=None if topic_ids is None else [uuid.UUID(str(topic_id)) for topic_id in topic_ids],
+            render=lambda topic: render(template, topic, currency=config.currency),
+            default_cpm=config.default_cpm,
+            currency=config.currency,
+        ),
+        concurrency=config.max_concurrency or deps.settings.push_concurrency_per_connection,
+        dry_run=run.dry_run,
+        deps=deps,
+    )

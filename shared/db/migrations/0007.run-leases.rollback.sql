@@ -1,0 +1,8 @@
+DROP INDEX IF EXISTS runs_connection_leases;
+DROP INDEX IF EXISTS runs_open_work;
+ALTER TABLE runs DROP COLUMN IF EXISTS work_done_at;
+ALTER TABLE runs DROP COLUMN IF EXISTS work_cursor;
+ALTER TABLE runs DROP COLUMN IF EXISTS last_served_at;
+ALTER TABLE runs DROP COLUMN IF EXISTS lease_expires_at;
+ALTER TABLE runs DROP COLUMN IF EXISTS lease_owner;
+ALTER TABLE runs DROP COLUMN IF EXISTS accepted_at;

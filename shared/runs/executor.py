@@ -1,0 +1,153 @@
+"""Executes open runs slice by slice: each replica claims the run that waited longest, works one slice
+under a lease renewed in the background, and gives the run back for whoever is free next."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import asyncpg
+import structlog
+
+from shared.db.pool import PgPool
+from shared.runs import leases
+from shared.runs.leases import Lease
+
+log = structlog.get_logger(__name__)
+
+_DB_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
+
+
+class LeaseKeeper:
+    """Renews a held lease every third of its lifetime; `lost` once another holder may have it."""
+
+    def __init__(self, pool: PgPool, lease: Lease, ttl_s: float) -> None:
+        self._pool = pool
+        self.lease = lease
+        self._ttl_s = ttl_s
+        self.lost = False
+        self.released = False
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> LeaseKeeper:
+        self._task = asyncio.create_task(self._renew())
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _renew(self) -> None:
+        while not self.lost:
+            await asyncio.sleep(self._ttl_s / 3)
+            try:
+                self.lost = not await leases.renew(self._pool, self.lease, self._ttl_s)
+            except _DB_ERRORS as exc:
+                log.warning(
+                    "lease_renewal_failed", run_id=str(self.lease.run_id), error_type=type(exc).__name__
+                )
+
+    async def save(self, cursor: dict[str, object]) -> bool:
+        """Move the resume point; False (and `lost`) when the lease is gone."""
+        saved = not self.lost and await leases.save_cursor(self._pool, self.lease, cursor)
+        self.lost = self.lost or not saved
+        return saved
+
+    async def finish(self) -> None:
+        """The run's work is complete: close it to every claimer."""
+        await leases.finish_work(self._pool, self.lease)
+        self.released = True
+
+    async def release(self) -> None:
+        """Give the run back at a slice boundary."""
+        if not self.released:
+            self.released = True
+            await leases.release(self._pool, self.lease)
+
+
+SliceWork = Callable[[LeaseKeeper], Awaitable[None]]
+"""Work one slice of the leased run; call `keeper.finish()` when the run's work is complete."""
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutorSettings:
+    kind: str
+    slots: int  # slices in progress at once in this process
+    lease_ttl_s: float
+    poll_s: float
+
+
+class RunExecutor:
+    """One per worker process and run kind; `wake()` when a command of this process opened a run."""
+
+    def __init__(
+        self, pool: PgPool, settings: ExecutorSettings, work: SliceWork, stopping: asyncio.Event
+    ) -> None:
+        self._pool = pool
+        self._settings = settings
+        self._work = work
+        self._stopping = stopping
+        self._woken = asyncio.Event()
+        self._slices: dict[uuid.UUID, asyncio.Task[None]] = {}
+
+    def wake(self) -> None:
+        """Look for work now instead of at the next poll."""
+        self._woken.set()
+
+    @property
+    def in_progress(self) -> int:
+        """Slices being worked in this process."""
+        return len(self._slices)
+
+    async def run(self) -> None:
+        """Claim and work slices until `stopping` is set; then wait for the slices in progress."""
+        settings = self._settings
+        try:
+            while not self._stopping.is_set():
+                self._woken.clear()
+                try:
+                    while len(self._slices) < settings.slots and not self._stopping.is_set():
+                        lease = await leases.claim_next(
+                            self._pool, settings.kind, settings.lease_ttl_s, holding=set(self._slices)
+                        )
+                        if lease is None:
+                            break
+                        self._start(lease)
+                except _DB_ERRORS as exc:
+                    log.warning("run_claim_failed", kind=settings.kind, error_type=type(exc).__name__)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._woken.wait(), timeout=settings.poll_s)
+        finally:
+            await asyncio.gather(*self._slices.values(), return_exceptions=True)
+
+    def _start(self, lease: Lease) -> None:
+        task = asyncio.create_task(self._slice(lease))
+        self._slices[lease.run_id] = task
+
+        def done(_task: asyncio.Task[None]) -> None:
+            self._slices.pop(lease.run_id, None)
+            self._woken.set()  # a free slot: claim again
+
+        task.add_done_callback(done)
+
+    async def _slice(self, lease: Lease) -> None:
+        bound = log.bind(
+            run_id=str(lease.run_id), connection_id=str(lease.connection_id), kind=self._settings.kind
+        )
+        async with LeaseKeeper(self._pool, lease, self._settings.lease_ttl_s) as keeper:
+            try:
+                await self._work(keeper)
+            except Exception as exc:
+                # The lease is kept until it expires: the run is retried a lease later, not in a hot loop.
+                keeper.released = True
+                bound.exception("run_slice_failed", error_type=type(exc).__name__)
+                return
+            try:
+                await keeper.release()
+            except _DB_ERRORS as exc:
+                bound.warning("run_release_failed", error_type=type(exc).__name__)

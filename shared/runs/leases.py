@@ -1,0 +1,162 @@
+"""Leases on runs: which worker executes a run's next slice, for how long, and where the slice resumes.
+
+Rules every claim keeps (checked under a per-connection advisory lock, so two claimers cannot race):
+- at most one run of a connection and kind is leased at a time: no two runs write one platform
+  connection at once (its rate budget and Retry-After pause are held by one process);
+- auto runs of a connection start in the order they were created: a later run never overtakes;
+- among the runs that may go, the least recently served goes first: a huge run gets one slice, then
+  waits its turn behind every other connection's run.
+A lease names its holder with a token of its own; every write of the holder checks it (fencing), so a
+holder whose lease expired and was taken over cannot move the run's cursor any more.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+from shared.db.pool import Db, DbConnection, PgPool
+from shared.runs.status import TERMINAL_STATUS_VALUES
+
+_OPEN = "status <> ALL($1::text[]) AND work_done_at IS NULL"
+_OTHER_OPEN = "o.status <> ALL($1::text[]) AND o.work_done_at IS NULL"
+_CANDIDATES = 16  # how many open runs one claim looks at before giving up for this pass
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """A held lease: the run and the token its holder writes with."""
+
+    run_id: uuid.UUID
+    org_id: uuid.UUID
+    connection_id: uuid.UUID
+    token: uuid.UUID
+    cursor: dict[str, Any] | None
+
+
+async def accept(db: Db, run_id: uuid.UUID) -> bool:
+    """Open a run for execution once its command arrived; False for a finished or unknown run."""
+    result: str = await db.execute(
+        f"UPDATE runs SET accepted_at = COALESCE(accepted_at, now()) WHERE id = $2 AND {_OPEN}",
+        TERMINAL_STATUS_VALUES,
+        run_id,
+    )
+    return result.endswith(" 1")
+
+
+def _lock_key(connection_id: uuid.UUID, kind: str) -> int:
+    # pg advisory locks take a signed 64-bit key: 8 bytes of a uuid of (connection, kind) serve.
+    return int.from_bytes(uuid.uuid5(connection_id, kind).bytes[:8], "big", signed=True)
+
+
+async def _take(
+    db: DbConnection, row: asyncpg.Record, ttl_s: float, kind: str, *, step: bool
+) -> Lease | None:
+    """Lease `row` if its connection has no other lease (and, for auto runs, no older open run)."""
+    if not await db.fetchval("SELECT pg_try_advisory_xact_lock($1)", _lock_key(row["connection_id"], kind)):
+        return None
+    blocked = await db.fetchval(
+        f"""SELECT EXISTS (
+               SELECT 1 FROM runs o
+               WHERE o.connection_id = $2 AND o.kind = $3 AND o.id <> $4 AND {_OTHER_OPEN}
+                 AND (o.lease_expires_at > now()
+                      OR ($5 AND o.mode = 'auto' AND o.accepted_at IS NOT NULL
+                          AND (o.created_at, o.id) < ($6, $4))))""",
+        TERMINAL_STATUS_VALUES,
+        row["connection_id"],
+        kind,
+        row["id"],
+        not step,
+        row["created_at"],
+    )
+    if blocked:
+        return None
+    token = uuid.uuid4()
+    await db.execute(
+        """UPDATE runs SET lease_owner = $2, lease_expires_at = now() + make_interval(secs => $3),
+               heartbeat_at = now()
+           WHERE id = $1""",
+        row["id"],
+        token,
+        ttl_s,
+    )
+    return Lease(row["id"], row["org_id"], row["connection_id"], token, row["work_cursor"])
+
+
+async def claim_next(pool: PgPool, kind: str, ttl_s: float, *, holding: set[uuid.UUID]) -> Lease | None:
+    """Lease the open auto run of `kind` that waited longest for a slice, or None when none may go."""
+    async with pool.acquire() as connection, connection.transaction():
+        rows = await connection.fetch(
+            f"""SELECT id, org_id, connection_id, created_at, work_cursor FROM runs
+                WHERE kind = $2 AND mode = 'auto' AND accepted_at IS NOT NULL AND {_OPEN}
+                  AND (lease_expires_at IS NULL OR lease_expires_at < now()) AND NOT (id = ANY($3::uuid[]))
+                ORDER BY last_served_at NULLS FIRST, created_at
+                LIMIT {_CANDIDATES} FOR UPDATE SKIP LOCKED""",
+            TERMINAL_STATUS_VALUES,
+            kind,
+            list(holding),
+        )
+        for row in rows:
+            lease = await _take(connection, row, ttl_s, kind, step=False)
+            if lease is not None:
+                return lease
+    return None
+
+
+async def claim_run(pool: PgPool, run_id: uuid.UUID, kind: str, ttl_s: float) -> Lease | None:
+    """Lease one given run (a step run's batch or page) once no other run of its connection holds one."""
+    async with pool.acquire() as connection, connection.transaction():
+        row = await connection.fetchrow(
+            f"""SELECT id, org_id, connection_id, created_at, work_cursor FROM runs
+                WHERE id = $2 AND {_OPEN} AND (lease_expires_at IS NULL OR lease_expires_at < now())
+                FOR UPDATE SKIP LOCKED""",
+            TERMINAL_STATUS_VALUES,
+            run_id,
+        )
+        return None if row is None else await _take(connection, row, ttl_s, kind, step=True)
+
+
+async def renew(db: Db, lease: Lease, ttl_s: float) -> bool:
+    """Extend the lease (and the run's heartbeat); False when it was lost to another holder."""
+    result: str = await db.execute(
+        """UPDATE runs SET lease_expires_at = now() + make_interval(secs => $3), heartbeat_at = now()
+           WHERE id = $1 AND lease_owner = $2""",
+        lease.run_id,
+        lease.token,
+        ttl_s,
+    )
+    return result.endswith(" 1")
+
+
+async def save_cursor(db: Db, lease: Lease, cursor: dict[str, Any]) -> bool:
+    """Move the run's resume point past work that is durable; False when the lease was lost."""
+    result: str = await db.execute(
+        "UPDATE runs SET work_cursor = $3, heartbeat_at = now() WHERE id = $1 AND lease_owner = $2",
+        lease.run_id,
+        lease.token,
+        cursor,
+    )
+    return result.endswith(" 1")
+
+
+async def finish_work(db: Db, lease: Lease) -> None:
+    """The run's last slice published its end: nobody claims it again (the recorder closes it)."""
+    await db.execute(
+        """UPDATE runs SET work_done_at = now(), lease_owner = NULL, lease_expires_at = NULL
+           WHERE id = $1 AND lease_owner = $2""",
+        lease.run_id,
+        lease.token,
+    )
+
+
+async def release(db: Db, lease: Lease) -> None:
+    """Give the run back at a slice boundary; it is claimable at once and goes to the back of the line."""
+    await db.execute(
+        """UPDATE runs SET lease_owner = NULL, lease_expires_at = NULL, last_served_at = clock_timestamp()
+           WHERE id = $1 AND lease_owner = $2""",
+        lease.run_id,
+        lease.token,
+    )
