@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,11 +14,14 @@ from pydantic import ValidationError
 
 from services.sync_worker.pages import SyncRunDriver, SyncRunRef, close_run
 from shared.connectors.errors import ConnectorConfigError
+from shared.consumer_guard import ShutdownInterrupted
 from shared.db import sync_runs
 from shared.db.connections import Connection, decrypt_credentials, get_connection
 from shared.inbound.config import InboundConfig
 from shared.inbound.source import InboundSource
-from shared.messages import SyncCommand, SyncStep
+from shared.messages import RunMode, SyncCommand, SyncStep
+from shared.runs import leases
+from shared.runs.executor import LeaseKeeper
 from shared.settings import Settings
 from shared.status_publisher import StatusPublisher
 
@@ -34,6 +38,13 @@ class SyncDependencies:
     source_factory: SourceFactory
     # Set when the worker shuts down: runs leave at their next page boundary, uncommitted.
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+_STEP_WAIT_POLL_S = 0.05
+
+
+class StepNotYet(Exception):
+    """A step run's page could not take the run's lease in time (another run of the connection held it)."""
 
 
 class SyncSetupError(Exception):
@@ -66,22 +77,21 @@ async def _open_source(deps: SyncDependencies, run: SyncRunRef) -> tuple[Inbound
         raise SyncSetupError(str(exc)) from None
 
 
-async def handle_sync(work: SyncCommand | SyncStep, deps: SyncDependencies) -> None:
-    """Start a run and page it to the end (auto), or advance a step run by one page; safe to repeat."""
-    run = SyncRunRef(run_id=work.run_id, org_id=work.org_id, connection_id=work.connection_id)
+async def work_sync_slice(keeper: LeaseKeeper, deps: SyncDependencies, *, pages: int | None) -> None:
+    """Page the leased run on from its checkpoint, at most `pages` pages (None: count and start only)."""
+    lease = keeper.lease
+    run = SyncRunRef(run_id=lease.run_id, org_id=lease.org_id, connection_id=lease.connection_id)
     bound = log.bind(run_id=str(run.run_id), connection_id=str(run.connection_id), org_id=str(run.org_id))
     state = await sync_runs.sync_run_state(deps.pool, run.run_id)
     if state is None or state.is_terminal:
-        bound.info("sync_work_ignored", reason="run finished or gone", work=work.type)
-        return
-    pages_done = state.checkpoint.page if state.checkpoint is not None else None
-    if isinstance(work, SyncStep) and not state.cancel_requested and pages_done != work.after_page:
-        bound.info("sync_step_ignored", after_page=work.after_page, reason="not the run's next page")
+        bound.info("sync_work_ignored", reason="run finished or gone")
+        await keeper.finish()
         return
     try:
         config, source = await _open_source(deps, run)
     except SyncSetupError as exc:
         await close_run(deps.pool, deps.publisher, run, status="failed", reason=str(exc))
+        await keeper.finish()
         return
     try:
         driver = SyncRunDriver(
@@ -94,14 +104,54 @@ async def handle_sync(work: SyncCommand | SyncStep, deps: SyncDependencies) -> N
             stopping=deps.stopping,
         )
         checkpoint = state.checkpoint or await driver.start()
-        # A step run's own command only starts it; each step (or a cancel) then moves one page.
-        if checkpoint is None or (
-            state.mode == "step" and isinstance(work, SyncCommand) and not state.cancel_requested
-        ):
-            return
-        current = await sync_runs.sync_run_state(deps.pool, run.run_id)
-        if current is None or current.is_terminal:
-            return
-        await driver.pages(checkpoint, total=current.total, limit=1 if state.mode == "step" else None)
+        if checkpoint is not None and pages != 0 and not keeper.lost:
+            current = await sync_runs.sync_run_state(deps.pool, run.run_id)
+            if current is not None and not current.is_terminal:
+                await driver.pages(checkpoint, total=current.total, limit=pages)
     finally:
         await source.aclose()
+    after = await sync_runs.sync_run_state(deps.pool, run.run_id)
+    if after is None or after.is_terminal:
+        await keeper.finish()  # the driver closed the run in its last page's transaction
+
+
+async def work_sync_auto_slice(keeper: LeaseKeeper, deps: SyncDependencies) -> None:
+    """An auto run's slice: RUN_SLICE_PAGES pages, then the run goes back in line (a stop hands it over)."""
+    try:
+        await work_sync_slice(keeper, deps, pages=deps.settings.run_slice_pages)
+    except ShutdownInterrupted:
+        return  # the checkpoint is where the next holder resumes; the executor gives the run back
+
+
+async def handle_sync(work: SyncCommand | SyncStep, deps: SyncDependencies) -> bool:
+    """Take a sync command: open an auto run for every replica's slices (True: look for work now); start
+    a step run, or sync its one next page, under the run's lease. Safe to repeat (redelivery)."""
+    state = await sync_runs.sync_run_state(deps.pool, work.run_id)
+    if state is None or state.is_terminal:
+        log.info("sync_work_ignored", run_id=str(work.run_id), reason="run finished or gone", work=work.type)
+        return False
+    if isinstance(work, SyncCommand) and state.mode != RunMode.STEP:
+        return await leases.accept(deps.pool, work.run_id)
+    settings = deps.settings
+    deadline = time.monotonic() + settings.run_lease_ttl_s + settings.run_slice_s
+    while (lease := await leases.claim_run(deps.pool, work.run_id, "sync", settings.run_lease_ttl_s)) is None:
+        state = await sync_runs.sync_run_state(deps.pool, work.run_id)
+        if state is None or state.is_terminal:
+            return False
+        if time.monotonic() > deadline:
+            raise StepNotYet(f"run {work.run_id}: the connection's lease stayed taken")
+        await asyncio.sleep(_STEP_WAIT_POLL_S)
+    async with LeaseKeeper(deps.pool, lease, settings.run_lease_ttl_s) as keeper:
+        state = await sync_runs.sync_run_state(deps.pool, work.run_id)
+        pages_done = state.checkpoint.page if state is not None and state.checkpoint is not None else None
+        if (
+            isinstance(work, SyncStep)
+            and not (state and state.cancel_requested)
+            and pages_done != work.after_page
+        ):
+            log.info("sync_step_ignored", run_id=str(work.run_id), after_page=work.after_page)
+        else:
+            # A step run's own command only starts it (counts); each step (or a cancel) moves one page.
+            await work_sync_slice(keeper, deps, pages=0 if isinstance(work, SyncCommand) else 1)
+        await keeper.release()
+    return False

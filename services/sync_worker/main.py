@@ -7,7 +7,7 @@ from typing import Any
 from faststream import AckPolicy, FastStream
 from pydantic import ValidationError
 
-from services.sync_worker.handler import SyncDependencies, handle_sync
+from services.sync_worker.handler import SyncDependencies, handle_sync, work_sync_auto_slice
 from services.sync_worker.pages import SyncRunRef, close_run
 from shared.connection_clients import build_connection_source
 from shared.consumer_guard import guard_middleware
@@ -15,6 +15,7 @@ from shared.db.connections import Connection
 from shared.inbound.config import InboundConfig
 from shared.inbound.source import InboundSource
 from shared.messages import SYNC_WORK, StatusEvent, SyncWork
+from shared.runs.executor import ExecutorSettings, LeaseKeeper, RunExecutor
 from shared.settings import Settings
 from shared.status_publisher import KafkaStatusPublisher
 from shared.worker_app import WorkerRuntime, service_broker, service_guard, worker_app
@@ -52,6 +53,26 @@ def build_sync_worker(settings: Settings) -> FastStream:
             source_factory=source_factory,
         )
     )
+    executors: list[RunExecutor] = []
+
+    async def execute_runs(deps: SyncDependencies) -> None:
+        # Any replica pages any open run's next slice: commands only open runs (see shared/runs/leases.py).
+        async def work(keeper: LeaseKeeper) -> None:
+            await work_sync_auto_slice(keeper, deps)
+
+        executor = RunExecutor(
+            deps.pool,
+            ExecutorSettings(
+                kind="sync",
+                slots=settings.sync_runs_in_parallel,
+                lease_ttl_s=settings.run_lease_ttl_s,
+                poll_s=settings.run_poll_interval_s,
+            ),
+            work,
+            deps.stopping,
+        )
+        executors.append(executor)
+        await executor.run()
 
     @broker.subscriber(
         settings.topic("sync.commands"),
@@ -61,10 +82,12 @@ def build_sync_worker(settings: Settings) -> FastStream:
         max_workers=settings.sync_runs_in_parallel,
         max_poll_interval_ms=settings.kafka_max_poll_interval_ms,
         title="sync-worker/sync-commands",
-        description="SyncCommand: start a sync run and page it to the end; SyncStep: one page of a step run.",
+        description="SyncCommand: open a sync run for the replicas' slices (a step run: start it); SyncStep: one page of a step run.",
     )
     async def on_sync_command(work: SyncWork) -> None:
-        await handle_sync(work, runtime.deps)
+        if await handle_sync(work, runtime.deps):
+            for executor in executors:
+                executor.wake()
 
     # Documents what this worker publishes (the AsyncAPI document is generated from the brokers).
     broker.publisher(
@@ -74,4 +97,4 @@ def build_sync_worker(settings: Settings) -> FastStream:
         schema=StatusEvent,
     )
 
-    return worker_app(broker, settings, runtime)
+    return worker_app(broker, settings, runtime, background=[execute_runs])

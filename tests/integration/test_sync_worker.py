@@ -16,7 +16,7 @@ from services.mock_platforms import MockState, build_app
 from services.mock_platforms.dmp_records import DmpDataset, generate_records
 from services.mock_platforms.faults import FaultSpec
 from services.mock_platforms.platforms import Platform
-from services.sync_worker.handler import SyncDependencies, handle_sync
+from services.sync_worker.handler import SyncDependencies, handle_sync, work_sync_auto_slice
 from shared.connectors import ConnectorDeps, HttpSettings
 from shared.db.connections import Connection, ConnectionFields, create_connection
 from shared.db.orgs import create_org
@@ -25,6 +25,8 @@ from shared.inbound.config import InboundConfig
 from shared.inbound.pager import Pager, PagingLimits
 from shared.inbound.source import InboundSource, build_inbound_source
 from shared.messages import StatusEvent, SyncCommand, SyncPageRecorded, SyncStep
+from shared.runs import leases
+from shared.runs.executor import LeaseKeeper
 from shared.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -149,6 +151,22 @@ async def sync(world: World, connection_id: uuid.UUID, *, mode: str = "auto") ->
     return SyncCommand(run_id=run.id, org_id=world.org_id, connection_id=connection_id)
 
 
+async def drive(world: World, work: SyncCommand | SyncStep) -> None:
+    """The worker as it runs: a command opens an auto run, then its slices are worked until it ends.
+
+    A slice that raises gives its lease up here, as the lease's expiry would after a crash.
+    """
+    if not await handle_sync(work, world.deps):
+        return
+    ttl = world.settings.run_lease_ttl_s
+    while (lease := await leases.claim_run(world.pool, work.run_id, "sync", ttl)) is not None:
+        async with LeaseKeeper(world.pool, lease, ttl) as keeper:
+            try:
+                await work_sync_auto_slice(keeper, world.deps)
+            finally:
+                await keeper.release()
+
+
 async def run_row(world: World, command: SyncCommand) -> asyncpg.Record:
     row: asyncpg.Record | None = await world.pool.fetchrow("SELECT * FROM runs WHERE id = $1", command.run_id)
     assert row is not None
@@ -184,7 +202,7 @@ async def test_a_full_sync_inserts_every_record_and_a_second_finds_them_unchange
     world.mock.dmp = DmpDataset(generate_records(1000, seed=1))
     connection_id = await connection_for(world)
     first = await sync(world, connection_id)
-    await handle_sync(first, world.deps)
+    await drive(world, first)
     assert counters(await run_row(world, first)) == {
         "status": "succeeded",
         "total": 1000,
@@ -210,7 +228,7 @@ async def test_a_full_sync_inserts_every_record_and_a_second_finds_them_unchange
     assert world.publisher.pages()[-1].run_status == "succeeded"
 
     second = await sync(world, connection_id)
-    await handle_sync(second, world.deps)
+    await drive(world, second)
     row = await run_row(world, second)
     assert (row["status"], row["unchanged"], row["inserted"], row["updated"]) == ("succeeded", 1000, 0, 0)
     assert await topics_of(world, connection_id) == 1000
@@ -222,10 +240,10 @@ async def test_a_crash_after_a_committed_page_resumes_from_the_checkpoint(world:
     command = await sync(world, connection_id)
     world.publisher.fail_after_pages = 3
     with pytest.raises(PublisherDown):
-        await handle_sync(command, world.deps)  # page 4 is committed, its event and the ack are lost
+        await drive(world, command)  # page 4 is committed, its event and the ack are lost
     assert (await run_row(world, command))["pages"] == 4
-    await handle_sync(command, world.deps)  # the redelivery
-    await handle_sync(command, world.deps)  # and a late duplicate of it: a no-op on a final run
+    await drive(world, command)  # the redelivery
+    await drive(world, command)  # and a late duplicate of it: a no-op on a final run
     assert counters(await run_row(world, command)) == {
         "status": "succeeded",
         "total": 950,
@@ -249,7 +267,7 @@ async def test_invalid_records_are_kept_with_payload_page_and_reason(world: Worl
     world.mock.dmp = DmpDataset(records)
     connection_id = await connection_for(world, pagination_params={"page_size": 4})
     command = await sync(world, connection_id)
-    await handle_sync(command, world.deps)
+    await drive(world, command)
     row = await run_row(world, command)
     # The record without a source id cannot be counted as seen: 9 distinct of 10.
     assert (row["status"], row["inserted"], row["invalid"], row["error_count"]) == ("incomplete", 7, 3, 3)
@@ -272,7 +290,7 @@ async def test_a_complete_run_with_invalid_records_is_partial(world: World) -> N
     records[5]["segment_name"] = None
     world.mock.dmp = DmpDataset(records)
     command = await sync(world, await connection_for(world))
-    await handle_sync(command, world.deps)
+    await drive(world, command)
     row = await run_row(world, command)
     assert (row["status"], row["status_reason"]) == ("partial", "1 invalid records kept as rejects")
 
@@ -281,11 +299,11 @@ async def test_soft_deletes_after_a_complete_full_sync_within_the_allowed_share(
     records = generate_records(100, seed=5)
     world.mock.dmp = DmpDataset(records)
     connection_id = await connection_for(world)
-    await handle_sync(await sync(world, connection_id), world.deps)
+    await drive(world, await sync(world, connection_id))
 
     world.mock.dmp = DmpDataset(records[:90])  # 10 % gone: deleted
     second = await sync(world, connection_id)
-    await handle_sync(second, world.deps)
+    await drive(world, second)
     row = await run_row(world, second)
     assert (row["status"], row["status_reason"]) == (
         "succeeded",
@@ -298,7 +316,7 @@ async def test_soft_deletes_after_a_complete_full_sync_within_the_allowed_share(
 
     world.mock.dmp = DmpDataset(records[:60])  # a third of the rest gone: above 20 %, nothing deleted
     third = await sync(world, connection_id)
-    await handle_sync(third, world.deps)
+    await drive(world, third)
     row = await run_row(world, third)
     assert row["status"] == "succeeded"
     assert row["status_reason"].startswith("soft deletes skipped: 30 of the connection's 90 topics")
@@ -306,7 +324,7 @@ async def test_soft_deletes_after_a_complete_full_sync_within_the_allowed_share(
 
     world.mock.dmp = DmpDataset(records)  # the deleted ones come back
     fourth = await sync(world, connection_id)
-    await handle_sync(fourth, world.deps)
+    await drive(world, fourth)
     row = await run_row(world, fourth)
     assert (row["updated"], row["unchanged"]) == (10, 90)
     assert await topics_of(world, connection_id) == 100
@@ -319,7 +337,7 @@ async def test_incremental_runs_ask_from_the_mark_a_complete_run_reached(world: 
         world, sync_mode="incremental", incremental_field="updated_at", incremental_param="updated_since"
     )
     first = await sync(world, connection_id)
-    await handle_sync(first, world.deps)
+    await drive(world, first)
     assert (await run_row(world, first))["inserted"] == 300
     mark = await world.pool.fetchval(
         "SELECT high_water_mark FROM sync_state WHERE connection_id = $1", connection_id
@@ -335,7 +353,7 @@ async def test_incremental_runs_ask_from_the_mark_a_complete_run_reached(world: 
         }
     world.mock.dmp = DmpDataset(changed)
     second = await sync(world, connection_id)
-    await handle_sync(second, world.deps)
+    await drive(world, second)
     assert counters(await run_row(world, second)) == {
         "status": "succeeded",
         "total": 50,
@@ -364,7 +382,7 @@ async def test_a_repeated_cursor_fails_the_run_with_that_reason(world: World) ->
         },
     }
     command = await sync(world, await connection_for(world, **cursor_config))
-    await handle_sync(command, world.deps)
+    await drive(world, command)
     row = await run_row(world, command)
     assert (row["status"], row["pages"]) == ("failed", 1)
     assert row["status_reason"].startswith("page 2 (cursor ")
@@ -375,7 +393,7 @@ async def test_a_source_that_shrinks_mid_run_is_incomplete_with_both_figures(wor
     world.mock.dmp = DmpDataset(generate_records(1000, seed=8))
     world.mock.platforms[Platform.DMP].faults.install(FaultSpec(shrink_after_pages=3, shrink_by=100))
     command = await sync(world, await connection_for(world))
-    await handle_sync(command, world.deps)
+    await drive(world, command)
     row = await run_row(world, command)
     assert (row["status"], row["inserted"]) == ("incomplete", 900)
     assert row["status_reason"] == (
@@ -386,7 +404,7 @@ async def test_a_source_that_shrinks_mid_run_is_incomplete_with_both_figures(wor
 async def test_a_missing_response_path_fails_the_run_naming_the_page(world: World) -> None:
     world.mock.dmp = DmpDataset(generate_records(10, seed=9))
     command = await sync(world, await connection_for(world, response_path="data.records"))
-    await handle_sync(command, world.deps)
+    await drive(world, command)
     row = await run_row(world, command)
     assert row["status"] == "failed"
     assert row["status_reason"] == (
@@ -398,7 +416,7 @@ async def test_a_page_of_invalid_json_fails_the_run_naming_the_page(world: World
     world.mock.dmp = DmpDataset(generate_records(10, seed=10))
     world.mock.platforms[Platform.DMP].faults.install(FaultSpec(malformed_json=True))
     command = await sync(world, await connection_for(world, count_endpoint=None))
-    await handle_sync(command, world.deps)
+    await drive(world, command)
     row = await run_row(world, command)
     assert row["status"] == "failed"
     assert row["status_reason"].startswith("page 1 (offset 0): the body is not valid JSON")
@@ -408,7 +426,7 @@ async def test_step_mode_moves_one_page_per_step_and_cancel_keeps_the_checkpoint
     world.mock.dmp = DmpDataset(generate_records(350, seed=11))
     connection_id = await connection_for(world)
     command = await sync(world, connection_id, mode="step")
-    await handle_sync(command, world.deps)  # starts: counts, no page yet
+    await drive(world, command)  # starts: counts, no page yet
     row = await run_row(world, command)
     assert (row["status"], row["total"], row["pages"]) == ("running", 350, 0)
 
@@ -417,14 +435,14 @@ async def test_step_mode_moves_one_page_per_step_and_cancel_keeps_the_checkpoint
             run_id=command.run_id, org_id=world.org_id, connection_id=connection_id, after_page=after_page
         )
 
-    await handle_sync(step(0), world.deps)
-    await handle_sync(step(0), world.deps)  # a repeated step is a no-op
-    await handle_sync(step(1), world.deps)
+    await drive(world, step(0))
+    await drive(world, step(0))  # a repeated step is a no-op
+    await drive(world, step(1))
     row = await run_row(world, command)
     assert (row["status"], row["pages"], row["inserted"]) == ("running", 2, 200)
 
     await request_cancel(world.pool, world.org_id, command.run_id)
-    await handle_sync(step(2), world.deps)
+    await drive(world, step(2))
     row = await run_row(world, command)
     assert (row["status"], row["pages"], row["inserted"]) == ("cancelled", 2, 200)
     assert row["checkpoint"]["offset"] == 200
