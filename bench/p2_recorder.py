@@ -26,7 +26,6 @@ from bench.harness import (
 from bench.procstats import cpu_seconds, cpu_since
 from bench.world import World
 from shared.db.runs import insert_run
-from shared.kafka import ensure_topics
 from shared.messages import (
     ItemOutcome,
     ItemResult,
@@ -35,6 +34,7 @@ from shared.messages import (
     StatusEvent,
     deterministic_event_id,
 )
+from shared.messaging.kafka import ensure_topics
 
 
 def item_events(run_id: uuid.UUID, org_id: uuid.UUID, count: int) -> list[ItemResult]:

@@ -13,7 +13,7 @@ from services.intake.main import build_intake
 from services.push_worker.main import build_push_worker
 from services.status_recorder.main import build_recorder
 from services.sync_worker.main import build_sync_worker
-from shared.kafka import build_broker
+from shared.messaging.kafka import build_broker
 from shared.settings import Settings
 
 # Building the apps opens nothing; the key only satisfies the services' start-up check.

@@ -216,7 +216,7 @@ def key_revoke(
 @dlq_app.command("list")
 def dlq_list(limit: int = typer.Option(100, help="At most this many messages.")) -> None:
     """List dead-lettered messages with their error and attempts."""
-    from shared.dlq import read_dead_letters
+    from shared.messaging.dlq import read_dead_letters
 
     letters = asyncio.run(read_dead_letters(_settings(), limit))
     for letter in letters:
@@ -321,7 +321,7 @@ def dlq_replay(
     replay_all: bool = typer.Option(False, "--all", help="Replay every dead letter."),
 ) -> None:
     """Publish dead letters again to the topic they came from."""
-    from shared.dlq import read_dead_letters, replay
+    from shared.messaging.dlq import read_dead_letters, replay
 
     if not position and not replay_all:
         raise typer.BadParameter("give --message PARTITION:OFFSET or --all")

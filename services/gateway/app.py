@@ -31,7 +31,7 @@ from services.gateway.routes.ui import install_ui
 from services.gateway.run_supervisor import RunSupervisor
 from shared.db.orgs import ensure_dev_org
 from shared.db.pool import create_pool
-from shared.kafka import build_broker, ensure_topics
+from shared.messaging.kafka import build_broker, ensure_topics
 from shared.settings import Settings
 from shared.tracing import configure_tracing
 

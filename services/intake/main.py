@@ -7,13 +7,13 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
 from services.intake.handler import IncomingRequest, IntakeDependencies, handle_request
-from shared.consumer_guard import guard_middleware
 from shared.db.pool import create_pool
-from shared.kafka import ensure_topics
 from shared.messages import RequestAccepted, RequestRejected, RunRequestMessage, StatusTopicEvent
+from shared.messaging.consumer_guard import guard_middleware
+from shared.messaging.kafka import ensure_topics
+from shared.messaging.worker_app import service_broker, service_guard
 from shared.metrics import serve_worker_metrics
 from shared.settings import Settings
-from shared.worker_app import service_broker, service_guard
 
 
 class KafkaAnswerPublisher:

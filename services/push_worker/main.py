@@ -13,14 +13,14 @@ from shared.connection_clients import build_platform_client
 from shared.connectors.deps import SegmentLookup
 from shared.connectors.protocol import PlatformClient
 from shared.connectors.throttle import ConnectionThrottle
-from shared.consumer_guard import guard_middleware
 from shared.db.connections import Connection
 from shared.db.runs import fail_run
 from shared.messages import PushCommand, StatusEvent
+from shared.messaging.consumer_guard import guard_middleware
+from shared.messaging.status_publisher import KafkaStatusPublisher
+from shared.messaging.worker_app import WorkerRuntime, service_broker, service_guard, worker_app
 from shared.runs.executor import ExecutorSettings, LeaseKeeper, RunExecutor
 from shared.settings import Settings
-from shared.status_publisher import KafkaStatusPublisher
-from shared.worker_app import WorkerRuntime, service_broker, service_guard, worker_app
 
 
 def build_push_worker(settings: Settings) -> FastStream:

@@ -26,10 +26,10 @@ from shared.db.output_templates import active_template
 from shared.db.runs import Run, set_throttled_until
 from shared.db.topics import count_topics_for_push
 from shared.messages import RunFinished, RunStarted, deterministic_event_id
+from shared.messaging.status_publisher import StatusPublisher
 from shared.metrics import THROTTLED_SECONDS
 from shared.output_templates import render
 from shared.settings import Settings
-from shared.status_publisher import StatusPublisher
 
 ClientFactory = Callable[[Connection, dict[str, str], ConnectionThrottle, SegmentLookup], PlatformClient]
 

@@ -10,14 +10,14 @@ from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
 
 from services.status_recorder.persist import persist_events
-from shared.consumer_guard import PoisonMessage
 from shared.db.pool import create_pool
-from shared.kafka import ensure_topics
 from shared.messages import STATUS_TOPIC_EVENT, StatusTopicEvent
+from shared.messaging.consumer_guard import PoisonMessage
+from shared.messaging.kafka import ensure_topics
+from shared.messaging.worker_app import service_broker, service_guard
 from shared.metrics import serve_worker_metrics
 from shared.settings import Settings
 from shared.tracing import tracer
-from shared.worker_app import service_broker, service_guard
 
 log = structlog.get_logger(__name__)
 

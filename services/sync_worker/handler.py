@@ -14,16 +14,16 @@ from pydantic import ValidationError
 
 from services.sync_worker.pages import SyncRunDriver, SyncRunRef, close_run
 from shared.connectors.errors import ConnectorConfigError
-from shared.consumer_guard import ShutdownInterrupted
 from shared.db import sync_runs
 from shared.db.connections import Connection, decrypt_credentials, get_connection
 from shared.inbound.config import InboundConfig
 from shared.inbound.source import InboundSource
 from shared.messages import RunMode, SyncCommand, SyncStep
+from shared.messaging.consumer_guard import ShutdownInterrupted
+from shared.messaging.status_publisher import StatusPublisher
 from shared.runs import leases
 from shared.runs.executor import LeaseKeeper
 from shared.settings import Settings
-from shared.status_publisher import StatusPublisher
 
 log = structlog.get_logger(__name__)
 

@@ -10,15 +10,15 @@ from pydantic import ValidationError
 from services.sync_worker.handler import SyncDependencies, handle_sync, work_sync_auto_slice
 from services.sync_worker.pages import SyncRunRef, close_run
 from shared.connection_clients import build_connection_source
-from shared.consumer_guard import guard_middleware
 from shared.db.connections import Connection
 from shared.inbound.config import InboundConfig
 from shared.inbound.source import InboundSource
 from shared.messages import SYNC_WORK, StatusEvent, SyncWork
+from shared.messaging.consumer_guard import guard_middleware
+from shared.messaging.status_publisher import KafkaStatusPublisher
+from shared.messaging.worker_app import WorkerRuntime, service_broker, service_guard, worker_app
 from shared.runs.executor import ExecutorSettings, LeaseKeeper, RunExecutor
 from shared.settings import Settings
-from shared.status_publisher import KafkaStatusPublisher
-from shared.worker_app import WorkerRuntime, service_broker, service_guard, worker_app
 
 
 def build_sync_worker(settings: Settings) -> FastStream:

@@ -11,7 +11,6 @@ from typing import Any
 import asyncpg
 import structlog
 
-from shared.consumer_guard import ShutdownInterrupted
 from shared.db import sync_runs
 from shared.db.pool import DbConnection
 from shared.db.runs import is_cancel_requested
@@ -26,8 +25,9 @@ from shared.inbound.pager import PagingError
 from shared.inbound.source import InboundSource, SourceError
 from shared.inbound.watermarks import later, page_mark
 from shared.messages import RunFinished, RunStarted, SyncPageRecorded, deterministic_event_id
+from shared.messaging.consumer_guard import ShutdownInterrupted
+from shared.messaging.status_publisher import PendingAcks, StatusPublisher
 from shared.settings import Settings
-from shared.status_publisher import PendingAcks, StatusPublisher
 
 log = structlog.get_logger(__name__)
 

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from shared.db.orgs import create_org
-from shared.dlq import read_dead_letters
+from shared.messaging.dlq import read_dead_letters
 from shared.settings import Settings
 from tests.e2e.conftest import System
 from tests.e2e.helpers import add_topics, connection_body, create_connection, outcomes, wait_for_run

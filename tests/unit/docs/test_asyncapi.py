@@ -7,7 +7,7 @@ import warnings
 from pathlib import Path
 
 from services.asyncapi import asyncapi_document, render
-from shared.kafka import TOPIC_NAMES
+from shared.messaging.kafka import TOPIC_NAMES
 
 COMMITTED = Path(__file__).parents[3] / "docs" / "asyncapi.json"
 

@@ -8,7 +8,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from shared.consumer_guard import ConsumerGuard, PoisonMessage, ShutdownInterrupted
+from shared.messaging.consumer_guard import ConsumerGuard, PoisonMessage, ShutdownInterrupted
 
 
 @dataclass

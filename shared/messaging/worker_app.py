@@ -10,9 +10,9 @@ import asyncpg
 from faststream import FastStream
 from faststream.kafka import KafkaBroker
 
-from shared.consumer_guard import ConsumerGuard, DeadLetterHook
 from shared.db.pool import create_pool
-from shared.kafka import build_broker, ensure_topics
+from shared.messaging.consumer_guard import ConsumerGuard, DeadLetterHook
+from shared.messaging.kafka import build_broker, ensure_topics
 from shared.metrics import serve_worker_metrics
 from shared.settings import Settings
 from shared.tracing import configure_tracing
