@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from services.push_worker.handler import handle_push, slice_budget, work_push_slice
 from services.push_worker.run_setup import PushDependencies
-from shared.connection_clients import build_platform_client
+from shared.connections.clients import build_platform_client
 from shared.connectors.deps import SegmentLookup
 from shared.connectors.protocol import PlatformClient
 from shared.connectors.throttle import ConnectionThrottle

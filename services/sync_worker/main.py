@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from services.sync_worker.handler import SyncDependencies, handle_sync, work_sync_auto_slice
 from services.sync_worker.pages import SyncRunRef, close_run
-from shared.connection_clients import build_connection_source
+from shared.connections.clients import build_connection_source
 from shared.db.connections import Connection
 from shared.inbound.config import InboundConfig
 from shared.inbound.source import InboundSource

@@ -51,7 +51,7 @@ UrlPath = Annotated[str, AfterValidator(_path)]
 class OutboundConfig(BaseModel):
     """What every outbound platform's config has: pricing, naming and the push worker's budget.
 
-    Unknown keys are refused when a connection is saved (shared/connection_config.py); here they are
+    Unknown keys are refused when a connection is saved (shared/connections/config.py); here they are
     ignored, so a bidirectional config's inbound keys, or a key stored before that rule, do not stop a run.
     """
 

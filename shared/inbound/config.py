@@ -41,7 +41,7 @@ class FieldMapping(BaseModel):
 class InboundConfig(BaseModel):
     """Validated config of an inbound (sync) connection.
 
-    Unknown keys are refused when a connection is saved (shared/connection_config.py) and ignored here.
+    Unknown keys are refused when a connection is saved (shared/connections/config.py) and ignored here.
     """
 
     model_config = ConfigDict(extra="ignore")

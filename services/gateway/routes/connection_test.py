@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from services.gateway.deps import AppSettings, OrgId, Pool
 from services.gateway.problems import not_found
 from services.gateway.schemas import ConnectionCheckOut, ConnectionTestOut
-from shared.connection_clients import build_connection_source, build_platform_client
+from shared.connections.clients import build_connection_source, build_platform_client
 from shared.connectors.errors import ConnectorConfigError
 from shared.connectors.http import HttpSettings
 from shared.connectors.protocol import ConnectionTestResult

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Response
 from services.gateway.deps import AppSettings, OrgId, Pool
 from services.gateway.problems import Problem, not_found
 from services.gateway.schemas import ConnectionInput, ConnectionOut, LastRunOut
-from shared.connection_config import check_connection
+from shared.connections.config import check_connection
 from shared.connectors.errors import ConnectorConfigError
 from shared.db import connections as repo
 from shared.db.output_templates import get_template

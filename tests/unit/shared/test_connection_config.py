@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from shared.connection_config import check_connection
+from shared.connections.config import check_connection
 from shared.connectors.errors import ConnectorConfigError
 
 OUTBOUND = {"api_base_url": "https://api.example.com/", "default_cpm": "2", "currency": "USD"}
