@@ -12,7 +12,8 @@ import asyncpg
 import structlog
 from pydantic import ValidationError
 
-from services.sync_worker.pages import SyncRunDriver, SyncRunRef, close_run
+from services.sync_worker.closing import SyncRunRef, close_run
+from services.sync_worker.pages import SyncRunDriver
 from shared.connectors.errors import ConnectorConfigError
 from shared.db import sync_runs
 from shared.db.connections import Connection, decrypt_credentials, get_connection

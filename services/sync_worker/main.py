@@ -7,8 +7,8 @@ from typing import Any
 from faststream import AckPolicy, FastStream
 from pydantic import ValidationError
 
+from services.sync_worker.closing import SyncRunRef, close_run
 from services.sync_worker.handler import SyncDependencies, handle_sync, work_sync_auto_slice
-from services.sync_worker.pages import SyncRunRef, close_run
 from shared.connections.clients import build_connection_source
 from shared.db.connections import Connection
 from shared.inbound.config import InboundConfig

@@ -1,0 +1,97 @@
+"""The gateway's JSON shapes, one module a resource; import them from here.
+
+base: ApiModel (camelCase on the wire, unknown fields refused); connections; runs (requests, status
+documents, items, rejects, view tokens); topics (and the bulk import, activations); templates.
+"""
+
+from services.gateway.schemas.base import ApiModel
+from services.gateway.schemas.connections import (
+    AuthType,
+    ConnectionCheckOut,
+    ConnectionInput,
+    ConnectionOut,
+    ConnectionTestOut,
+    Direction,
+    LastRunOut,
+    Platform,
+)
+from services.gateway.schemas.runs import (
+    ItemOutcomeName,
+    RunAccepted,
+    RunErrorOut,
+    RunItemOut,
+    RunItemPage,
+    RunPage,
+    RunRequest,
+    RunStatusOut,
+    RunSummaryOut,
+    RunViewTokenOut,
+    SyncRejectOut,
+    SyncRejectPage,
+    SyncRunRequest,
+)
+from services.gateway.schemas.templates import (
+    ALLOWED_FIELDS,
+    TEMPLATE_KEY_PATTERN,
+    OutputTemplateInput,
+    OutputTemplateOut,
+    OutputTemplateUpdate,
+    PreviewItemOut,
+    TemplatePreviewInput,
+    TemplatePreviewOut,
+    TemplateRenderOut,
+    TemplateText,
+)
+from services.gateway.schemas.topics import (
+    ActivationOut,
+    ActivationPage,
+    BulkTopicsInput,
+    BulkTopicsOut,
+    RenderedSegmentOut,
+    TopicInput,
+    TopicOut,
+    TopicPage,
+)
+
+__all__ = [
+    "ALLOWED_FIELDS",
+    "TEMPLATE_KEY_PATTERN",
+    "ActivationOut",
+    "ActivationPage",
+    "ApiModel",
+    "AuthType",
+    "BulkTopicsInput",
+    "BulkTopicsOut",
+    "ConnectionCheckOut",
+    "ConnectionInput",
+    "ConnectionOut",
+    "ConnectionTestOut",
+    "Direction",
+    "ItemOutcomeName",
+    "LastRunOut",
+    "OutputTemplateInput",
+    "OutputTemplateOut",
+    "OutputTemplateUpdate",
+    "Platform",
+    "PreviewItemOut",
+    "RenderedSegmentOut",
+    "RunAccepted",
+    "RunErrorOut",
+    "RunItemOut",
+    "RunItemPage",
+    "RunPage",
+    "RunRequest",
+    "RunStatusOut",
+    "RunSummaryOut",
+    "RunViewTokenOut",
+    "SyncRejectOut",
+    "SyncRejectPage",
+    "SyncRunRequest",
+    "TemplatePreviewInput",
+    "TemplatePreviewOut",
+    "TemplateRenderOut",
+    "TemplateText",
+    "TopicInput",
+    "TopicOut",
+    "TopicPage",
+]
