@@ -96,6 +96,13 @@ class Settings(BaseSettings):
     run_events_poll_interval_s: float = Field(default=0.25, gt=0)
     run_events_max_stream_s: float = Field(default=300.0, gt=0)
     run_view_token_ttl_s: int = Field(default=900, ge=30)
+    # Retention (shared/db/retention.py), pruned by the gateway; 0 keeps that kind of row forever.
+    retention_outbox_s: float = Field(default=86_400.0, ge=0)
+    retention_runs_days: float = Field(default=30.0, ge=0)
+    retention_sync_rejects_days: float = Field(default=30.0, ge=0)
+    retention_batch_rows: int = Field(default=1_000, ge=1)
+    retention_batch_pause_s: float = Field(default=0.1, ge=0)
+    retention_interval_s: float = Field(default=60.0, gt=0)
 
     @field_validator("activator_egress_allow_cidrs", mode="before")
     @classmethod

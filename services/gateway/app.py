@@ -15,6 +15,7 @@ from services.gateway.consumer_lag import export_lag_forever
 from services.gateway.metrics import RequestMetrics
 from services.gateway.outbox_relay import OutboxRelay, declare_publications
 from services.gateway.problems import install_problem_handlers
+from services.gateway.retention import RetentionPruner
 from services.gateway.routes import (
     connection_test,
     connections,
@@ -64,6 +65,7 @@ def build_app(settings: Settings) -> FastAPI:
                 name="outbox-relay",
             ),
             asyncio.create_task(RunSupervisor(pool, settings).run(), name="run-supervisor"),
+            asyncio.create_task(RetentionPruner(pool, settings).run(), name="retention"),
             asyncio.create_task(export_lag_forever(settings), name="consumer-lag"),
         ]
         log.info("gateway_started", port=settings.activator_gateway_port)
