@@ -50,7 +50,7 @@ async def work_push_slice(
             if not await keeper.save(cursor.stored()):
                 return
         reader = PlanReader(deps.pool, opened.plan, cursor, deps.settings.activation_batch_size)
-        await PushSlice(keeper, deps, opened, budget).run(reader)
+        await PushSlice(keeper, opened, opened.target(), budget, deps.stopping).run(reader)
     finally:
         await opened.close()
 

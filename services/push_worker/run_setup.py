@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -15,21 +15,25 @@ import structlog
 
 from services.push_worker.execute import RunContext
 from services.push_worker.reader import PlanContext
+from services.push_worker.slice import SliceTarget
 from shared.connectors.deps import SegmentLookup
 from shared.connectors.errors import ConnectorConfigError, PlatformError
 from shared.connectors.factory import outbound_config
 from shared.connectors.protocol import ConfirmingPlatformClient, PlatformClient
 from shared.connectors.throttle import ConnectionThrottle
 from shared.db import activations as ledger
+from shared.db.activations import ActivationWrite
 from shared.db.connections import Connection, decrypt_credentials, get_connection
 from shared.db.output_templates import active_template
-from shared.db.runs import Run, set_throttled_until
+from shared.db.runs import Run, is_cancel_requested, set_throttled_until
 from shared.db.topics import count_topics_for_push
-from shared.messages import RunFinished, RunStarted, deterministic_event_id
+from shared.messages import ItemResult, RunFinished, RunStarted, deterministic_event_id
 from shared.messaging.status_publisher import StatusPublisher
-from shared.metrics import THROTTLED_SECONDS
+from shared.metrics import ITEMS_PUSHED, THROTTLED_SECONDS
 from shared.output_templates import render
 from shared.settings import Settings
+
+log = structlog.get_logger(__name__)
 
 ClientFactory = Callable[[Connection, dict[str, str], ConnectionThrottle, SegmentLookup], PlatformClient]
 
@@ -100,10 +104,46 @@ class OpenedRun:
             total += await ledger.count_to_deactivate(pool, plan.connection_id, plan.run_id)
         return total
 
-    async def confirm(self, bound: structlog.stdlib.BoundLogger) -> None:
+    def target(self) -> SliceTarget:
+        """Where this run's slices push."""
+        return SliceTarget(
+            client=self.client,
+            context=self.context,
+            concurrency=self.concurrency,
+            batches_in_flight=self.deps.settings.push_batches_in_flight,
+            dry_run=self.dry_run,
+        )
+
+    async def cancel_requested(self) -> bool:
+        """Whether someone asked to stop the run (checked before each batch)."""
+        return await is_cancel_requested(self.deps.pool, self.context.run_id)
+
+    async def record(self, writes: Sequence[ActivationWrite]) -> None:
+        """Keep a batch's outcomes in the ledger."""
+        await ledger.record_activations(
+            self.deps.pool,
+            org_id=self.context.org_id,
+            connection_id=self.connection.id,
+            run_id=self.context.run_id,
+            writes=writes,
+        )
+
+    async def publish(self, events: list[ItemResult]) -> None:
+        """Send a batch's item events to the status topic."""
+        await self.deps.publisher.publish(events)
+        for event in events:
+            ITEMS_PUSHED.labels(self.connection.platform, event.outcome.value).inc()
+
+    async def finish(self, *, cancelled: bool = False, failed_reason: str | None = None) -> None:
+        """Publish the run's end."""
+        await finish_run(self.deps, self.command_ref, cancelled=cancelled, failed_reason=failed_reason)
+
+    async def confirm(self) -> None:
         """Wait (bounded) for the platform to finish this run's writes and keep the outcome in the ledger."""
         client, pool = self.client, self.deps.pool
-        assert isinstance(client, ConfirmingPlatformClient)
+        if not isinstance(client, ConfirmingPlatformClient):
+            return  # the platform's answer to each write was final
+        bound = log.bind(run_id=str(self.context.run_id), connection_id=str(self.connection.id))
         pending = await ledger.pending_from_run(pool, self.connection.id, self.plan.run_id)
         if not pending:
             return

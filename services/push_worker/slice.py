@@ -7,21 +7,20 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import structlog
 
-from services.push_worker.execute import abandoned_events, execute_batch, plan_events
+from services.push_worker.execute import RunContext, abandoned_events, execute_batch, plan_events
 from services.push_worker.plan import PlannedItem
-from services.push_worker.reader import PlanReader, PushCursor
-from services.push_worker.run_setup import OpenedRun, PushDependencies, finish_run
+from services.push_worker.reader import PushCursor
 from shared.connectors.batch import CallSlots
 from shared.connectors.errors import PlatformError
-from shared.connectors.protocol import ConfirmingPlatformClient
-from shared.db import activations as ledger
-from shared.db.runs import is_cancel_requested
-from shared.metrics import ITEMS_PUSHED
-from shared.runs.executor import LeaseKeeper
+from shared.connectors.protocol import PlatformClient
+from shared.db.activations import ActivationWrite
+from shared.messages import ItemResult
 
 log = structlog.get_logger(__name__)
 
@@ -34,6 +33,48 @@ class SliceBudget:
     seconds: float
 
 
+class BatchSource(Protocol):
+    """The run's batches in order, each with the cursor past it (services/push_worker/reader.py)."""
+
+    async def next_batch(self) -> tuple[list[PlannedItem], PushCursor] | None: ...
+
+
+class SliceLease(Protocol):
+    """The slice's hold on its run (shared/runs/executor.py LeaseKeeper)."""
+
+    @property
+    def lost(self) -> bool: ...
+
+    async def save(self, cursor: dict[str, object]) -> bool: ...
+
+    async def finish(self) -> None: ...
+
+
+class RunRecords(Protocol):
+    """What a slice reads and writes besides the platform: cancel, ledger, events, the run's end."""
+
+    async def cancel_requested(self) -> bool: ...
+
+    async def record(self, writes: Sequence[ActivationWrite]) -> None: ...
+
+    async def publish(self, events: list[ItemResult]) -> None: ...
+
+    async def confirm(self) -> None: ...
+
+    async def finish(self, *, cancelled: bool = False, failed_reason: str | None = None) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SliceTarget:
+    """Where a slice pushes: the platform client and how the run is to be pushed there."""
+
+    client: PlatformClient
+    context: RunContext
+    concurrency: int
+    batches_in_flight: int
+    dry_run: bool
+
+
 @dataclass
 class _InFlight:
     task: asyncio.Task[PlatformError | None]
@@ -41,46 +82,55 @@ class _InFlight:
 
 
 class PushSlice:
-    """Pushes batches of one opened run until its budget, a cancel, a stop, a lost lease or the end."""
+    """Pushes batches of one run until its budget, a cancel, a stop, a lost lease or the run's end."""
 
     def __init__(
-        self, keeper: LeaseKeeper, deps: PushDependencies, opened: OpenedRun, budget: SliceBudget
+        self,
+        lease: SliceLease,
+        records: RunRecords,
+        target: SliceTarget,
+        budget: SliceBudget,
+        stopping: asyncio.Event,
     ) -> None:
-        self._keeper = keeper
-        self._deps = deps
-        self._run = opened
+        self._lease = lease
+        self._records = records
+        self._target = target
         self._budget = budget
-        self._slots = CallSlots(opened.concurrency)
+        self._stopping = stopping
+        self._slots = CallSlots(target.concurrency)
         self._in_flight: deque[_InFlight] = deque()
         self._refusal: PlatformError | None = None
-        self._log = log.bind(run_id=str(opened.context.run_id), connection_id=str(opened.connection.id))
+        self._log = log.bind(run_id=str(target.context.run_id))
 
-    async def run(self, reader: PlanReader) -> None:
+    async def run(self, batches: BatchSource) -> None:
         """Work the slice; the run is finished here when its last item is recorded."""
-        deps, budget = self._deps, self._budget
-        deadline = time.monotonic() + budget.seconds
+        deadline = time.monotonic() + self._budget.seconds
         planned = 0
         try:
             while True:
                 refused = self._refusal or self._slots.rejected
-                over_budget = planned >= budget.batches or time.monotonic() >= deadline
-                if refused is None and (over_budget or deps.stopping.is_set() or self._keeper.lost):
-                    if not await self._drain(keep=0) or await reader.next_batch() is not None:
-                        if deps.stopping.is_set():
+                over_budget = planned >= self._budget.batches or time.monotonic() >= deadline
+                leaving = self._stopping.is_set() or self._lease.lost
+                if refused is None and (over_budget or leaving):
+                    if not await self._drain(keep=0):
+                        return
+                    if not leaving and (self._refusal or self._slots.rejected) is not None:
+                        continue  # refused in the last batches: end the run now, without the platform
+                    if await batches.next_batch() is not None:
+                        if leaving:
                             self._log.info("push_run_handed_over", batches_recorded=planned)
                         return  # handed back at a batch boundary; the cursor says where to resume
                     break  # the run's last batch was also the slice's last
-                if await is_cancel_requested(deps.pool, self._run.context.run_id):
+                if await self._records.cancel_requested():
                     await self._drain(keep=0)
-                    await finish_run(deps, self._run.command_ref, cancelled=True)
-                    await self._keeper.finish()
+                    await self._records.finish(cancelled=True)
+                    await self._lease.finish()
                     return
-                batch = await reader.next_batch()
+                batch = await batches.next_batch()
                 if batch is None:
                     break
-                items, cursor = batch
                 planned += 1
-                if not await self._push(items, cursor, refused):
+                if not await self._push(*batch, refused):
                     return
             if not await self._drain(keep=0):
                 return
@@ -94,34 +144,26 @@ class PushSlice:
         self, items: list[PlannedItem], cursor: PushCursor, refused: PlatformError | None
     ) -> bool:
         """Start (or, without platform calls, record) one batch; False once the lease is lost."""
-        context = self._run.context
-        if self._run.dry_run:
-            await self._deps.publisher.publish(plan_events(context, items))
-            return await self._drain(keep=0) and await self._keeper.save(cursor.stored())
-        if refused is not None:
-            await self._deps.publisher.publish(abandoned_events(context, items, refused))
-            return await self._drain(keep=0) and await self._keeper.save(cursor.stored())
-        if not await self._drain(keep=self._deps.settings.push_batches_in_flight - 1):
+        context = self._target.context
+        if self._target.dry_run or refused is not None:
+            events = (
+                plan_events(context, items) if refused is None else abandoned_events(context, items, refused)
+            )
+            await self._records.publish(events)
+            return await self._drain(keep=0) and await self._save(cursor)
+        if not await self._drain(keep=self._target.batches_in_flight - 1):
             return False
         self._in_flight.append(_InFlight(asyncio.create_task(self._record(items)), cursor))
         return True
 
     async def _record(self, items: list[PlannedItem]) -> PlatformError | None:
-        run, deps = self._run, self._deps
+        target = self._target
         result = await execute_batch(
-            run.context, items, run.client, concurrency=run.concurrency, slots=self._slots
+            target.context, items, target.client, concurrency=target.concurrency, slots=self._slots
         )
         # The ledger is durable before the events leave: a redelivery replays, never re-creates.
-        await ledger.record_activations(
-            deps.pool,
-            org_id=run.context.org_id,
-            connection_id=run.connection.id,
-            run_id=run.context.run_id,
-            writes=result.ledger,
-        )
-        await deps.publisher.publish(result.events)
-        for event in result.events:
-            ITEMS_PUSHED.labels(run.connection.platform, event.outcome.value).inc()
+        await self._records.record(result.ledger)
+        await self._records.publish(result.events)
         return result.auth_error
 
     async def _drain(self, *, keep: int) -> bool:
@@ -130,17 +172,21 @@ class PushSlice:
         while len(self._in_flight) > keep:
             flight = self._in_flight.popleft()
             self._refusal = self._refusal or await flight.task
-            if not await self._keeper.save(flight.cursor.stored()):
-                self._log.warning("push_lease_lost")
+            if not await self._save(flight.cursor):
                 return False
         return True
 
+    async def _save(self, cursor: PushCursor) -> bool:
+        if await self._lease.save(cursor.stored()):
+            return True
+        self._log.warning("push_lease_lost")
+        return False
+
     async def _close(self) -> None:
-        run, deps = self._run, self._deps
-        if isinstance(run.client, ConfirmingPlatformClient) and not run.dry_run:
-            await run.confirm(self._log)
+        if not self._target.dry_run:
+            await self._records.confirm()
         refusal = self._refusal or self._slots.rejected
         reason = f"the platform refused the credentials: {refusal.message}" if refusal else None
-        await finish_run(deps, run.command_ref, failed_reason=reason)
-        await self._keeper.finish()
+        await self._records.finish(failed_reason=reason)
+        await self._lease.finish()
         self._log.info("push_run_finished", auth_failed=refusal is not None)

@@ -1,0 +1,214 @@
+"""The push slice's rules, with fakes: the cursor moves only past recorded batches, in order; a slice
+hands its run back at its budget and finishes it after the last batch; a refusal ends the run without
+calling the platform again; a lost lease stops the slice; a cancel ends the run at a batch boundary."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Sequence
+
+from services.push_worker.execute import RunContext
+from services.push_worker.plan import Action, PlannedItem
+from services.push_worker.reader import PushCursor
+from services.push_worker.slice import PushSlice, SliceBudget, SliceTarget
+from shared.connectors import ErrorClass, PlatformError
+from shared.connectors.protocol import (
+    ConnectionTestResult,
+    CreateSegmentParams,
+    PlatformSegment,
+    UpdateSegmentParams,
+)
+from shared.db.activations import ActivationWrite
+from shared.messages import ItemOutcome, ItemResult
+
+RUN = RunContext(run_id=uuid.uuid4(), org_id=uuid.uuid4(), currency="USD", data_source_location="", attempt=1)
+
+
+def _item(name: str, action: Action = Action.CREATE) -> PlannedItem:
+    return PlannedItem(
+        topic_id=uuid.uuid4(),
+        action=action,
+        name=name,
+        description="",
+        cpm=1.0,
+        content_hash=f"h-{name}",
+        platform_segment_id=None if action is Action.CREATE else f"seg-{name}",
+        external_key=f"key-{name}",
+    )
+
+
+class Batches:
+    def __init__(self, count: int, size: int = 3, action: Action = Action.CREATE) -> None:
+        self.batches = [[_item(f"b{b}-i{i}", action) for i in range(size)] for b in range(count)]
+        self.read = 0
+
+    async def next_batch(self) -> tuple[list[PlannedItem], PushCursor] | None:
+        if self.read >= len(self.batches):
+            return None
+        self.read += 1
+        batch = self.batches[self.read - 1]
+        return batch, PushCursor(after=batch[-1].topic_id, batches=self.read, started=True)
+
+
+class Lease:
+    def __init__(self, *, lose_after: int | None = None) -> None:
+        self.saved: list[int] = []
+        self.finished = False
+        self._lose_after = lose_after
+
+    @property
+    def lost(self) -> bool:
+        return self._lose_after is not None and len(self.saved) >= self._lose_after
+
+    async def save(self, cursor: dict[str, object]) -> bool:
+        if self.lost:
+            return False
+        self.saved.append(int(str(cursor["batches"])))
+        return True
+
+    async def finish(self) -> None:
+        self.finished = True
+
+
+class Records:
+    def __init__(self, *, cancel_at_check: int | None = None) -> None:
+        self.ledger: list[ActivationWrite] = []
+        self.events: list[ItemResult] = []
+        self.ended: dict[str, object] | None = None
+        self.confirmed = 0
+        self._checks = 0
+        self._cancel_at = cancel_at_check
+
+    async def cancel_requested(self) -> bool:
+        self._checks += 1
+        return self._cancel_at is not None and self._checks >= self._cancel_at
+
+    async def record(self, writes: Sequence[ActivationWrite]) -> None:
+        self.ledger.extend(writes)
+
+    async def publish(self, events: list[ItemResult]) -> None:
+        self.events.extend(events)
+
+    async def confirm(self) -> None:
+        self.confirmed += 1
+
+    async def finish(self, *, cancelled: bool = False, failed_reason: str | None = None) -> None:
+        self.ended = {"cancelled": cancelled, "failed_reason": failed_reason}
+
+
+class Platform:
+    """Creates segments; the first batch's calls take longer, so batches finish out of order."""
+
+    def __init__(self, *, refuse: bool = False) -> None:
+        self.created: list[str] = []
+        self.refuse = refuse
+
+    async def create_segment(self, params: CreateSegmentParams) -> str:
+        await asyncio.sleep(0.02 if params.name.startswith("b0-") else 0)
+        if self.refuse:
+            raise PlatformError(ErrorClass.AUTH, "HTTP 401: bad key", status_code=401)
+        self.created.append(params.name)
+        return f"seg-{params.name}"
+
+    async def update_segment(self, platform_segment_id: str, params: UpdateSegmentParams) -> None:  # noqa: ARG002
+        return None
+
+    async def deactivate_segment(self, platform_segment_id: str) -> None:  # noqa: ARG002
+        return None
+
+    async def get_segment(self, platform_segment_id: str) -> PlatformSegment | None:  # noqa: ARG002
+        return None
+
+    async def test_connection(self) -> ConnectionTestResult:
+        return ConnectionTestResult(success=True)
+
+    async def aclose(self) -> None:
+        return None
+
+
+async def _slice(
+    batches: Batches,
+    *,
+    budget: int = 100,
+    lease: Lease | None = None,
+    records: Records | None = None,
+    platform: Platform | None = None,
+    dry_run: bool = False,
+    stopping: bool = False,
+) -> tuple[Lease, Records, Platform]:
+    lease, records, platform = lease or Lease(), records or Records(), platform or Platform()
+    target = SliceTarget(client=platform, context=RUN, concurrency=2, batches_in_flight=2, dry_run=dry_run)
+    stop = asyncio.Event()
+    if stopping:
+        stop.set()
+    await PushSlice(lease, records, target, SliceBudget(batches=budget, seconds=60), stop).run(batches)
+    return lease, records, platform
+
+
+async def test_a_run_within_one_slice_is_pushed_in_order_and_finished() -> None:
+    batches = Batches(4)
+    lease, records, platform = await _slice(batches)
+    assert lease.saved == [1, 2, 3, 4]  # in order, although batch 0 finished after batch 1
+    assert len(platform.created) == 12
+    assert [event.outcome for event in records.events] == [ItemOutcome.CREATED] * 12
+    assert {write.state for write in records.ledger} == {"active"}
+    assert (records.ended, records.confirmed, lease.finished) == (
+        {"cancelled": False, "failed_reason": None},
+        1,
+        True,
+    )
+
+
+async def test_a_slice_at_its_budget_hands_the_run_back_unfinished() -> None:
+    lease, records, platform = await _slice(Batches(5), budget=2)
+    assert lease.saved == [1, 2]
+    assert len(platform.created) == 6
+    assert (records.ended, lease.finished) == (None, False)
+
+
+async def test_a_slice_whose_budget_ends_with_the_run_finishes_it() -> None:
+    lease, records, _platform = await _slice(Batches(2), budget=2)
+    assert lease.saved == [1, 2]
+    assert lease.finished
+    assert records.ended == {"cancelled": False, "failed_reason": None}
+
+
+async def test_a_refusal_fails_the_rest_without_calling_the_platform_and_ends_the_run() -> None:
+    platform = Platform(refuse=True)
+    lease, records, _ = await _slice(Batches(4), budget=1, platform=platform)
+    assert lease.saved == [1, 2, 3, 4]  # the budget does not stop a refused run from ending
+    assert [event.outcome for event in records.events] == [ItemOutcome.FAILED] * 12
+    assert {event.attempt for event in records.events[6:]} == {0}  # never sent
+    assert records.ended is not None
+    assert "refused the credentials" in str(records.ended["failed_reason"])
+    assert lease.finished
+
+
+async def test_a_lost_lease_stops_the_slice_without_ending_the_run() -> None:
+    lease, records, platform = await _slice(Batches(6), lease=Lease(lose_after=2))
+    assert lease.saved == [1, 2]
+    assert len(platform.created) <= 4 * 3  # at most the batches already in flight
+    assert (records.ended, lease.finished) == (None, False)
+
+
+async def test_a_cancel_ends_the_run_at_a_batch_boundary() -> None:
+    lease, records, platform = await _slice(Batches(6), records=Records(cancel_at_check=3))
+    assert lease.saved == [1, 2]
+    assert len(platform.created) == 6
+    assert records.ended == {"cancelled": True, "failed_reason": None}
+    assert lease.finished
+
+
+async def test_a_stopping_worker_hands_its_run_back_before_a_batch() -> None:
+    lease, records, platform = await _slice(Batches(3), stopping=True)
+    assert (lease.saved, platform.created, records.ended, lease.finished) == ([], [], None, False)
+
+
+async def test_a_dry_run_plans_every_item_and_calls_nothing() -> None:
+    lease, records, platform = await _slice(Batches(3), dry_run=True)
+    assert lease.saved == [1, 2, 3]
+    assert platform.created == []
+    assert [event.outcome for event in records.events] == [ItemOutcome.PLANNED] * 9
+    assert records.confirmed == 0
+    assert lease.finished
