@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, TypeVar
+from typing import Protocol, TypeVar
 
 import structlog
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
@@ -12,11 +12,22 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_aft
 from shared.connectors.errors import PlatformError
 from shared.metrics import PLATFORM_RETRIES
 
-if TYPE_CHECKING:
-    from shared.connectors.http import HttpSettings
-
 T = TypeVar("T")
 Sleep = Callable[[float], Awaitable[None]]
+
+
+class RetryLimits(Protocol):
+    """What the retry policy reads of its caller's settings (HttpSettings has them, among its limits)."""
+
+    @property
+    def max_attempts(self) -> int: ...
+
+    @property
+    def backoff_base_s(self) -> float: ...
+
+    @property
+    def retry_after_cap_s(self) -> float: ...
+
 
 log = structlog.get_logger(__name__)
 
@@ -25,7 +36,7 @@ def _is_transient(exc: BaseException) -> bool:
     return isinstance(exc, PlatformError) and exc.transient
 
 
-def backoff_s(settings: HttpSettings, attempt_number: int, error: BaseException | None) -> float:
+def backoff_s(settings: RetryLimits, attempt_number: int, error: BaseException | None) -> float:
     """Wait before the next attempt: the platform's Retry-After (capped), else base * 2^(attempt-1)."""
     if isinstance(error, PlatformError) and error.retry_after is not None:
         return min(error.retry_after, settings.retry_after_cap_s)
@@ -35,7 +46,7 @@ def backoff_s(settings: HttpSettings, attempt_number: int, error: BaseException 
 async def with_retries(
     call: Callable[[], Awaitable[T]],
     *,
-    settings: HttpSettings,
+    settings: RetryLimits,
     sleep: Sleep = asyncio.sleep,
     operation: str = "",
     platform: str = "unknown",
