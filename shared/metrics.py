@@ -33,6 +33,12 @@ RUN_DURATION_SECONDS = Histogram(
 SYNC_RECORDS = Counter("activator_sync_records_total", "Source records classified by sync runs", ["outcome"])
 
 
+def count_sync_records(**by_outcome: int) -> None:
+    """Add a committed page's records to activator_sync_records_total (outcome=inserted, invalid, ...)."""
+    for outcome, records in by_outcome.items():
+        SYNC_RECORDS.labels(outcome).inc(records)
+
+
 def serve_worker_metrics(port: int) -> None:
     """Expose this process's metrics on `port` (0: off, the local default where replicas share a host)."""
     if port > 0:

@@ -20,8 +20,11 @@ LATENCY = Histogram(
 )
 RUNS_STARTED = Counter("activator_runs_started_total", "Runs committed by the gateway", ["kind"])
 
-# Requests that match no route share one label, so scanners cannot grow the label set.
+# Requests that match no route share one label, and methods outside HTTP's standard set share another,
+# so scanners cannot grow the label set.
 UNMATCHED = "unmatched"
+OTHER_METHOD = "other"
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 class RequestMetrics:
@@ -47,6 +50,7 @@ class RequestMetrics:
             await self.app(scope, receive, send_with_status)
         finally:
             route = scope.get("route")
-            labels = (scope["method"], getattr(route, "path", UNMATCHED), str(status))
+            method = scope["method"] if scope["method"] in KNOWN_METHODS else OTHER_METHOD
+            labels = (method, getattr(route, "path", UNMATCHED), str(status))
             REQUESTS.labels(*labels).inc()
             LATENCY.labels(*labels).observe(time.perf_counter() - started)

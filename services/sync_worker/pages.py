@@ -23,6 +23,7 @@ from shared.inbound.watermarks import later, page_mark
 from shared.messages import RunStarted, SyncPageRecorded, deterministic_event_id
 from shared.messaging.consumer_guard import ShutdownInterrupted
 from shared.messaging.status_publisher import PendingAcks, StatusPublisher
+from shared.metrics import count_sync_records
 from shared.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -194,6 +195,13 @@ class SyncRunDriver:
 
     async def _report(self, number: int, committed: CommittedPage) -> None:
         run, counts, closing = self._run, committed.counts, committed.closing
+        count_sync_records(
+            inserted=counts.inserted,
+            updated=counts.updated,
+            unchanged=counts.unchanged,
+            invalid=counts.invalid,
+            duplicate=counts.duplicates,
+        )
         await self._reports.send(
             [
                 SyncPageRecorded(

@@ -11,6 +11,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 
 from services.mock_platforms import MockState, build_app
 from services.mock_platforms.dmp_records import DmpDataset, generate_records
@@ -447,3 +448,19 @@ async def test_step_mode_moves_one_page_per_step_and_cancel_keeps_the_checkpoint
     assert (row["status"], row["pages"], row["inserted"]) == ("cancelled", 2, 200)
     assert row["checkpoint"]["offset"] == 200
     assert row["status_reason"] == "cancelled at a page boundary after 2 pages; checkpoint kept"
+
+
+async def test_committed_records_are_counted_by_outcome_on_the_worker_metrics(world: World) -> None:
+    def counted(outcome: str) -> float:
+        return REGISTRY.get_sample_value("activator_sync_records_total", {"outcome": outcome}) or 0.0
+
+    records = generate_records(30, seed=21)
+    records[4]["segment_name"] = ""
+    world.mock.dmp = DmpDataset(records)
+    before = {outcome: counted(outcome) for outcome in ("inserted", "invalid", "unchanged")}
+    connection_id = await connection_for(world)
+    await drive(world, await sync(world, connection_id))
+    await drive(world, await sync(world, connection_id))
+    assert counted("inserted") - before["inserted"] == 29
+    assert counted("invalid") - before["invalid"] == 2, "the invalid record is counted on each run"
+    assert counted("unchanged") - before["unchanged"] == 29

@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from services.gateway.deps import Broker, Pool
+from services.gateway.pending_work import refresh_pending_work
 
 router = APIRouter(tags=["operations"])
 
@@ -43,6 +44,7 @@ async def readyz(pool: Pool, broker: Broker) -> JSONResponse:
 
 
 @router.get("/metrics", include_in_schema=False)
-async def metrics(_request: Request) -> Response:
-    """Prometheus exposition of this process's metrics."""
+async def metrics(_request: Request, pool: Pool) -> Response:
+    """Prometheus exposition of this process's metrics; the open run work is queried now."""
+    await refresh_pending_work(pool)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -159,3 +159,25 @@ def test_every_panel_reads_the_chosen_prometheus_data_source() -> None:
             assert panel["datasource"] == {"type": "prometheus", "uid": "${datasource}"}, panel["title"]
             assert panel["targets"], panel["title"]
     assert len(ids) == len(set(ids)), "panel ids repeat: Grafana would mix their settings up"
+
+
+def test_ratios_show_zero_when_there_is_nothing() -> None:
+    """Without traffic a ratio is 0/0 or has no series at all: the panel must say 0, not "No data"."""
+    ratios = [(title, expr) for title, expr, _ in _targets() if " / " in expr]
+    assert ratios, "the dashboard has no ratio panels any more: drop this test"
+    for title, expr in ratios:
+        assert "clamp_min(" in expr, f"{title}: 0/0 is NaN, not 0"
+        assert expr.endswith(" or vector(0)"), f"{title}: an empty numerator shows No data"
+
+
+def test_every_declared_metric_is_fed_somewhere() -> None:
+    """A metric declared and charted but never incremented looks like an idle system, not a bug."""
+    sources = {
+        path: path.read_text() for root in ("services", "shared") for path in (REPO / root).rglob("*.py")
+    }
+    declared = re.compile(r"^([A-Z_]+) = (?:" + "|".join(METRIC_KINDS) + r")\(", re.MULTILINE)
+    names = {name for text in sources.values() for name in declared.findall(text)}
+    assert {"SYNC_RECORDS", "ITEMS_PUSHED", "REQUESTS"} <= names
+    fed = re.compile(r"\b(" + "|".join(names) + r")\.(?:labels|inc|dec|set|observe|time)\(")
+    used = {name for text in sources.values() for name in fed.findall(text)}
+    assert sorted(names - used) == []

@@ -1,0 +1,39 @@
+"""Gauges of open run work, refreshed by a query on every scrape of the gateway's /metrics.
+
+Every gateway replica reports the same database-wide figures: aggregate with max(), not sum().
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import structlog
+from prometheus_client import Gauge
+
+from shared.db.pending_work import pending_work
+from shared.db.pool import PgPool
+
+log = structlog.get_logger(__name__)
+
+OPEN_RUNS = Gauge("activator_open_runs", "Runs accepted by a worker whose work is not done", ["kind"])
+ITEMS_LEFT = Gauge(
+    "activator_open_run_items_remaining", "Items the open runs have still to process", ["kind"]
+)
+OLDEST_AGE = Gauge(
+    "activator_open_run_oldest_age_seconds", "Time since the oldest open run was accepted", ["kind"]
+)
+
+_QUERY_TIMEOUT_S = 2.0
+
+
+async def refresh_pending_work(pool: PgPool) -> None:
+    """Set the gauges from Postgres; on failure they keep their last values (the scrape still answers)."""
+    try:
+        work = await asyncio.wait_for(pending_work(pool), timeout=_QUERY_TIMEOUT_S)
+    except Exception as exc:  # a scrape must not fail because Postgres is slow or away
+        log.warning("pending_work_failed", error_type=type(exc).__name__)
+        return
+    for kind, figures in work.items():
+        OPEN_RUNS.labels(kind).set(figures.runs)
+        ITEMS_LEFT.labels(kind).set(figures.items_left)
+        OLDEST_AGE.labels(kind).set(figures.oldest_age_s)

@@ -1,0 +1,67 @@
+"""The gateway's /metrics as a Prometheus server sees it: bounded labels, and the open run work."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.integration.test_connections_api import custom_api_connection
+from tests.support.metrics import prometheus_sample
+
+pytestmark = pytest.mark.integration
+
+
+def _series(text: str, name: str) -> set[tuple[tuple[str, str], ...]]:
+    return {
+        tuple(sorted(sample.labels.items()))
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == name
+    }
+
+
+async def test_made_up_methods_share_one_label(gateway_url: str) -> None:
+    async with httpx.AsyncClient(base_url=gateway_url) as anonymous:
+        for method in ("BREW", "PROPFIND", "X-SCAN-1", "X-SCAN-2", "PURGE"):
+            await anonymous.request(method, "/api/topics")
+        text = (await anonymous.get("/metrics")).text
+    methods = {dict(labels)["method"] for labels in _series(text, "activator_http_requests_total")}
+    assert methods <= {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "other"}
+    other = [
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "activator_http_requests_total" and sample.labels["method"] == "other"
+    ]
+    assert sum(other) >= 5
+
+
+async def test_open_run_work_is_reported_per_kind_on_scrape(
+    api: httpx.AsyncClient, gateway_url: str, pool: asyncpg.Pool[Any]
+) -> None:
+    connection = (await api.post("/api/connections", json=custom_api_connection())).json()
+    run_id: uuid.UUID = await pool.fetchval(
+        """INSERT INTO runs (org_id, connection_id, kind, status, total, processed, accepted_at)
+           SELECT org_id, id, 'push', 'running', 1000, 250, now() - interval '2 hours'
+           FROM platform_connections WHERE id = $1 RETURNING id""",
+        uuid.UUID(connection["id"]),
+    )
+    async with httpx.AsyncClient(base_url=gateway_url) as anonymous:
+        open_now = (await anonymous.get("/metrics")).text
+        await pool.execute("UPDATE runs SET work_done_at = now(), status = 'succeeded' WHERE id = $1", run_id)
+        done = (await anonymous.get("/metrics")).text
+
+    assert prometheus_sample(open_now, "activator_open_runs", kind="push") >= 1
+    assert prometheus_sample(open_now, "activator_open_run_items_remaining", kind="push") >= 750
+    assert prometheus_sample(open_now, "activator_open_run_oldest_age_seconds", kind="push") >= 7200
+    # A kind without open runs reports 0, not a missing series: autoscaling and alerts read a number.
+    assert _series(open_now, "activator_open_runs") >= {(("kind", "sync"),)}
+    assert prometheus_sample(done, "activator_open_run_oldest_age_seconds", kind="push") < 7200
+    assert prometheus_sample(done, "activator_open_run_items_remaining", kind="push") == pytest.approx(
+        prometheus_sample(open_now, "activator_open_run_items_remaining", kind="push") - 750
+    )
