@@ -8,6 +8,7 @@ from typing import Any
 
 import asyncpg
 import structlog
+from aiokafka.errors import KafkaError
 from faststream.kafka import KafkaBroker
 from opentelemetry.trace import SpanKind
 from prometheus_client import Counter, Gauge
@@ -21,6 +22,9 @@ log = structlog.get_logger(__name__)
 
 PUBLISHED = Counter("activator_outbox_published_total", "Outbox messages published to Kafka")
 LAG = Gauge("activator_outbox_lag", "Outbox messages waiting to be published")
+
+# What a Kafka or Postgres outage raises (TimeoutError is an OSError): retried quietly until it ends.
+_OUTAGES = (OSError, KafkaError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
 class OutboxRelay:
@@ -42,9 +46,16 @@ class OutboxRelay:
         try:
             while True:
                 try:
-                    drained = await self.drain_once()
-                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, Exception) as exc:
+                    drained: int | None = await self.drain_once()
+                except _OUTAGES as exc:
                     log.warning("outbox_relay_failed", error_type=type(exc).__name__, error=str(exc)[:200])
+                    drained = None
+                except Exception:
+                    # Not an outage (a bug, a row Kafka refuses): said loudly, with its traceback, but
+                    # retried all the same, since a stopped relay would strand every command behind it.
+                    log.exception("outbox_relay_error")
+                    drained = None
+                if drained is None:
                     await self._report_lag()
                     await asyncio.sleep(1.0)
                     continue

@@ -36,11 +36,6 @@ class ConnectionThrottle:
         self._lock = asyncio.Lock()
         self.throttled_s = 0.0
 
-    @property
-    def paused_until(self) -> float:
-        """Clock time until which requests wait (0 when not paused)."""
-        return self._paused_until
-
     async def acquire(self) -> None:
         """Wait for the pause to end and for this request's slot in the rate budget."""
         while (wait := self._paused_until - self._clock()) > 0:
