@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.config import FULL, QUICK, BenchConfig
+from bench.fairness import run_fairness
 from bench.history import run_history
 from bench.latency import run_latency
 from bench.p1_push import run_p1
@@ -23,7 +24,7 @@ from bench.report import machine, say, table, write_results
 from bench.world import World, running_world
 from shared.logging import configure_logging
 
-SCENARIOS = ("p1", "p3", "p2", "p4", "latency", "history")
+SCENARIOS = ("p1", "p3", "p2", "p4", "latency", "fairness", "history")
 
 
 async def _scenarios(world: World, config: BenchConfig, only: set[str], results: dict[str, Any]) -> list[str]:
@@ -45,6 +46,9 @@ async def _scenarios(world: World, config: BenchConfig, only: set[str], results:
     async def latency() -> None:
         results["latency_ms"] = await run_latency(world, config)
 
+    async def fairness() -> None:
+        results["fairness"] = await run_fairness(world, config)
+
     async def history() -> None:
         # Last: its millions of rows would slow the other scenarios' writes.
         results["history"] = await run_history(world, config)
@@ -55,6 +59,7 @@ async def _scenarios(world: World, config: BenchConfig, only: set[str], results:
         "p2": p2,
         "p4": p4,
         "latency": latency,
+        "fairness": fairness,
         "history": history,
     }
     failed: list[str] = []

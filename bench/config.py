@@ -33,6 +33,8 @@ class BenchConfig:
     history_runs: int
     history_items: int
     history_requests: int
+    # Fairness: topics of the long run a small run is measured beside.
+    fairness_long_topics: int
 
 
 FULL = BenchConfig(
@@ -56,6 +58,7 @@ FULL = BenchConfig(
     history_runs=100_000,
     history_items=5_000_000,
     history_requests=200,
+    fairness_long_topics=10_000,
 )
 
 QUICK = BenchConfig(
@@ -79,4 +82,5 @@ QUICK = BenchConfig(
     history_runs=20_000,
     history_items=1_000_000,
     history_requests=100,
+    fairness_long_topics=2_000,
 )

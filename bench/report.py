@@ -142,6 +142,17 @@ def table(results: dict[str, Any]) -> str:
                 "",
             )
         )
+    fairness = results.get("fairness")
+    if fairness:
+        rows.append(
+            (
+                "Small run beside a long one (same partition), s",
+                _figure(fairness["small_run_beside_long_s"]),
+                f"idle {_figure(fairness['small_run_idle_s'])}",
+                f"{_figure(fairness['same_partition_ratio'])}x",
+                "≤ 2x",
+            )
+        )
     history = results.get("history")
     if history:
         for key, label in (("runs_page_p95_ms", "failed runs"), ("items_page_p95_ms", "failed items")):
