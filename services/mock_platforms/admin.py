@@ -22,7 +22,11 @@ _PLATFORM_ONLY_FAULTS = {
     "shrink_after_pages": Platform.DMP,
     "shrink_by": Platform.DMP,
 }
-_PLATFORM_SETTINGS = {"processing_delay_s": Platform.TRADEDESK, "token_ttl_s": Platform.LIVERAMP}
+_PLATFORM_SETTINGS = {
+    "processing_delay_s": Platform.TRADEDESK,
+    "approval_delay_s": Platform.TRADEDESK,
+    "token_ttl_s": Platform.LIVERAMP,
+}
 
 
 def _invalid(message: str) -> PlatformHTTPError:
@@ -99,11 +103,14 @@ def build_admin_router(state: MockState) -> APIRouter:
                 raise _invalid(f"{knob} applies to {_PLATFORM_SETTINGS[knob].value} only")
         if settings.processing_delay_s is not None:
             state.tradedesk.processing_delay_s = settings.processing_delay_s
+        if settings.approval_delay_s is not None:
+            state.tradedesk.approval_delay_s = settings.approval_delay_s
         if settings.token_ttl_s is not None:
             state.liveramp.token_ttl_s = settings.token_ttl_s
         return JSONResponse(
             {
                 "processing_delay_s": state.tradedesk.processing_delay_s,
+                "approval_delay_s": state.tradedesk.approval_delay_s,
                 "token_ttl_s": state.liveramp.token_ttl_s,
             }
         )

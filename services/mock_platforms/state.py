@@ -55,11 +55,17 @@ class DataRateBatch:
     batch_id: str
     submitted_at: float
     errors: list[dict[str, str]]
+    # Some rate in it is under TTD's approval thresholds (CPM < $5, media cost < 10%).
+    needs_approval: bool = False
 
-    def status(self, now: float, processing_delay_s: float) -> str:
+    def status(self, now: float, processing_delay_s: float, approval_delay_s: float) -> tuple[str, str]:
+        """(ProcessingStatus, ApprovalStatus) at `now`."""
         if now - self.submitted_at < processing_delay_s:
-            return "Pending"
-        return "Failed" if self.errors else "Processed"
+            return "Pending", "Pending"
+        if self.errors:
+            return "Failed", "Pending"
+        waited = now - self.submitted_at - processing_delay_s
+        return "Processed", "Pending" if self.needs_approval and waited < approval_delay_s else "Approved"
 
 
 @dataclass
@@ -70,6 +76,8 @@ class TradeDeskStore:
     rates: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     batches: dict[str, DataRateBatch] = field(default_factory=dict)
     processing_delay_s: float = 1.0
+    # How long a processed batch with a rate under the approval thresholds waits for TTD's approval.
+    approval_delay_s: float = 0.0
 
 
 @dataclass

@@ -6,19 +6,26 @@ from fastapi import APIRouter, Request, Response
 from starlette.responses import JSONResponse
 
 from services.mock_platforms.json_bodies import read_model
-from services.mock_platforms.platform_errors import PlatformHTTPError, not_found, rejected_name
+from services.mock_platforms.platform_errors import PlatformHTTPError, invalid_request, rejected_name
 from services.mock_platforms.platforms import Platform
 from services.mock_platforms.state import MockState, Segment
 from services.mock_platforms.tradedesk_auth import authorize, authorize_provider
 from services.mock_platforms.tradedesk_models import ThirdPartyData, ThirdPartyDataQuery
 
 PLATFORM = Platform.TRADEDESK
+# Every provider's taxonomy starts at this element, which TTD creates for it.
+ROOT = "ROOT"
 
 
 def _already_exists(element_id: str) -> PlatformHTTPError:
     reason = f"An element with ProviderElementId {element_id!r} already exists for this provider."
     details = [{"Property": "ProviderElementId", "Reasons": [reason]}]
     return PlatformHTTPError(400, {"Message": "ProviderElementId already exists", "ErrorDetails": details})
+
+
+def _not_visible(element_id: str) -> PlatformHTTPError:
+    # TTD's return codes: 403 when the entity does not exist or this login cannot see it.
+    return PlatformHTTPError(403, {"Message": f"Element {element_id!r} does not exist or is not accessible."})
 
 
 async def _read_element(state: MockState, request: Request) -> ThirdPartyData:
@@ -42,6 +49,10 @@ def build_tradedesk_router(state: MockState) -> APIRouter:
         key = (body.ProviderId, body.ProviderElementId)
         if key in store.elements:
             raise _already_exists(body.ProviderElementId)
+        if body.ParentElementId != ROOT and (body.ProviderId, body.ParentElementId) not in store.elements:
+            raise invalid_request(
+                PLATFORM, f"ParentElementId {body.ParentElementId!r} does not exist", "ParentElementId"
+            )
         element: Segment = body.model_dump()
         store.elements[key] = element
         store.element_order.setdefault(body.ProviderId, []).append(body.ProviderElementId)
@@ -53,7 +64,10 @@ def build_tradedesk_router(state: MockState) -> APIRouter:
         body = await _read_element(state, request)
         element = state.tradedesk.elements.get((body.ProviderId, body.ProviderElementId))
         if element is None:
-            raise not_found(PLATFORM, f"ProviderElementId {body.ProviderElementId!r}")
+            raise _not_visible(body.ProviderElementId)
+        if body.ParentElementId != element["ParentElementId"]:
+            # ProviderElementId and ParentElementId cannot change once the element exists.
+            raise invalid_request(PLATFORM, "ParentElementId cannot be changed", "ParentElementId")
         element.update(body.model_dump())
         state.platforms[PLATFORM].stats.writes += 1
         return JSONResponse(element)

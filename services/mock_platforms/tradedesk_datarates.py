@@ -1,4 +1,4 @@
-"""The Trade Desk fake's data-rate batches (`/ttd/v3/datarate/batch`): Pending, then Processed or Failed."""
+"""The Trade Desk fake's data-rate batches (`/ttd/v3/datarate/batch`): processed, then approved or failed."""
 
 from __future__ import annotations
 
@@ -8,13 +8,24 @@ from fastapi import APIRouter, Request, Response
 from starlette.responses import JSONResponse
 
 from services.mock_platforms.json_bodies import read_model
-from services.mock_platforms.platform_errors import not_found
+from services.mock_platforms.platform_errors import invalid_request, not_found
 from services.mock_platforms.platforms import Platform
 from services.mock_platforms.state import DataRateBatch, MockState
 from services.mock_platforms.tradedesk_auth import authorize, authorize_provider
-from services.mock_platforms.tradedesk_models import DataRateBatchRequest
+from services.mock_platforms.tradedesk_models import DataRate, DataRateBatchRequest
 
 PLATFORM = Platform.TRADEDESK
+# Rates under these need TTD's approval (Amperity's TTD Data Marketplace guide).
+_APPROVAL_CPM_BELOW = 5.0
+_APPROVAL_MEDIA_COST_BELOW = 0.10
+
+
+def _needs_approval(rate: DataRate) -> bool:
+    cpm = rate.CPMRate.Amount if rate.CPMRate is not None and rate.RateType == "CPM" else None
+    media_cost = rate.PercentOfMediaCostRate if rate.RateType != "CPM" else None
+    return (cpm is not None and cpm < _APPROVAL_CPM_BELOW) or (
+        media_cost is not None and media_cost < _APPROVAL_MEDIA_COST_BELOW
+    )
 
 
 def build_tradedesk_datarate_router(state: MockState) -> APIRouter:
@@ -27,27 +38,45 @@ def build_tradedesk_datarate_router(state: MockState) -> APIRouter:
         store = state.tradedesk
         # A rate for an unknown element fails the batch when it is processed, as TTD reports it.
         errors: list[dict[str, str]] = []
+        needs_approval = False
         for rate in body.DataRates:
-            authorize_provider(tenant, rate.ProviderId)
-            key = (rate.ProviderId, rate.ProviderElementId)
+            provider = rate.ProviderId or body.ProviderId
+            if provider is None:
+                raise invalid_request(PLATFORM, "ProviderId is required", "ProviderId")
+            authorize_provider(tenant, provider)
+            key = (provider, rate.ProviderElementId)
             if key not in store.elements:
                 message = f"ProviderElementId {rate.ProviderElementId!r} does not exist"
                 errors.append({"ProviderElementId": rate.ProviderElementId, "Message": message})
                 continue
             store.rates[key] = rate.model_dump(exclude_none=True)
-        batch = DataRateBatch(batch_id=uuid.uuid4().hex, submitted_at=state.clock(), errors=errors)
+            needs_approval = needs_approval or _needs_approval(rate)
+        batch = DataRateBatch(
+            batch_id=uuid.uuid4().hex,
+            submitted_at=state.clock(),
+            errors=errors,
+            needs_approval=needs_approval,
+        )
         store.batches[batch.batch_id] = batch
         state.platforms[PLATFORM].stats.writes += 1
-        return JSONResponse({"BatchId": batch.batch_id, "Status": "Pending"})
+        return JSONResponse({"BatchId": batch.batch_id})
 
     @router.get("/batch/{batch_id}")
     async def batch_status(batch_id: str, request: Request) -> Response:
         authorize(state, request)
-        batch = state.tradedesk.batches.get(batch_id)
+        store = state.tradedesk
+        batch = store.batches.get(batch_id)
         if batch is None:
             raise not_found(PLATFORM, f"BatchId {batch_id!r}")
-        status = batch.status(state.clock(), state.tradedesk.processing_delay_s)
-        errors = batch.errors if status == "Failed" else []
-        return JSONResponse({"BatchId": batch.batch_id, "Status": status, "Errors": errors})
+        processing, approval = batch.status(state.clock(), store.processing_delay_s, store.approval_delay_s)
+        errors = batch.errors if processing == "Failed" else []
+        return JSONResponse(
+            {
+                "BatchId": batch.batch_id,
+                "ProcessingStatus": processing,
+                "ApprovalStatus": approval,
+                "Errors": errors,
+            }
+        )
 
     return router

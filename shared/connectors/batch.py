@@ -63,6 +63,20 @@ class BatchPlatformClient(PlatformClient, Protocol):
         ...
 
 
+@runtime_checkable
+class BatchCompletingClient(PlatformClient, Protocol):
+    """A platform whose writes are a call per item plus one call for the whole batch (TTD: elements, then
+    one data-rate batch), so a bad item still fails alone."""
+
+    async def apply_item(self, operation: SegmentOperation) -> str:
+        """The item's own call(s); return the platform id. What the batch shares waits for `complete_batch`."""
+        ...
+
+    async def complete_batch(self, applied: Sequence[SegmentOutcome]) -> dict[str, PlatformError]:
+        """The batch's shared call for the items applied; the errors by platform id (the rest succeeded)."""
+        ...
+
+
 class CallSlots:
     """A connection's concurrent platform calls, shared by every batch of a run that is in flight at once.
 
@@ -101,7 +115,29 @@ async def apply_batch(
                 shared.rejected = outcome.error
             return outcome
 
-    return list(await asyncio.gather(*(bounded(operation) for operation in operations)))
+    outcomes = list(await asyncio.gather(*(bounded(operation) for operation in operations)))
+    if isinstance(client, BatchCompletingClient):
+        return await _complete(client, outcomes)
+    return outcomes
+
+
+async def _complete(client: BatchCompletingClient, outcomes: list[SegmentOutcome]) -> list[SegmentOutcome]:
+    applied = [outcome for outcome in outcomes if outcome.succeeded]
+    if not applied:
+        return outcomes
+    try:
+        errors = await client.complete_batch(applied)
+    except PlatformError as exc:
+        errors = {outcome.platform_segment_id or "": exc for outcome in applied}
+    except Exception as exc:  # a connector bug must cost this batch, not the worker
+        log.exception("segment_batch_completion_crashed", size=len(applied))
+        crash = PlatformError(ErrorClass.UNKNOWN, type(exc).__name__)
+        errors = {outcome.platform_segment_id or "": crash for outcome in applied}
+    completed = []
+    for outcome in outcomes:
+        error = errors.get(outcome.platform_segment_id or "") if outcome.succeeded else None
+        completed.append(outcome if error is None else SegmentOutcome(outcome.operation, error=error))
+    return completed
 
 
 def _not_attempted(refusal: PlatformError) -> PlatformError:
@@ -112,6 +148,8 @@ def _not_attempted(refusal: PlatformError) -> PlatformError:
 async def apply_one(client: PlatformClient, operation: SegmentOperation) -> SegmentOutcome:
     """Run a single operation with the client's per-item API."""
     try:
+        if isinstance(client, BatchCompletingClient):
+            return SegmentOutcome(operation, platform_segment_id=await client.apply_item(operation))
         match operation:
             case CreateOperation(params=params):
                 platform_id = await client.create_segment(params)

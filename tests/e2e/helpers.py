@@ -32,7 +32,13 @@ def connection_body(platform: str, mock_url: str, sftp_port: int, **config: Any)
         "tradedesk": {
             "authType": "bearer",
             "authCredentials": {"api_key": "e2e-ttd-token"},
-            "config": {"api_base_url": f"{mock_url}/ttd", "provider_id": "activator-e2e", **common},
+            "config": {
+                "api_base_url": f"{mock_url}/ttd",
+                "provider_id": "activator-e2e",
+                "brand_id": "activator-e2e-brand",
+                "partner_id": "e2e-partner",
+                **common,
+            },
         },
         "liveramp": {
             "authType": "oauth2",

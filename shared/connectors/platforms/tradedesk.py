@@ -1,23 +1,37 @@
-"""The Trade Desk: third-party data elements keyed by our ProviderElementId, CPM via data-rate batches."""
+"""The Trade Desk: third-party data elements keyed by our ProviderElementId, CPMs in one data-rate batch per push batch."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import quote
 
-from pydantic import Field
-
 from shared.connectors.auth import Clock, StaticHeaderAuth
+from shared.connectors.batch import (
+    CreateOperation,
+    DeactivateOperation,
+    SegmentOperation,
+    SegmentOutcome,
+    UpdateOperation,
+)
 from shared.connectors.credentials import ApiKeyCredentials
 from shared.connectors.deps import ConnectorDeps
 from shared.connectors.errors import ErrorClass, PlatformError
 from shared.connectors.failures import malformed, scrub, trim
 from shared.connectors.http import HttpSettings, PlatformHttp
-from shared.connectors.outbound_config import AbsoluteUrl, OutboundConfig
 from shared.connectors.platform_entry import PlatformEntry, ValidatedConnection
+from shared.connectors.platforms.tradedesk_rules import (
+    MAX_RATES_PER_BATCH,
+    BatchState,
+    TradeDeskConfig,
+    batch_state,
+    check_element,
+    data_rate,
+    is_duplicate_element,
+    per_item,
+)
 from shared.connectors.protocol import (
     ConnectionTestResult,
     CreateSegmentParams,
@@ -27,30 +41,20 @@ from shared.connectors.protocol import (
 )
 from shared.connectors.retry import Sleep
 
+__all__ = ["PLATFORM", "TradeDeskClient", "TradeDeskConfig", "build_client"]
+
 _ELEMENTS = "/v3/thirdpartydata"
+_RATES = "/v3/datarate/batch"
 _QUERY_PAGE_SIZE = 100
 _MAX_QUERY_PAGES = 50
 
 
-class TradeDeskConfig(OutboundConfig):
-    """Config of a `tradedesk` connection."""
-
-    api_base_url: AbsoluteUrl = "https://api.thetradedesk.com"
-    provider_id: str = Field(min_length=1)
-    parent_element_id: str | None = None
-    # Sent as PartnerId on partner-level data rates when set.
-    partner_id: str | None = None
-    # How long a push waits for TTD to process its data-rate batches before leaving them `pending`.
-    confirm_timeout_s: float = Field(default=30.0, ge=0)
-
-
-def is_duplicate_element(error: PlatformError) -> bool:
-    """True for TTD's answer to creating a ProviderElementId that already exists."""
-    return error.status_code == 400 and "already exists" in error.message.lower()
-
-
 class TradeDeskClient:
-    """PlatformClient for The Trade Desk; the platform segment id is the ProviderElementId."""
+    """PlatformClient for The Trade Desk; the platform segment id is the ProviderElementId.
+
+    In a push batch each element is written on its own (`apply_item`), then every CPM the batch set goes
+    to TTD in one data-rate batch (`complete_batch`), which `confirm` polls later.
+    """
 
     def __init__(
         self,
@@ -64,6 +68,8 @@ class TradeDeskClient:
         self._config = config
         self._sleep = sleep
         self._clock = clock
+        # Element id -> its data rate, from the element's write until its batch completes.
+        self._unsent_rates: dict[str, dict[str, Any]] = {}
         # Element id -> the data-rate batch that set its CPM, until TTD reports it processed.
         self._rate_batches: dict[str, str] = {}
 
@@ -77,38 +83,66 @@ class TradeDeskClient:
 
     async def create_segment(self, params: CreateSegmentParams) -> str:
         """Create the element (or update it when it already exists), then set its CPM."""
-        element = self._element(params.external_key, params.name, params.description, buyable=True)
-        try:
-            await self._http.request("POST", _ELEMENTS, json=element)
-        except PlatformError as exc:
-            if not is_duplicate_element(exc):
-                raise
-            # A redelivered or retried create: the element is ours, so bring it up to date.
-            await self._http.request("PUT", _ELEMENTS, json=element)
-        await self._set_rate(params.external_key, params.cpm, params.currency)
-        return params.external_key
+        return await self._alone(CreateOperation(params))
 
     async def update_segment(self, platform_segment_id: str, params: UpdateSegmentParams) -> None:
         """Replace name and description (buyable again), and the CPM when given."""
-        element = self._element(platform_segment_id, params.name, params.description, buyable=True)
-        await self._http.request("PUT", _ELEMENTS, json=element)
-        if params.cpm is not None:
-            await self._set_rate(platform_segment_id, params.cpm, params.currency or self._config.currency)
+        await self._alone(UpdateOperation(platform_segment_id, params))
 
     async def deactivate_segment(self, platform_segment_id: str) -> None:
         """Make the element unbuyable, keeping its name and description."""
-        found = await self._find(platform_segment_id)
-        if found is None:
-            raise PlatformError(
-                ErrorClass.PERMANENT, f"element {platform_segment_id!r} not found", status_code=404
-            )
-        element = self._element(
-            platform_segment_id,
-            str(found.get("DisplayName", "")),
-            str(found.get("Description", "")),
-            buyable=False,
-        )
-        await self._http.request("PUT", _ELEMENTS, json=element)
+        await self._alone(DeactivateOperation(platform_segment_id))
+
+    async def apply_item(self, operation: SegmentOperation) -> str:
+        """Write the element; its CPM waits for `complete_batch`. Fields over TTD's limits fail before any call."""
+        match operation:
+            case CreateOperation(params=params):
+                element_id = params.external_key
+                element = self._element(element_id, params.name, params.description, buyable=True)
+                try:
+                    await self._call("POST", _ELEMENTS, element)
+                except PlatformError as exc:
+                    if not is_duplicate_element(exc):
+                        raise
+                    # A redelivered or retried create: the element is ours, so bring it up to date.
+                    await self._call("PUT", _ELEMENTS, element)
+                self._unsent_rates[element_id] = data_rate(
+                    self._config, element_id, params.cpm, params.currency
+                )
+            case UpdateOperation(platform_segment_id=element_id, params=update):
+                element = self._element(element_id, update.name, update.description, buyable=True)
+                await self._call("PUT", _ELEMENTS, element)
+                if update.cpm is not None:
+                    currency = update.currency or self._config.currency
+                    self._unsent_rates[element_id] = data_rate(self._config, element_id, update.cpm, currency)
+            case DeactivateOperation(platform_segment_id=element_id):
+                found = await self._find(element_id)
+                if found is None:
+                    raise PlatformError(
+                        ErrorClass.PERMANENT, f"element {element_id!r} not found", status_code=404
+                    )
+                name, description = str(found.get("DisplayName", "")), str(found.get("Description", ""))
+                await self._call(
+                    "PUT", _ELEMENTS, self._element(element_id, name, description, buyable=False)
+                )
+        return element_id
+
+    async def complete_batch(self, applied: Sequence[SegmentOutcome]) -> dict[str, PlatformError]:
+        """Send the CPMs of the applied items in one /v3/datarate/batch (5,000 rates at most per call)."""
+        rates = [
+            self._unsent_rates.pop(outcome.platform_segment_id)
+            for outcome in applied
+            if outcome.platform_segment_id in self._unsent_rates
+        ]
+        errors: dict[str, PlatformError] = {}
+        for start in range(0, len(rates), MAX_RATES_PER_BATCH):
+            chunk = rates[start : start + MAX_RATES_PER_BATCH]
+            elements = [str(rate["ProviderElementId"]) for rate in chunk]
+            try:
+                await self._submit_rates(chunk, elements)
+            except PlatformError as exc:
+                errors.update(dict.fromkeys(elements, exc))
+        return errors
 
     async def get_segment(self, platform_segment_id: str) -> PlatformSegment | None:
         """Find the element through the paged query; None when the provider has no such element."""
@@ -120,37 +154,6 @@ class TradeDeskClient:
             name=str(found.get("DisplayName", "")),
             status="active" if found.get("Buyable", True) else "inactive",
         )
-
-    async def aclose(self) -> None:
-        """Close the HTTP pool."""
-        await self._http.aclose()
-
-    def _element(self, element_id: str, name: str, description: str, *, buyable: bool) -> dict[str, Any]:
-        return {
-            "ProviderId": self._config.provider_id,
-            "ProviderElementId": element_id,
-            "ParentElementId": self._config.parent_element_id,
-            "DisplayName": name,
-            "Buyable": buyable,
-            "Description": description,
-        }
-
-    async def _set_rate(self, element_id: str, cpm: float, currency: str) -> None:
-        rate: dict[str, Any] = {
-            "ProviderId": self._config.provider_id,
-            "ProviderElementId": element_id,
-            "RateLevel": "Partner",
-            "RateType": "CPM",
-            "CPMRate": {"Amount": cpm, "CurrencyCode": currency},
-        }
-        if self._config.partner_id:
-            rate["PartnerId"] = self._config.partner_id
-        body = await self._http.request_json("POST", "/v3/datarate/batch", json={"DataRates": [rate]})
-        # The batch is processed asynchronously; only an immediate rejection is visible here.
-        if isinstance(body, dict) and body.get("Status") == "Failed":
-            raise PlatformError(ErrorClass.PERMANENT, self._rejected(body))
-        if isinstance(body, dict) and isinstance(body.get("BatchId"), str):
-            self._rate_batches[element_id] = body["BatchId"]
 
     async def confirm(self, platform_segment_ids: Sequence[str]) -> dict[str, SegmentConfirmation]:
         """Poll the data-rate batches of these elements (with backoff, up to `confirm_timeout_s`)."""
@@ -172,21 +175,61 @@ class TradeDeskClient:
             await self._sleep(delay)
             delay = min(delay * 2, 4.0)
         for element in waiting:
-            outcome[element] = SegmentConfirmation(state="pending", message="data rate still being processed")
+            outcome[element] = SegmentConfirmation(
+                state="pending", message="data rate still being processed or approved"
+            )
         return outcome
 
-    async def _batch_status(self, batch_id: str) -> tuple[Literal["active", "pending", "failed"], str | None]:
-        body = await self._http.request_json("GET", f"/v3/datarate/batch/{quote(batch_id, safe='')}")
-        status = body.get("Status") if isinstance(body, dict) else None
-        if status == "Processed":
-            return "active", None
-        if status == "Failed":
-            return "failed", self._rejected(body)
-        return "pending", None
+    async def aclose(self) -> None:
+        """Close the HTTP pool."""
+        await self._http.aclose()
+
+    async def _alone(self, operation: SegmentOperation) -> str:
+        # Outside a push batch: the element, then its rate in a batch of one.
+        element_id = await self.apply_item(operation)
+        errors = await self.complete_batch([SegmentOutcome(operation, platform_segment_id=element_id)])
+        if element_id in errors:
+            raise errors[element_id]
+        return element_id
+
+    def _element(self, element_id: str, name: str, description: str, *, buyable: bool) -> dict[str, Any]:
+        check_element(element_id, name, description)
+        return {
+            "ProviderId": self._config.provider_id,
+            "ProviderElementId": element_id,
+            "ParentElementId": self._config.parent,
+            "DisplayName": name,
+            "Buyable": buyable,
+            "Description": description,
+        }
+
+    async def _call(self, method: str, path: str, body: object = None) -> Any:
+        try:
+            return await self._http.request_json(method, path, json=body)
+        except PlatformError as exc:
+            raise per_item(exc) from None
+
+    async def _submit_rates(self, rates: list[dict[str, Any]], elements: list[str]) -> None:
+        body = await self._call("POST", _RATES, {"ProviderId": self._config.provider_id, "DataRates": rates})
+        # Processed later; only an immediate refusal is visible here.
+        if isinstance(body, dict) and batch_state(body) == "failed":
+            raise PlatformError(ErrorClass.PERMANENT, self._rejected(body))
+        if not isinstance(body, dict) or not isinstance(body.get("BatchId"), str):
+            raise malformed("data-rate batch answer without a BatchId", self._http.secrets())
+        batch_id: str = body["BatchId"]
+        self._rate_batches.update(dict.fromkeys(elements, batch_id))
+
+    async def _batch_status(self, batch_id: str) -> tuple[BatchState, str | None]:
+        body = await self._call("GET", f"{_RATES}/{quote(batch_id, safe='')}")
+        if not isinstance(body, dict):
+            return "pending", None
+        state = batch_state(body)
+        return state, self._rejected(body) if state == "failed" else None
 
     def _rejected(self, batch: dict[str, Any]) -> str:
         # TTD's own words, which may quote what we sent: scrubbed like every platform message.
-        return trim(scrub(f"data rate rejected: {batch.get('Errors')}", self._http.secrets()))
+        reason = batch.get("Errors") or batch.get("ApprovalStatus") or batch.get("ProcessingStatus")
+        return trim(scrub(f"data rate rejected: {reason}", self._http.secrets()))
 
     async def _find(self, element_id: str) -> dict[str, Any] | None:
         start = 0
@@ -212,7 +255,7 @@ class TradeDeskClient:
         }
         if element_id is not None:
             query["ProviderElementId"] = element_id
-        body = await self._http.request_json("POST", f"{_ELEMENTS}/query", json=query)
+        body = await self._call("POST", f"{_ELEMENTS}/query", query)
         result = body.get("Result") if isinstance(body, dict) else None
         if not isinstance(result, list):
             raise malformed("query answer without a Result list")

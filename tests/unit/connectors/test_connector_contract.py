@@ -97,7 +97,14 @@ async def test_custom_api_batch_isolates_a_rejected_name(mock: Mock) -> None:
 
 
 async def test_tradedesk_round_trip(mock: Mock) -> None:
-    config = {"api_base_url": "http://mock/ttd", "provider_id": "acme", "default_cpm": 1, "currency": "USD"}
+    config = {
+        "api_base_url": "http://mock/ttd",
+        "provider_id": "acme",
+        "brand_id": "acme-brand",
+        "partner_id": "p1",
+        "default_cpm": 1,
+        "currency": "USD",
+    }
     client = mock.client("tradedesk", "bearer", {"api_key": "ttd-token"}, config)
     assert (await client.test_connection()).success
     assert await client.create_segment(PARAMS) == "k1"

@@ -21,7 +21,7 @@ from tests.unit.connectors.connector_fakes import FakeSleep, ScriptedPlatform, a
 
 SECRET = "s3cr3t-value-that-must-not-leak"
 CUSTOM = {"api_base_url": "http://127.0.0.1:8090/custom", "default_cpm": 1.5, "currency": "USD"}
-TTD = {"provider_id": "acme", "default_cpm": 2.0, "currency": "USD"}
+TTD = {"provider_id": "acme", "brand_id": "b1", "partner_id": "p1", "default_cpm": 2.0, "currency": "USD"}
 LIVERAMP = {
     "api_base_url": "http://127.0.0.1:8090/liveramp",
     "token_url": "http://127.0.0.1:8090/liveramp/oauth2/token",

@@ -223,7 +223,10 @@ async def test_a_secret_in_a_source_value_is_scrubbed_before_the_value_is_cut() 
 
 
 async def test_a_trade_desk_data_rate_rejection_quoting_the_token_is_scrubbed() -> None:
-    rejected = {"Status": "Failed", "Errors": [f"token {quote(KEY, safe='')} may not set partner rates"]}
+    rejected = {
+        "ProcessingStatus": "Failed",
+        "Errors": [f"token {quote(KEY, safe='')} may not set partner rates"],
+    }
 
     def answer(request: httpx.Request) -> httpx.Response:
         if request.url.path.endswith("/datarate/batch"):
@@ -238,7 +241,9 @@ async def test_a_trade_desk_data_rate_rejection_quoting_the_token_is_scrubbed() 
         auth=StaticHeaderAuth({"TTD-Auth": KEY}),
         deps=ConnectorDeps(transport=api.transport, sleep=FakeSleep()),
     )
-    config = TradeDeskConfig(provider_id="acme", default_cpm=1.0, currency="USD")
+    config = TradeDeskConfig(
+        provider_id="acme", brand_id="b1", partner_id="p1", default_cpm=1.0, currency="USD"
+    )
     client = TradeDeskClient(http, config, sleep=FakeSleep())
     with pytest.raises(PlatformError) as caught:
         await client.create_segment(PARAMS)

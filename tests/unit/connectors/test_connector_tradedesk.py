@@ -3,92 +3,32 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import httpx
 import pytest
 
 from shared.connectors import (
-    ConnectorDeps,
     CreateSegmentParams,
     ErrorClass,
-    HttpSettings,
-    PlatformClient,
     PlatformError,
     PlatformSegment,
     UpdateSegmentParams,
-    create_platform_client,
 )
 from tests.unit.connectors.connector_fakes import FakeSleep, ScriptedPlatform
+from tests.unit.connectors.tradedesk_fakes import FakeTradeDesk, client_for
 
-TOKEN = "ttd-token-abcdef123456"
-CONFIG = {
-    "api_base_url": "http://127.0.0.1:8090/ttd",
-    "provider_id": "acme",
-    "parent_element_id": "root",
-    "default_cpm": 1.0,
-    "currency": "USD",
-}
 PARAMS = CreateSegmentParams(
     name="Auto", description="Car buyers", cpm=2.0, currency="EUR", external_key="c1-t42"
 )
 
 
-class FakeTradeDesk:
-    """Elements by ProviderElementId, the duplicate rule, the paged query and data-rate batches."""
-
-    def __init__(self) -> None:
-        self.elements: dict[str, dict[str, Any]] = {}
-        self.rates: list[dict[str, Any]] = []
-        self.server = ScriptedPlatform(self.handle)
-
-    def handle(self, request: httpx.Request) -> httpx.Response:
-        if request.headers.get("TTD-Auth") != TOKEN:
-            return httpx.Response(401, json={"Message": "Invalid or expired token"})
-        body = json.loads(request.content) if request.content else {}
-        route = (request.method, request.url.path.removeprefix("/ttd"))
-        if route == ("POST", "/v3/thirdpartydata"):
-            if body["ProviderElementId"] in self.elements:
-                return httpx.Response(
-                    400, json={"Message": "ProviderElementId already exists", "ErrorDetails": []}
-                )
-            self.elements[body["ProviderElementId"]] = body
-            return httpx.Response(200, json=body)
-        if route == ("PUT", "/v3/thirdpartydata"):
-            if body["ProviderElementId"] not in self.elements:
-                return httpx.Response(404, json={"Message": "Element not found"})
-            self.elements[body["ProviderElementId"]] = body
-            return httpx.Response(200, json=body)
-        if route == ("POST", "/v3/thirdpartydata/query"):
-            matching = [e for key, e in self.elements.items() if body.get("ProviderElementId") in (None, key)]
-            start, size = body["PageStartIndex"], body["PageSize"]
-            return httpx.Response(
-                200, json={"Result": matching[start : start + size], "ResultCount": len(matching)}
-            )
-        if route == ("POST", "/v3/datarate/batch"):
-            self.rates.extend(body["DataRates"])
-            return httpx.Response(200, json={"BatchId": "b1", "Status": "Pending"})
-        return httpx.Response(404, json={"Message": "no route"})
-
-
-def client_for(ttd: FakeTradeDesk, sleep: FakeSleep, token: str = TOKEN) -> PlatformClient:
-    return create_platform_client(
-        "tradedesk",
-        "bearer",
-        {"api_key": token},
-        CONFIG,
-        settings=HttpSettings(),
-        deps=ConnectorDeps(transport=ttd.server.transport, sleep=sleep),
-    )
-
-
 async def test_create_makes_a_buyable_element_keyed_by_our_id_and_prices_it(fake_sleep: FakeSleep) -> None:
     ttd = FakeTradeDesk()
-    assert await client_for(ttd, fake_sleep).create_segment(PARAMS) == "c1-t42"
+    assert await client_for(ttd, fake_sleep, parent_element_id="autos").create_segment(PARAMS) == "c1-t42"
     assert ttd.elements["c1-t42"] == {
         "ProviderId": "acme",
         "ProviderElementId": "c1-t42",
-        "ParentElementId": "root",
+        "ParentElementId": "autos",
         "DisplayName": "Auto",
         "Buyable": True,
         "Description": "Car buyers",
@@ -97,11 +37,19 @@ async def test_create_makes_a_buyable_element_keyed_by_our_id_and_prices_it(fake
         {
             "ProviderId": "acme",
             "ProviderElementId": "c1-t42",
+            "BrandId": "acme-brand",
             "RateLevel": "Partner",
+            "PartnerId": "p-42",
             "RateType": "CPM",
             "CPMRate": {"Amount": 2.0, "CurrencyCode": "EUR"},
         }
     ]
+
+
+async def test_without_a_parent_the_element_hangs_under_root(fake_sleep: FakeSleep) -> None:
+    ttd = FakeTradeDesk()
+    await client_for(ttd, fake_sleep).create_segment(PARAMS)
+    assert ttd.elements["c1-t42"]["ParentElementId"] == "ROOT"
 
 
 async def test_duplicate_create_is_recognised_and_becomes_an_update(fake_sleep: FakeSleep) -> None:
@@ -210,7 +158,8 @@ async def test_failed_rate_batch_is_a_permanent_error(fake_sleep: FakeSleep) -> 
 
     def handler(request: httpx.Request) -> httpx.Response:
         if request.url.path.endswith("/datarate/batch"):
-            return httpx.Response(200, json={"BatchId": "b", "Status": "Failed", "Errors": ["bad currency"]})
+            failed = {"BatchId": "b", "ProcessingStatus": "Failed", "Errors": ["bad currency"]}
+            return httpx.Response(200, json=failed)
         return ttd.handle(request)
 
     ttd.server = ScriptedPlatform(handler)

@@ -1,4 +1,5 @@
-"""The Trade Desk processes data rates later: confirm() polls the batches until processed, failed or out of time."""
+"""The Trade Desk prices a push batch in one data-rate batch, processed and approved later: confirm() polls
+ProcessingStatus and ApprovalStatus until active, failed or out of time."""
 
 from __future__ import annotations
 
@@ -7,16 +8,10 @@ import json
 import httpx
 
 from shared.connectors import ConnectorDeps, CreateSegmentParams, HttpSettings, create_platform_client
+from shared.connectors.batch import CreateOperation, apply_batch
 from shared.connectors.protocol import ConfirmingPlatformClient
-from tests.unit.connectors.connector_fakes import ScriptedPlatform
-
-CONFIG = {
-    "api_base_url": "http://127.0.0.1:8090/ttd",
-    "provider_id": "acme",
-    "default_cpm": 1.0,
-    "currency": "USD",
-    "confirm_timeout_s": 10,
-}
+from tests.unit.connectors.connector_fakes import FakeSleep, ScriptedPlatform
+from tests.unit.connectors.tradedesk_fakes import CONFIG, FakeTradeDesk, client_for
 
 
 class ClockAndSleep:
@@ -35,10 +30,10 @@ class ClockAndSleep:
 
 
 class BatchTradeDesk:
-    """Each data-rate batch answers Pending for `polls_until_done` status reads, then its final status."""
+    """Each rate batch answers Pending for `polls_until_done` reads, then the final statuses of its element."""
 
-    def __init__(self, final: dict[str, str], polls_until_done: int) -> None:
-        self.final = final  # element id -> Processed | Failed
+    def __init__(self, final: dict[str, tuple[str, str]], polls_until_done: int) -> None:
+        self.final = final  # element id -> (ProcessingStatus, ApprovalStatus)
         self.polls_until_done = polls_until_done
         self.polls: dict[str, int] = {}
         self.server = ScriptedPlatform(self.handle)
@@ -49,18 +44,21 @@ class BatchTradeDesk:
             return httpx.Response(200, json=json.loads(request.content))
         if path == "/v3/datarate/batch":
             element = json.loads(request.content)["DataRates"][0]["ProviderElementId"]
-            return httpx.Response(200, json={"BatchId": f"batch-{element}", "Status": "Pending"})
+            return httpx.Response(200, json={"BatchId": f"batch-{element}"})
         if path.startswith("/v3/datarate/batch/"):
             element = path.rsplit("batch-", 1)[1]
             self.polls[element] = self.polls.get(element, 0) + 1
-            if self.polls[element] <= self.polls_until_done:
-                return httpx.Response(200, json={"BatchId": f"batch-{element}", "Status": "Pending"})
-            status = self.final[element]
-            errors = ["CPM below the floor"] if status == "Failed" else []
-            return httpx.Response(
-                200, json={"BatchId": f"batch-{element}", "Status": status, "Errors": errors}
-            )
+            processing, approval = ("Pending", "Pending")
+            if self.polls[element] > self.polls_until_done:
+                processing, approval = self.final[element]
+            errors = ["CPM below the floor"] if processing == "Failed" else []
+            status = {"ProcessingStatus": processing, "ApprovalStatus": approval, "Errors": errors}
+            return httpx.Response(200, json={"BatchId": f"batch-{element}", **status})
         return httpx.Response(404, json={"Message": "no route"})
+
+
+def segment(key: str) -> CreateSegmentParams:
+    return CreateSegmentParams(name=key, description="", cpm=1.0, currency="USD", external_key=key)
 
 
 async def _created(ttd: BatchTradeDesk, time: ClockAndSleep, elements: list[str]) -> ConfirmingPlatformClient:
@@ -68,35 +66,92 @@ async def _created(ttd: BatchTradeDesk, time: ClockAndSleep, elements: list[str]
         "tradedesk",
         "bearer",
         {"api_key": "ttd-token-abcdef"},
-        CONFIG,
+        {**CONFIG, "confirm_timeout_s": 10},
         settings=HttpSettings(),
         deps=ConnectorDeps(transport=ttd.server.transport, sleep=time.sleep, clock=time.clock),
     )
     assert isinstance(client, ConfirmingPlatformClient)
     for element in elements:
-        params = CreateSegmentParams(
-            name=element, description="", cpm=1.0, currency="USD", external_key=element
-        )
-        await client.create_segment(params)
+        await client.create_segment(segment(element))
     return client
 
 
-async def test_processed_and_failed_batches_are_reported_per_element() -> None:
-    ttd, time = BatchTradeDesk({"a": "Processed", "b": "Failed"}, polls_until_done=2), ClockAndSleep()
-    client = await _created(ttd, time, ["a", "b"])
-    confirmed = await client.confirm(["a", "b"])
-    assert confirmed["a"].state == "active"
-    assert confirmed["b"].state == "failed"
+async def test_a_push_batch_is_priced_in_one_rate_call(fake_sleep: FakeSleep) -> None:
+    ttd = FakeTradeDesk()
+    operations = [CreateOperation(segment(f"t{n}")) for n in range(25)]
+    outcomes = await apply_batch(client_for(ttd, fake_sleep), operations, concurrency=4)
+    assert all(outcome.succeeded for outcome in outcomes)
+    assert len(ttd.rate_batches) == 1
+    assert sorted(rate["ProviderElementId"] for rate in ttd.rates) == sorted(f"t{n}" for n in range(25))
+    assert len(ttd.server.paths()) == 26  # one element each, one rate batch for all
+
+
+async def test_an_element_refused_fails_alone_and_is_not_priced(fake_sleep: FakeSleep) -> None:
+    ttd = FakeTradeDesk()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST" and json.loads(request.content).get("ProviderElementId") == "hidden":
+            return httpx.Response(403, json={"Message": "Parent element is not accessible."})
+        return ttd.handle(request)
+
+    ttd.server = ScriptedPlatform(handler)
+    operations = [CreateOperation(segment(key)) for key in ("a", "hidden", "b")]
+    outcomes = await apply_batch(client_for(ttd, fake_sleep), operations, concurrency=4)
+    assert [outcome.error.code if outcome.error else None for outcome in outcomes] == [
+        None,
+        "permanent:403",
+        None,
+    ]
+    assert sorted(rate["ProviderElementId"] for rate in ttd.rates) == ["a", "b"]
+
+
+async def test_a_refused_rate_batch_fails_the_items_it_priced(fake_sleep: FakeSleep) -> None:
+    ttd = FakeTradeDesk()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/datarate/batch"):
+            return httpx.Response(400, json={"Message": "BrandId is not managed by this provider"})
+        return ttd.handle(request)
+
+    ttd.server = ScriptedPlatform(handler)
+    outcomes = await apply_batch(
+        client_for(ttd, fake_sleep),
+        [CreateOperation(segment("a")), CreateOperation(segment("b"))],
+        concurrency=4,
+    )
+    assert [outcome.error.message if outcome.error else None for outcome in outcomes] == [
+        "HTTP 400: BrandId is not managed by this provider"
+    ] * 2
+
+
+async def test_processed_approved_and_failed_batches_are_reported_per_element() -> None:
+    final = {"a": ("Processed", "Approved"), "b": ("Failed", "Pending"), "c": ("Processed", "Rejected")}
+    ttd, time = BatchTradeDesk(final, polls_until_done=2), ClockAndSleep()
+    client = await _created(ttd, time, ["a", "b", "c"])
+    confirmed = await client.confirm(["a", "b", "c"])
+    assert {key: found.state for key, found in confirmed.items()} == {
+        "a": "active",
+        "b": "failed",
+        "c": "failed",
+    }
     assert "CPM below the floor" in (confirmed["b"].message or "")
+    assert "Rejected" in (confirmed["c"].message or "")
     assert time.sleeps == [0.25, 0.5]  # backoff between polls, no real waiting
 
 
+async def test_a_processed_rate_awaiting_approval_stays_pending() -> None:
+    ttd, time = BatchTradeDesk({"a": ("Processed", "Pending")}, polls_until_done=0), ClockAndSleep()
+    client = await _created(ttd, time, ["a"])
+    assert (await client.confirm(["a"]))["a"].state == "pending"
+    assert time.now >= 10  # gave up at confirm_timeout_s
+
+
 async def test_batches_still_processing_at_the_deadline_stay_pending() -> None:
-    ttd, time = BatchTradeDesk({"a": "Processed"}, polls_until_done=1000), ClockAndSleep()
+    ttd, time = BatchTradeDesk({"a": ("Processed", "Approved")}, polls_until_done=1000), ClockAndSleep()
     client = await _created(ttd, time, ["a"])
     confirmed = await client.confirm(["a"])
     assert confirmed["a"].state == "pending"
-    assert time.now >= 10  # gave up at confirm_timeout_s
+    assert time.now >= 10
     assert max(time.sleeps) <= 4.0
 
 

@@ -90,7 +90,12 @@ async def test_reject_names_is_a_permanent_400_on_every_platform(client: httpx.A
     for platform in ("custom_api", "tradedesk", "liveramp"):
         await client.put(f"/admin/faults/{platform}", json={"reject_names": ["Forbidden"], "count": 1})
     custom = [await client.post("/custom/segments", json={**SEGMENT, "name": "Forbidden"}) for _ in range(2)]
-    ttd_body = {"ProviderId": "p", "ProviderElementId": "e", "DisplayName": "Forbidden"}
+    ttd_body = {
+        "ProviderId": "p",
+        "ProviderElementId": "e",
+        "ParentElementId": "ROOT",
+        "DisplayName": "Forbidden",
+    }
     ttd = await client.post("/ttd/v3/thirdpartydata", json=ttd_body, headers={"TTD-Auth": "t"})
     token = (
         await client.post(

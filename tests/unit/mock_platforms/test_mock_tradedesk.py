@@ -1,4 +1,4 @@
-"""The Trade Desk fake: elements keyed by ProviderElementId, paged query, data-rate batches."""
+"""The Trade Desk fake: elements keyed by ProviderElementId under ROOT, paged query, data-rate batches."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ def element(element_id: str, name: str = "Auto Intenders", **extra: object) -> d
     return {
         "ProviderId": "activator",
         "ProviderElementId": element_id,
-        "ParentElementId": None,
+        "ParentElementId": "ROOT",
         "DisplayName": name,
         "Buyable": True,
         "Description": "In market for a car",
@@ -26,6 +26,7 @@ def rate(element_id: str, amount: float = 1.25) -> dict[str, object]:
     return {
         "ProviderId": "activator",
         "ProviderElementId": element_id,
+        "BrandId": "activator-brand",
         "RateLevel": "Partner",
         "PartnerId": "p1",
         "RateType": "CPM",
@@ -75,14 +76,16 @@ async def test_update_and_deactivate_with_buyable_false(ttd: httpx.AsyncClient) 
     assert response.json() == changed
 
 
-async def test_update_of_unknown_element_is_404(ttd: httpx.AsyncClient) -> None:
+async def test_update_of_unknown_element_is_403_as_ttd_answers_an_invisible_entity(
+    ttd: httpx.AsyncClient,
+) -> None:
     response = await ttd.put("/ttd/v3/thirdpartydata", json=element("missing"), headers=AUTH)
-    assert response.status_code == 404
-    assert "Message" in response.json()
+    assert response.status_code == 403
+    assert "does not exist" in response.json()["Message"]
 
 
 async def test_validation_error_names_the_property(ttd: httpx.AsyncClient) -> None:
-    response = await ttd.post("/ttd/v3/thirdpartydata", json=element("e1", "x" * 256), headers=AUTH)
+    response = await ttd.post("/ttd/v3/thirdpartydata", json=element("e1", "x" * 257), headers=AUTH)
     assert response.status_code == 400
     assert response.json()["ErrorDetails"][0]["Property"] == "DisplayName"
 
@@ -115,9 +118,14 @@ async def test_rate_batch_is_pending_then_processed(ttd: httpx.AsyncClient, cloc
     clock.advance(1.0)
     processed = (await ttd.get(f"/ttd/v3/datarate/batch/{batch_id}", headers=AUTH)).json()
 
-    assert submitted.json()["Status"] == "Pending"
-    assert pending["Status"] == "Pending"
-    assert processed == {"BatchId": batch_id, "Status": "Processed", "Errors": []}
+    assert submitted.json() == {"BatchId": batch_id}
+    assert (pending["ProcessingStatus"], pending["ApprovalStatus"]) == ("Pending", "Pending")
+    assert processed == {
+        "BatchId": batch_id,
+        "ProcessingStatus": "Processed",
+        "ApprovalStatus": "Approved",
+        "Errors": [],
+    }
     held = (await ttd.get("/admin/segments/tradedesk")).json()["segments"]
     assert held[0]["DataRate"]["CPMRate"] == {"Amount": 1.25, "CurrencyCode": "USD"}
 
@@ -126,7 +134,7 @@ async def test_rate_for_unknown_element_fails_the_batch(ttd: httpx.AsyncClient, 
     await ttd.put("/admin/settings/tradedesk", json={"processing_delay_s": 0})
     submitted = await ttd.post("/ttd/v3/datarate/batch", json={"DataRates": [rate("ghost")]}, headers=AUTH)
     status = (await ttd.get(f"/ttd/v3/datarate/batch/{submitted.json()['BatchId']}", headers=AUTH)).json()
-    assert status["Status"] == "Failed"
+    assert status["ProcessingStatus"] == "Failed"
     assert status["Errors"][0]["ProviderElementId"] == "ghost"
 
 
