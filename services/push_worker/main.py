@@ -18,8 +18,8 @@ from shared.db.runs import fail_run
 from shared.messages import PushCommand, StatusEvent
 from shared.messaging.consumer_guard import guard_middleware
 from shared.messaging.status_publisher import KafkaStatusPublisher
-from shared.messaging.worker_app import WorkerRuntime, service_broker, service_guard, worker_app
-from shared.runs.executor import ExecutorSettings, LeaseKeeper, RunExecutor
+from shared.messaging.worker_app import RunSlices, WorkerRuntime, service_broker, service_guard, worker_app
+from shared.runs.executor import LeaseKeeper
 from shared.settings import Settings
 
 
@@ -35,26 +35,11 @@ def build_push_worker(settings: Settings) -> FastStream:
             client_factory=client_factory,
         )
     )
-    executors: list[RunExecutor] = []
 
-    async def execute_runs(deps: PushDependencies) -> None:
-        # Any replica works any open run's next slice: commands only open runs (see shared/runs/leases.py).
-        async def work(keeper: LeaseKeeper) -> None:
-            await work_push_slice(keeper, deps, slice_budget(deps))
+    async def work_slice(keeper: LeaseKeeper, deps: PushDependencies) -> None:
+        await work_push_slice(keeper, deps, slice_budget(deps))
 
-        executor = RunExecutor(
-            deps.pool,
-            ExecutorSettings(
-                kind="push",
-                slots=settings.push_runs_in_parallel,
-                lease_ttl_s=settings.run_lease_ttl_s,
-                poll_s=settings.run_poll_interval_s,
-            ),
-            work,
-            deps.stopping,
-        )
-        executors.append(executor)
-        await executor.run()
+    slices = RunSlices(settings, kind="push", slots=settings.push_runs_in_parallel, work=work_slice)
 
     async def fail_dead_lettered_run(record: Any, error: BaseException) -> None:
         # A command that will never be processed must not leave its run `running` forever.
@@ -90,8 +75,7 @@ def build_push_worker(settings: Settings) -> FastStream:
     )
     async def on_push_command(command: PushCommand) -> None:
         if await handle_push(command, runtime.deps):
-            for executor in executors:
-                executor.wake()
+            slices.wake()
 
     # Documents what this worker publishes (the AsyncAPI document is generated from the brokers).
     broker.publisher(
@@ -101,4 +85,4 @@ def build_push_worker(settings: Settings) -> FastStream:
         schema=StatusEvent,
     )
 
-    return worker_app(broker, settings, runtime, background=[execute_runs])
+    return worker_app(broker, settings, runtime, background=[slices.run])

@@ -16,8 +16,7 @@ from shared.inbound.source import InboundSource
 from shared.messages import SYNC_WORK, StatusEvent, SyncWork
 from shared.messaging.consumer_guard import guard_middleware
 from shared.messaging.status_publisher import KafkaStatusPublisher
-from shared.messaging.worker_app import WorkerRuntime, service_broker, service_guard, worker_app
-from shared.runs.executor import ExecutorSettings, LeaseKeeper, RunExecutor
+from shared.messaging.worker_app import RunSlices, WorkerRuntime, service_broker, service_guard, worker_app
 from shared.settings import Settings
 
 
@@ -53,26 +52,7 @@ def build_sync_worker(settings: Settings) -> FastStream:
             source_factory=source_factory,
         )
     )
-    executors: list[RunExecutor] = []
-
-    async def execute_runs(deps: SyncDependencies) -> None:
-        # Any replica pages any open run's next slice: commands only open runs (see shared/runs/leases.py).
-        async def work(keeper: LeaseKeeper) -> None:
-            await work_sync_auto_slice(keeper, deps)
-
-        executor = RunExecutor(
-            deps.pool,
-            ExecutorSettings(
-                kind="sync",
-                slots=settings.sync_runs_in_parallel,
-                lease_ttl_s=settings.run_lease_ttl_s,
-                poll_s=settings.run_poll_interval_s,
-            ),
-            work,
-            deps.stopping,
-        )
-        executors.append(executor)
-        await executor.run()
+    slices = RunSlices(settings, kind="sync", slots=settings.sync_runs_in_parallel, work=work_sync_auto_slice)
 
     @broker.subscriber(
         settings.topic("sync.commands"),
@@ -86,8 +66,7 @@ def build_sync_worker(settings: Settings) -> FastStream:
     )
     async def on_sync_command(work: SyncWork) -> None:
         if await handle_sync(work, runtime.deps):
-            for executor in executors:
-                executor.wake()
+            slices.wake()
 
     # Documents what this worker publishes (the AsyncAPI document is generated from the brokers).
     broker.publisher(
@@ -97,4 +76,4 @@ def build_sync_worker(settings: Settings) -> FastStream:
         schema=StatusEvent,
     )
 
-    return worker_app(broker, settings, runtime, background=[execute_runs])
+    return worker_app(broker, settings, runtime, background=[slices.run])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, Generic, Protocol, TypeVar
 
 import asyncpg
@@ -14,6 +14,7 @@ from shared.db.pool import create_pool
 from shared.messaging.consumer_guard import ConsumerGuard, DeadLetterHook
 from shared.messaging.kafka import build_broker, ensure_topics
 from shared.metrics import serve_worker_metrics
+from shared.runs.executor import ExecutorSettings, LeaseKeeper, RunExecutor
 from shared.settings import Settings
 from shared.tracing import configure_tracing
 
@@ -75,6 +76,39 @@ class WorkerRuntime(Generic[DepsT]):
 Background = Callable[[Any], Coroutine[Any, Any, None]]
 """A loop the worker runs beside its consumer (e.g. a run executor), given the dependencies; it must
 return once `deps.stopping` is set."""
+
+
+class RunSlices(Generic[DepsT]):
+    """A worker's run executor for one kind, as a background loop: any replica works any open run's next
+    slice (commands only open runs, see shared/runs/leases.py); `wake()` when this process opened one."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        kind: str,
+        slots: int,
+        work: Callable[[LeaseKeeper, DepsT], Awaitable[None]],
+    ) -> None:
+        self._config = ExecutorSettings(
+            kind=kind, slots=slots, lease_ttl_s=settings.run_lease_ttl_s, poll_s=settings.run_poll_interval_s
+        )
+        self._work = work
+        self._executor: RunExecutor | None = None
+
+    async def run(self, deps: DepsT) -> None:
+        """The background loop (pass it to `worker_app`); returns once `deps.stopping` is set."""
+
+        async def work(keeper: LeaseKeeper) -> None:
+            await self._work(keeper, deps)
+
+        self._executor = RunExecutor(deps.pool, self._config, work, deps.stopping)
+        await self._executor.run()
+
+    def wake(self) -> None:
+        """Look for work now (a command of this process opened a run); a no-op before the loop starts."""
+        if self._executor is not None:
+            self._executor.wake()
 
 
 def worker_app(
