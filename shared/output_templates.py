@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Protocol
@@ -68,6 +69,7 @@ def placeholders(text: str) -> list[str]:
     return PLACEHOLDER.findall(text)
 
 
+@functools.lru_cache(maxsize=64)
 def minor_units(currency: str) -> int:
     """The digits after the decimal point of a currency's amounts (ISO 4217; 2 for codes it has none for)."""
     try:
@@ -80,26 +82,86 @@ def minor_units(currency: str) -> int:
 
 def format_money(amount: Decimal, currency: str) -> str:
     """An amount as written in a currency: `1.50` for USD, `150` for JPY, rounded half up."""
-    return str(amount.quantize(Decimal(1).scaleb(-minor_units(currency)), rounding=ROUND_HALF_UP))
+    return str(amount.quantize(_quantum(currency), rounding=ROUND_HALF_UP))
 
 
-def _value(topic: RenderableTopic, field: str, currency: str) -> list[str]:
+@functools.lru_cache(maxsize=64)
+def _quantum(currency: str) -> Decimal:
+    return Decimal(1).scaleb(-minor_units(currency))
+
+
+_Getter = Callable[[RenderableTopic], list[str]]
+
+
+def _getter(field: str, currency: str) -> _Getter:
+    """How a template reads one field of a topic: the parts it contributes, none when empty.
+
+    Resolved once per template field, so rendering many topics does not re-parse field names.
+    """
     field = FIELD_ALIASES.get(field, field)
     if field == "path":
-        return [part for part in topic.path if part]
+        return lambda topic: [part for part in topic.path if part]
     if field.startswith("attributes."):
-        value = topic.attributes.get(field.removeprefix("attributes."))
-    else:
-        value = getattr(topic, field, None)
-    if field == "cpm" and isinstance(value, Decimal):
-        return [format_money(value, currency)]
+        key = field.removeprefix("attributes.")
+        return lambda topic: _parts(topic.attributes.get(key))
+    if field == "cpm":
+        return lambda topic: (
+            [format_money(topic.cpm, currency)] if isinstance(topic.cpm, Decimal) else _parts(topic.cpm)
+        )
+    return lambda topic: _parts(getattr(topic, field, None))
+
+
+def _parts(value: object) -> list[str]:
     return [] if value is None or value == "" else [str(value)]
 
 
-def _fill(text: str, topic: RenderableTopic, separator: str, currency: str) -> str:
-    return PLACEHOLDER.sub(
-        lambda match: separator.join(_value(topic, match.group(1), currency)), text
-    ).strip()
+class _Text:
+    """A template string split once into literals and `{{field}}` readers, filled per topic."""
+
+    __slots__ = ("_parts", "_separator", "_single")
+
+    def __init__(self, text: str, separator: str, currency: str) -> None:
+        # PLACEHOLDER.split alternates literal, field, literal, ...: odd indexes are field names.
+        split = PLACEHOLDER.split(text)
+        self._parts = [
+            (part, _getter(part, currency) if index % 2 else None) for index, part in enumerate(split)
+        ]
+        self._separator = separator
+        # The common "{{field}}" alone (the default description) skips the join of literals.
+        self._single = self._parts[1][1] if len(split) == 3 and not split[0] and not split[2] else None
+
+    def fill(self, topic: RenderableTopic) -> str:
+        if self._single is not None:
+            return self._separator.join(self._single(topic)).strip()
+        return "".join(
+            part if getter is None else self._separator.join(getter(topic)) for part, getter in self._parts
+        ).strip()
+
+
+class Renderer:
+    """One template parsed once, for rendering many topics (a bulk import, a re-render of the taxonomy)."""
+
+    __slots__ = ("_description", "_name", "_path", "_separator")
+
+    def __init__(self, template: OutputTemplate | None, *, currency: str = DEFAULT_CURRENCY) -> None:
+        self._separator = template.separator if template else ""
+        self._name = (
+            _Text(template.name_template, template.separator, currency)
+            if template and template.name_template
+            else None
+        )
+        self._path = [_getter(field, currency) for field in template.path_fields] if template else []
+        self._description = _Text(template.description_template, " > ", currency) if template else None
+
+    def __call__(self, topic: RenderableTopic) -> RenderedSegment:
+        if self._description is None:  # no template
+            return RenderedSegment(name=topic.name, description=topic.description)
+        if self._name is not None:
+            name = self._name.fill(topic)
+        else:
+            parts = [part for getter in self._path for part in getter(topic)]
+            name = self._separator.join(parts) if parts else topic.name
+        return RenderedSegment(name=name or topic.name, description=self._description.fill(topic))
 
 
 def render(
@@ -107,15 +169,7 @@ def render(
 ) -> RenderedSegment:
     """The segment name and description for a topic; without a template, its own name and description.
 
-    Money (`cpm`) is written with the minor units of `currency`, the pushing connection's.
+    Money (`cpm`) is written with the minor units of `currency`, the pushing connection's. For many
+    topics, build one `Renderer` and call it on each.
     """
-    if template is None:
-        return RenderedSegment(name=topic.name, description=topic.description)
-    if template.name_template:
-        name = _fill(template.name_template, topic, template.separator, currency)
-    else:
-        parts = [part for field in template.path_fields for part in _value(topic, field, currency)]
-        name = template.separator.join(parts) if parts else topic.name
-    return RenderedSegment(
-        name=name or topic.name, description=_fill(template.description_template, topic, " > ", currency)
-    )
+    return Renderer(template, currency=currency)(topic)

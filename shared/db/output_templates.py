@@ -1,9 +1,8 @@
-"""Stored output templates (per org, by key) and the rendered names they keep on topics.
+"""Stored output templates (per org, by key), and the lock that keeps the names they render current.
 
-Rendered names live in `tradedesk_*` / `liveramp_*` topic columns for the built-in keys and in
-`platform_outputs[key]` otherwise. Template changes take the org's render lock exclusively and topic
-writes take it shared, so a topic written during a template change is rendered with one or the other,
-never left with a stale name.
+Where rendered names are stored and how they are written is `shared.db.rendered_names`. Template
+changes take the org's render lock exclusively and topic writes take it shared, so a topic written
+during a template change is rendered with one or the other, never left with a stale name.
 """
 
 from __future__ import annotations
@@ -11,19 +10,17 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 import asyncpg
 
 from shared.db.pool import Db, DbConnection
-from shared.output_templates import BUILTIN_KEYS, OutputTemplate, RenderedSegment, render
+from shared.db.rendered_names import clear_rendered, store_rendered
+from shared.output_templates import OutputTemplate
 
 _COLUMNS = "key, path_fields, separator, name_template, description_template, active, created_at, updated_at"
-_TOPIC_COLUMNS = "id, name, parent_category, path, description, external_id, cpm, attributes"
-_BUILTIN_COLUMNS = {key: (f"{key}_name", f"{key}_description") for key in BUILTIN_KEYS}
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,20 +54,6 @@ class StoredTemplate:
             name_template=self.name_template,
             description_template=self.description_template,
         )
-
-
-@dataclass(frozen=True, slots=True)
-class RenderableRow:
-    """The topic fields a template may read."""
-
-    id: uuid.UUID
-    name: str
-    parent_category: str | None
-    path: list[str]
-    description: str
-    external_id: str | None
-    cpm: Decimal | None
-    attributes: dict[str, Any] = field(default_factory=dict)
 
 
 class TemplateExists(Exception):
@@ -251,95 +234,6 @@ async def _refresh(connection: DbConnection, org_id: uuid.UUID, stored: StoredTe
         await clear_rendered(connection, org_id, stored.key)
 
 
-async def renderable_topics(
-    db: Db, org_id: uuid.UUID, topic_ids: Sequence[uuid.UUID] | None, *, after: uuid.UUID | None, limit: int
-) -> list[RenderableRow]:
-    """A page (in id order) of the org's topics, all of them or those with the given ids."""
-    rows = await db.fetch(
-        f"""SELECT {_TOPIC_COLUMNS} FROM topics
-            WHERE org_id = $1 AND ($2::uuid[] IS NULL OR id = ANY($2)) AND ($3::uuid IS NULL OR id > $3)
-            ORDER BY id LIMIT $4""",
-        org_id,
-        list(topic_ids) if topic_ids is not None else None,
-        after,
-        limit,
-    )
-    return [RenderableRow(**dict(row)) for row in rows]
-
-
-async def store_rendered(
-    connection: DbConnection,
-    org_id: uuid.UUID,
-    templates: Sequence[OutputTemplate],
-    topic_ids: Sequence[uuid.UUID] | None,
-    batch: int,
-) -> int:
-    """Render templates onto the org's topics (all, or the given ids), one UPDATE per template and batch."""
-    rendered, after = 0, None
-    while templates:
-        topics = await renderable_topics(connection, org_id, topic_ids, after=after, limit=batch)
-        if not topics:
-            break
-        for template in templates:
-            await _write(connection, org_id, template.key, [(t.id, render(template, t)) for t in topics])
-        rendered += len(topics)
-        after = topics[-1].id
-    return rendered
-
-
-async def _write(
-    connection: DbConnection, org_id: uuid.UUID, key: str, segments: list[tuple[uuid.UUID, RenderedSegment]]
-) -> None:
-    ids = [topic_id for topic_id, _ in segments]
-    names = [segment.name for _, segment in segments]
-    descriptions = [segment.description for _, segment in segments]
-    source = "unnest($2::uuid[], $3::text[], $4::text[]) AS r(id, name, description)"
-    if key in _BUILTIN_COLUMNS:
-        name_column, description_column = _BUILTIN_COLUMNS[key]
-        await connection.execute(
-            f"""UPDATE topics AS t SET {name_column} = r.name, {description_column} = r.description
-                FROM {source}
-                WHERE t.org_id = $1 AND t.id = r.id
-                  AND (t.{name_column}, t.{description_column}) IS DISTINCT FROM (r.name, r.description)""",
-            org_id,
-            ids,
-            names,
-            descriptions,
-        )
-        return
-    await connection.execute(
-        f"""UPDATE topics AS t
-            SET platform_outputs = t.platform_outputs
-                || jsonb_build_object($5::text, jsonb_build_object('name', r.name, 'description', r.description))
-            FROM {source}
-            WHERE t.org_id = $1 AND t.id = r.id
-              AND t.platform_outputs -> $5::text
-                  IS DISTINCT FROM jsonb_build_object('name', r.name, 'description', r.description)""",
-        org_id,
-        ids,
-        names,
-        descriptions,
-        key,
-    )
-
-
-async def clear_rendered(connection: DbConnection, org_id: uuid.UUID, key: str) -> None:
-    """Forget the names a template rendered (it was deactivated or deleted)."""
-    if key in _BUILTIN_COLUMNS:
-        name_column, description_column = _BUILTIN_COLUMNS[key]
-        await connection.execute(
-            f"""UPDATE topics SET {name_column} = NULL, {description_column} = NULL
-                WHERE org_id = $1 AND ({name_column} IS NOT NULL OR {description_column} IS NOT NULL)""",
-            org_id,
-        )
-        return
-    await connection.execute(
-        "UPDATE topics SET platform_outputs = platform_outputs - $2::text WHERE org_id = $1 AND platform_outputs ? $2",
-        org_id,
-        key,
-    )
-
-
 async def render_topics(
     connection: DbConnection, org_id: uuid.UUID, topic_ids: Sequence[uuid.UUID], *, batch: int
 ) -> None:
@@ -349,5 +243,9 @@ async def render_topics(
     """
     if not topic_ids:
         return
-    templates = [stored.template for stored in await list_templates(connection, org_id) if stored.active]
-    await store_rendered(connection, org_id, templates, topic_ids, batch)
+    await store_rendered(connection, org_id, await active_templates(connection, org_id), topic_ids, batch)
+
+
+async def active_templates(db: Db, org_id: uuid.UUID) -> list[OutputTemplate]:
+    """Every active template of the org, by key: what a topic write renders."""
+    return [stored.template for stored in await list_templates(db, org_id) if stored.active]

@@ -1,9 +1,10 @@
-"""The org's taxonomy: topics, with cursor pagination and set-based bulk upserts."""
+"""The org's taxonomy: topics, with cursor pagination and a set-based import (COPY and one merge)."""
 
 from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -11,8 +12,9 @@ from typing import Any
 
 import asyncpg
 
-from shared.db.output_templates import render_topics, take_render_lock
+from shared.db.output_templates import active_templates, take_render_lock
 from shared.db.pool import Db, DbConnection
+from shared.db.rendered_names import NAME_COLUMNS, NameValues
 
 _COLUMNS = (
     "id, org_id, name, parent_category, path, description, external_id, source_connection_id, cpm,"
@@ -55,6 +57,22 @@ class TopicFields:
     cpm: Decimal | None = None
     attributes: dict[str, Any] = field(default_factory=dict)
     source_connection_id: uuid.UUID | None = None
+
+
+_IMPORTED = (
+    "name, parent_category, path, description, external_id, cpm, attributes, source_connection_id, "
+    + ", ".join(NAME_COLUMNS)
+)
+_IMPORTED_CAST = _IMPORTED.replace("attributes", "attributes::jsonb").replace(
+    "platform_outputs", "platform_outputs::jsonb"
+)
+# JSON columns are text here so COPY needs no codec (pool connections encode jsonb, bare ones do not).
+# ON COMMIT DELETE ROWS: each import sees only its own rows, and the table is made once per session.
+_STAGING = """CREATE TEMP TABLE IF NOT EXISTS topics_import (
+    name text, parent_category text, path text[], description text, external_id text, cpm numeric,
+    attributes text, source_connection_id uuid, tradedesk_name text, tradedesk_description text,
+    liveramp_name text, liveramp_description text, platform_outputs text
+) ON COMMIT DELETE ROWS"""
 
 
 def _topic(row: asyncpg.Record) -> Topic:
@@ -137,57 +155,67 @@ async def soft_delete_topic(db: asyncpg.Pool[Any], org_id: uuid.UUID, topic_id: 
     return result.endswith(" 1")
 
 
-async def bulk_upsert_topics(db: Db, org_id: uuid.UUID, topics: list[TopicFields]) -> tuple[int, int]:
-    """Insert or update many topics in one statement, keyed by external id when given.
-
-    Returns (created, updated).
-    """
-    written = await upsert_topics(db, org_id, topics)
-    created = sum(1 for _topic_id, was_created in written if was_created)
-    return created, len(written) - created
-
-
 async def upsert_rendered_topics(
-    connection: DbConnection, org_id: uuid.UUID, topics: list[TopicFields], *, render_batch: int
+    connection: DbConnection, org_id: uuid.UUID, topics: Sequence[TopicFields], *, render_batch: int
 ) -> list[tuple[uuid.UUID, bool]]:
-    """`upsert_topics` that also stores the names the org's active output templates render for them.
+    """`upsert_topics` that also stores the names the org's active output templates render for them,
+    rendered and staged `render_batch` topics at a time.
 
     Runs inside the caller's transaction; call it before that transaction writes other topics.
     """
     await take_render_lock(connection, org_id, exclusive=False)
-    written = await upsert_topics(connection, org_id, topics)
-    await render_topics(connection, org_id, [topic_id for topic_id, _ in written], batch=render_batch)
-    return written
+    names = NameValues(await active_templates(connection, org_id))
+    return await upsert_topics(connection, org_id, topics, names, stage_batch=render_batch)
 
 
-async def upsert_topics(db: Db, org_id: uuid.UUID, topics: list[TopicFields]) -> list[tuple[uuid.UUID, bool]]:
-    """Insert or update many topics in one statement, keyed by external id when given.
+async def upsert_topics(
+    connection: DbConnection,
+    org_id: uuid.UUID,
+    topics: Sequence[TopicFields],
+    names: NameValues | None = None,
+    *,
+    stage_batch: int = 10_000,
+) -> list[tuple[uuid.UUID, bool]]:
+    """Insert or update many topics in one merge, keyed by external id when given; with `names`, the
+    rendered names go into the same rows (the fields a template reads are the ones written).
 
+    The topics are COPYed into a session-local staging table, then merged by one INSERT ... ON CONFLICT:
+    measured faster than `unnest` arrays (bench/README.md, import). Runs inside the caller's transaction.
     Returns (topic id, created) for every topic written.
     """
-    rows = await db.fetch(
-        """INSERT INTO topics (org_id, name, parent_category, path, description, external_id, cpm, attributes,
-                               source_connection_id)
-           SELECT $1, r.name, r.parent_category, ARRAY(SELECT jsonb_array_elements_text(r.path::jsonb)),
-                  r.description, r.external_id, r.cpm, r.attributes::jsonb, r.source_connection_id
-           FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::numeric[], $8::text[],
-                       $9::uuid[])
-                AS r(name, parent_category, path, description, external_id, cpm, attributes, source_connection_id)
-           ON CONFLICT (org_id, external_id) WHERE external_id IS NOT NULL DO UPDATE SET
+    names = names or NameValues([])
+    await connection.execute(_STAGING)
+    for start in range(0, len(topics), stage_batch):
+        # One batch of rendered rows in memory at a time, however many topics the call writes.
+        await connection.copy_records_to_table(
+            "topics_import",
+            columns=_IMPORTED.split(", "),
+            records=[
+                (
+                    t.name,
+                    t.parent_category,
+                    t.path,
+                    t.description,
+                    t.external_id,
+                    t.cpm,
+                    json.dumps(t.attributes),
+                    t.source_connection_id,
+                    *names(t),
+                )
+                for t in topics[start : start + stage_batch]
+            ],
+        )
+    assignments = ",\n".join(["", *names.assignments()])
+    rows = await connection.fetch(
+        f"""INSERT INTO topics (org_id, {_IMPORTED})
+            SELECT $1, {_IMPORTED_CAST} FROM topics_import
+            ON CONFLICT (org_id, external_id) WHERE external_id IS NOT NULL DO UPDATE SET
                 name = EXCLUDED.name, parent_category = EXCLUDED.parent_category, path = EXCLUDED.path,
                 description = EXCLUDED.description, cpm = EXCLUDED.cpm, attributes = EXCLUDED.attributes,
                 source_connection_id = COALESCE(EXCLUDED.source_connection_id, topics.source_connection_id),
-                status = 'active', updated_at = now()
-           RETURNING id, (xmax = 0) AS created""",
+                status = 'active', updated_at = now(){assignments}
+            RETURNING id, (xmax = 0) AS created""",
         org_id,
-        [t.name for t in topics],
-        [t.parent_category for t in topics],
-        [json.dumps(t.path) for t in topics],  # text, not jsonb[]: nested lists would read as 2-D
-        [t.description for t in topics],
-        [t.external_id for t in topics],
-        [t.cpm for t in topics],
-        [json.dumps(t.attributes) for t in topics],
-        [t.source_connection_id for t in topics],
     )
     return [(row["id"], row["created"]) for row in rows]
 

@@ -19,6 +19,7 @@ from services.gateway.schemas import (
     TemplateRenderOut,
 )
 from shared.db import output_templates as repo
+from shared.db import rendered_names
 from shared.db.pool import PgPool
 from shared.output_templates import RenderedSegment, render
 from shared.settings import Settings
@@ -146,7 +147,7 @@ async def preview_template(
     template = stored.template
     if body.topic_ids is not None:
         wanted = list(dict.fromkeys(body.topic_ids))
-        topics = await repo.renderable_topics(pool, org_id, wanted, after=None, limit=len(wanted))
+        topics = await rendered_names.renderable_topics(pool, org_id, wanted, after=None, limit=len(wanted))
         by_id = {topic.id: topic for topic in topics}
         missing = [str(topic_id) for topic_id in wanted if topic_id not in by_id]
         if missing:
