@@ -1,4 +1,4 @@
-"""Gauges of open run work, refreshed by a query on every scrape of the gateway's /metrics.
+"""Gauges of open run work and of the outbox backlog's age, queried on every scrape of /metrics.
 
 Every gateway replica reports the same database-wide figures: aggregate with max(), not sum().
 """
@@ -10,7 +10,7 @@ import asyncio
 import structlog
 from prometheus_client import Gauge
 
-from shared.db.pending_work import pending_work
+from shared.db.pending_work import outbox_oldest_pending_age_s, pending_work
 from shared.db.pool import PgPool
 
 log = structlog.get_logger(__name__)
@@ -22,6 +22,9 @@ ITEMS_LEFT = Gauge(
 OLDEST_AGE = Gauge(
     "activator_open_run_oldest_age_seconds", "Time since the oldest open run was accepted", ["kind"]
 )
+OUTBOX_AGE = Gauge(
+    "activator_outbox_oldest_age_seconds", "Time the oldest outbox row not yet published has waited"
+)
 
 _QUERY_TIMEOUT_S = 2.0
 
@@ -29,7 +32,9 @@ _QUERY_TIMEOUT_S = 2.0
 async def refresh_pending_work(pool: PgPool) -> None:
     """Set the gauges from Postgres; on failure they keep their last values (the scrape still answers)."""
     try:
-        work = await asyncio.wait_for(pending_work(pool), timeout=_QUERY_TIMEOUT_S)
+        async with asyncio.timeout(_QUERY_TIMEOUT_S):
+            work = await pending_work(pool)
+            outbox_age = await outbox_oldest_pending_age_s(pool)
     except Exception as exc:  # a scrape must not fail because Postgres is slow or away
         log.warning("pending_work_failed", error_type=type(exc).__name__)
         return
@@ -37,3 +42,4 @@ async def refresh_pending_work(pool: PgPool) -> None:
         OPEN_RUNS.labels(kind).set(figures.runs)
         ITEMS_LEFT.labels(kind).set(figures.items_left)
         OLDEST_AGE.labels(kind).set(figures.oldest_age_s)
+    OUTBOX_AGE.set(outbox_age)

@@ -1,4 +1,5 @@
-"""Run work waiting for the workers: what autoscaling (KEDA's postgresql trigger) and alerts look at."""
+"""Work waiting in Postgres: open runs for the workers (what autoscaling, KEDA's postgresql trigger,
+reads) and outbox rows for the relay; what the alerts on waiting work look at."""
 
 from __future__ import annotations
 
@@ -34,3 +35,12 @@ async def pending_work(db: Db) -> dict[str, PendingWork]:
         for row in rows
     }
     return {kind: found.get(kind, PendingWork(kind, 0, 0, 0.0)) for kind in ("push", "sync")}
+
+
+async def outbox_oldest_pending_age_s(db: Db) -> float:
+    """Seconds the oldest undispatched outbox row has waited (0 when none waits)."""
+    age: float = await db.fetchval(
+        """SELECT coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8
+           FROM outbox WHERE dispatched_at IS NULL"""
+    )
+    return age
