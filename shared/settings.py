@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from functools import cached_property
 from ipaddress import IPv4Network, IPv6Network, ip_network
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -47,6 +48,18 @@ class Settings(BaseSettings):
     kafka_replication_factor: int = Field(default=1, ge=1)
     kafka_topic_prefix: str = "activator"
     kafka_max_poll_interval_ms: int = 30 * 60 * 1000
+    # How every producer, consumer and admin client authenticates (shared/messaging/kafka_security.py).
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "PLAIN"
+    kafka_sasl_username: str = ""
+    kafka_sasl_password: SecretStr = Field(default=SecretStr(""))
+    kafka_ssl_ca_file: str | None = None
+    kafka_ssl_cert_file: str | None = None
+    kafka_ssl_key_file: str | None = None
+    # Start in any order (shared/messaging/start_order.py): waits for Kafka or Postgres grow up to this.
+    dependency_retry_max_s: float = Field(default=15.0, gt=0)
+    # A worker's /healthz fails when its event loop has not run for this long.
+    worker_stall_s: float = Field(default=30.0, gt=0)
 
     activator_gateway_host: str = "127.0.0.1"
     activator_gateway_port: int = 8080
@@ -96,6 +109,8 @@ class Settings(BaseSettings):
     run_events_poll_interval_s: float = Field(default=0.25, gt=0)
     run_events_max_stream_s: float = Field(default=300.0, gt=0)
     run_view_token_ttl_s: int = Field(default=900, ge=30)
+    # The console's sign-in session (services/gateway/console/): absolute lifetime, then sign in again.
+    console_session_ttl_s: int = Field(default=28_800, ge=60)
     # Retention (shared/db/retention.py), pruned by the gateway; 0 keeps that kind of row forever.
     retention_outbox_s: float = Field(default=86_400.0, ge=0)
     retention_runs_days: float = Field(default=30.0, ge=0)

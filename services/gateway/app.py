@@ -19,6 +19,8 @@ from services.gateway.retention import RetentionPruner
 from services.gateway.routes import (
     connection_test,
     connections,
+    console_schemas,
+    console_session,
     health,
     output_templates,
     push_runs,
@@ -97,6 +99,8 @@ def build_app(settings: Settings) -> FastAPI:
         output_templates.router,
         run_views.router,
         run_history.router,
+        console_session.router,
+        console_schemas.router,
     ):
         app.include_router(router)
     install_ui(app)

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Query, Request
 from faststream.kafka import KafkaBroker
 
+from services.gateway.console.sessions import has_session_cookie, session_org_id
 from services.gateway.problems import Problem
 from services.gateway.view_tokens import verify_with_any
 from shared.db.orgs import org_for_api_key
@@ -37,6 +38,9 @@ Broker = Annotated[KafkaBroker, Depends(_broker)]
 
 
 async def _org_id(request: Request, pool: Pool) -> uuid.UUID:
+    # The console's cookie only when no Authorization header is sent: a Bearer key is always checked as one.
+    if "authorization" not in request.headers and has_session_cookie(request):
+        return await session_org_id(request, pool)
     header = request.headers.get("authorization", "")
     scheme, _, api_key = header.partition(" ")
     if scheme.lower() != "bearer" or not api_key.strip():

@@ -1,0 +1,2 @@
+-- Undo 0011.console-sessions.
+DROP TABLE IF EXISTS console_sessions;
