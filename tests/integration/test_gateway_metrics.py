@@ -8,9 +8,11 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.integration.test_connections_api import custom_api_connection
+from tests.support.deploy_manifests import REPO
 from tests.support.metrics import prometheus_sample
 
 pytestmark = pytest.mark.integration
@@ -65,3 +67,28 @@ async def test_open_run_work_is_reported_per_kind_on_scrape(
     assert prometheus_sample(done, "activator_open_run_items_remaining", kind="push") == pytest.approx(
         prometheus_sample(open_now, "activator_open_run_items_remaining", kind="push") - 750
     )
+
+
+async def test_the_autoscaler_query_counts_open_runs_from_their_index(
+    api: httpx.AsyncClient, pool: asyncpg.Pool[Any]
+) -> None:
+    """What KEDA runs against Postgres every 15 s: it must parse, count open runs, and stay cheap."""
+    documents = yaml.safe_load_all((REPO / "deploy/k8s/base/scaledobjects.yaml").read_text())
+    queries = {
+        document["metadata"]["name"]: document["spec"]["triggers"][0]["metadata"]["query"]
+        for document in documents
+        if document["kind"] == "ScaledObject"
+    }
+    connection = (await api.post("/api/connections", json=custom_api_connection())).json()
+    before = await pool.fetchval(queries["push-worker"])
+    await pool.execute(
+        """INSERT INTO runs (org_id, connection_id, kind, status, accepted_at)
+           SELECT org_id, id, 'push', 'queued', now() FROM platform_connections WHERE id = $1""",
+        uuid.UUID(connection["id"]),
+    )
+    assert await pool.fetchval(queries["push-worker"]) == before + 1
+    async with pool.acquire() as db, db.transaction():
+        await db.execute("SET LOCAL enable_seqscan = off")  # a test database is small enough to seq-scan
+        plan = "\n".join(row[0] for row in await db.fetch(f"EXPLAIN {queries['sync-worker']}"))
+    # Either partial index of unfinished runs serves it: the cost follows the open runs, not the history.
+    assert "runs_open_work" in plan or "runs_connection_leases" in plan, plan

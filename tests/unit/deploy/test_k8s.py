@@ -19,8 +19,7 @@ import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
 import yaml
 
-from services.gateway.consumer_lag import WORKER_TOPICS
-from shared.settings import Settings
+from shared.db.pending_work import OPEN_WORK
 from tests.support.deploy_manifests import REPO, activator_command, as_mapping, unknown_env_names
 
 K8S = REPO / "deploy" / "k8s"
@@ -32,24 +31,9 @@ WORKERS = ("push-worker", "sync-worker", "status-recorder", "intake")
 SCALED = {"push-worker": "PUSH_RUNS_IN_PARALLEL", "sync-worker": "SYNC_RUNS_IN_PARALLEL"}
 SECRET_NAME = "activator-secrets"
 SECRET_KEYS = ("DATABASE_URL", "CREDENTIALS_ENCRYPTION_KEY")
-# Trigger metadata KEDA's kafka scaler reads (pkg/scalers/kafka_scaler.go); a misspelt key is ignored.
-KAFKA_TRIGGER_KEYS = {
-    "bootstrapServers",
-    "bootstrapServersFromEnv",
-    "consumerGroup",
-    "topic",
-    "lagThreshold",
-    "activationLagThreshold",
-    "offsetResetPolicy",
-    "allowIdleConsumers",
-    "excludePersistentLag",
-    "scaleToZeroOnInvalidOffset",
-    "limitToPartitionsWithLag",
-    "partitionLimitation",
-    "version",
-    "sasl",
-    "tls",
-}
+# Trigger metadata KEDA's postgresql scaler reads (pkg/scalers/postgresql_scaler.go); a misspelt key is
+# ignored. The connection comes from the TriggerAuthentication, never from the metadata.
+POSTGRES_TRIGGER_KEYS = {"query", "targetQueryValue", "activationTargetQueryValue"}
 # uvicorn's timeout_graceful_shutdown in services/cli.py, plus the gateway's preStop sleep.
 GATEWAY_SHUTDOWN_S = 20 + 5
 
@@ -218,9 +202,10 @@ def test_configuration_names_only_settings_activator_reads(rendered: tuple[Resou
             )
 
 
-def test_scaled_objects_scale_the_command_workers_on_their_consumer_lag(
+def test_scaled_objects_scale_the_command_workers_on_their_open_run_work(
     rendered: tuple[Resource, ...],
 ) -> None:
+    """A command only opens its run: what a worker has to do is the open runs in Postgres, not Kafka lag."""
     config = _config(rendered)
     partitions = int(config["KAFKA_PARTITIONS"])
     deployments = _kind(rendered, "Deployment")
@@ -230,29 +215,31 @@ def test_scaled_objects_scale_the_command_workers_on_their_consumer_lag(
         assert scaled_object["apiVersion"] == "keda.sh/v1alpha1"
         spec = scaled_object["spec"]
         assert spec["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": name}
-        # Members beyond the partition count would sit idle in the group.
+        # Members beyond the partition count would sit idle in the command topic's group.
         assert 1 <= spec["minReplicaCount"] <= spec["maxReplicaCount"] <= partitions, name
         assert "replicas" not in deployments[name]["spec"], (
             f"{name}'s replicas field would fight KEDA on every apply"
         )
         (trigger,) = spec["triggers"]
-        assert trigger["type"] == "kafka"
+        assert trigger["type"] == "postgresql"
         metadata = trigger["metadata"]
         # The CRD types every metadata value as a string: an unquoted 4 is refused by the API server.
         assert all(isinstance(value, str) for value in metadata.values()), name
-        assert set(metadata) <= KAFKA_TRIGGER_KEYS, set(metadata) - KAFKA_TRIGGER_KEYS
-        # The group and topic the worker itself uses with the overlay's prefix.
-        worker_settings = Settings.model_construct(kafka_topic_prefix=config["KAFKA_TOPIC_PREFIX"])
-        assert metadata["consumerGroup"] == worker_settings.consumer_group(name)
-        assert metadata["topic"] == worker_settings.topic(WORKER_TOPICS[name])
-        assert metadata["bootstrapServersFromEnv"] in config, "KEDA resolves it from the worker's environment"
-        assert metadata["allowIdleConsumers"] == "false"
-        assert metadata["offsetResetPolicy"] == "earliest", (
-            "the workers start a new group from the earliest offset"
+        assert set(metadata) <= POSTGRES_TRIGGER_KEYS, set(metadata) - POSTGRES_TRIGGER_KEYS
+        query = " ".join(metadata["query"].split())
+        kind = name.removesuffix("-worker")
+        assert query == f"SELECT count(*) FROM runs WHERE kind = '{kind}' AND {OPEN_WORK}", (
+            "the ScaledObject counts what the executor calls an open run"
         )
-        assert metadata["lagThreshold"] == config[SCALED[name]], (
-            "one replica carries the runs it drives at once"
-        )
+        assert metadata["targetQueryValue"] == config[SCALED[name]], "one replica drives that many runs"
+        assert _authentication_reads_the_database_secret(rendered, trigger["authenticationRef"]["name"])
+
+
+def _authentication_reads_the_database_secret(resources: tuple[Resource, ...], name: str) -> bool:
+    authentication = _kind(resources, "TriggerAuthentication")[name]
+    assert authentication["apiVersion"] == "keda.sh/v1alpha1"
+    (target,) = authentication["spec"]["secretTargetRef"]
+    return bool(target == {"parameter": "connection", "name": SECRET_NAME, "key": "DATABASE_URL"})
 
 
 def test_disruption_budgets_cover_every_service_without_blocking_drains(
