@@ -26,6 +26,7 @@ _PLATFORM_SETTINGS = {
     "processing_delay_s": Platform.TRADEDESK,
     "approval_delay_s": Platform.TRADEDESK,
     "token_ttl_s": Platform.LIVERAMP,
+    "review_delay_s": Platform.LIVERAMP,
 }
 
 
@@ -83,7 +84,9 @@ def build_admin_router(state: MockState) -> APIRouter:
                 raise _invalid(f"{knob} applies to {owner.value} only")
         state.platforms[platform].faults.install(spec)
         if spec.expire_tokens:
-            state.liveramp.tokens.clear()
+            # Expired, not forgotten: LiveRamp answers an expired token with 403.
+            for grant in state.liveramp.tokens.values():
+                grant.expires_at = 0.0
         return JSONResponse(_faults_view(state, platform))
 
     @router.get("/faults/{platform_name}")
@@ -107,11 +110,14 @@ def build_admin_router(state: MockState) -> APIRouter:
             state.tradedesk.approval_delay_s = settings.approval_delay_s
         if settings.token_ttl_s is not None:
             state.liveramp.token_ttl_s = settings.token_ttl_s
+        if settings.review_delay_s is not None:
+            state.liveramp.review_delay_s = settings.review_delay_s
         return JSONResponse(
             {
                 "processing_delay_s": state.tradedesk.processing_delay_s,
                 "approval_delay_s": state.tradedesk.approval_delay_s,
                 "token_ttl_s": state.liveramp.token_ttl_s,
+                "review_delay_s": state.liveramp.review_delay_s,
             }
         )
 

@@ -15,13 +15,14 @@ class TenantRegistration(BaseModel):
 
 
 class PlatformSettings(BaseModel):
-    """Knobs of one platform's behaviour (not faults): TTD's batch and approval delays, LiveRamp's token lifetime."""
+    """Knobs of one platform's behaviour (not faults): TTD's batch and approval delays, LiveRamp's token lifetime and review."""
 
     model_config = ConfigDict(extra="forbid")
 
     processing_delay_s: float | None = Field(default=None, ge=0)
     approval_delay_s: float | None = Field(default=None, ge=0)
     token_ttl_s: int | None = Field(default=None, ge=1)
+    review_delay_s: float | None = Field(default=None, ge=0)
 
 
 class DmpRecords(BaseModel):

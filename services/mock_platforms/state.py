@@ -92,7 +92,11 @@ class LiveRampStore:
     org_of_segment: dict[str, str] = field(default_factory=dict)
     by_client_reference: dict[tuple[str, str], str] = field(default_factory=dict)
     tokens: dict[str, TokenGrant] = field(default_factory=dict)
-    token_ttl_s: int = 3600
+    # LiveRamp's documented example token lives 600 s.
+    token_ttl_s: int = 600
+    # New segments sit in LiveRamp's privacy review this long (1-2 business days in production).
+    review_delay_s: float = 0.0
+    created_at: dict[str, float] = field(default_factory=dict)
     next_id: int = 100_001
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Literal
 from urllib.parse import quote
 
 from pydantic import Field
@@ -19,13 +20,20 @@ from shared.connectors.protocol import (
     ConnectionTestResult,
     CreateSegmentParams,
     PlatformSegment,
+    SegmentConfirmation,
     UpdateSegmentParams,
 )
 from shared.connectors.rest_segment import get_rest_segment
 
 _SEGMENTS = "/v1/segments"
-# Read-only probe: a 404 for it proves the token and the org id are accepted.
-_PROBE_ID = "activator-connection-test"
+# Read-only probe: a 404 for it proves the token and the org id are accepted (ids are integers).
+_PROBE_ID = "0"
+# Where a segment stands in LiveRamp's privacy review, from its status.
+_REVIEW_STATES: dict[str, Literal["active", "failed"]] = {
+    "ACTIVE": "active",
+    "REJECTED": "failed",
+    "DISABLED": "failed",
+}
 
 
 class LiveRampConfig(OutboundConfig):
@@ -84,6 +92,23 @@ class LiveRampClient:
     async def get_segment(self, platform_segment_id: str) -> PlatformSegment | None:
         """GET the segment; None on 404."""
         return await get_rest_segment(self._http, self._segment_path(platform_segment_id))
+
+    async def confirm(self, platform_segment_ids: Sequence[str]) -> dict[str, SegmentConfirmation]:
+        """Read each new segment once: `pending` while LiveRamp's privacy review (1-2 business days) runs."""
+        confirmed: dict[str, SegmentConfirmation] = {}
+        for segment_id in platform_segment_ids:
+            found = await self.get_segment(segment_id)
+            if found is None:
+                confirmed[segment_id] = SegmentConfirmation(
+                    state="failed", message="segment no longer exists"
+                )
+                continue
+            state: Literal["active", "pending", "failed"] = _REVIEW_STATES.get(
+                found.status.upper(), "pending"
+            )
+            message = None if state == "active" else f"LiveRamp status {found.status}"
+            confirmed[segment_id] = SegmentConfirmation(state=state, message=message)
+        return confirmed
 
     async def aclose(self) -> None:
         """Close the HTTP pool."""

@@ -17,6 +17,7 @@ from shared.connectors import (
     UpdateSegmentParams,
     create_platform_client,
 )
+from shared.connectors.protocol import ConfirmingPlatformClient
 from tests.unit.connectors.connector_fakes import FakeSleep, ScriptedPlatform
 
 BASE = "http://127.0.0.1:8090/liveramp"
@@ -45,6 +46,7 @@ class FakeLiveRamp:
     def __init__(self) -> None:
         self.tokens: list[str] = []
         self.segments: dict[str, dict[str, Any]] = {}
+        self.expired: set[str] = set()
         self.server = ScriptedPlatform(self.handle)
 
     def handle(self, request: httpx.Request) -> httpx.Response:
@@ -57,6 +59,8 @@ class FakeLiveRamp:
             return httpx.Response(
                 200, json={"access_token": self.tokens[-1], "token_type": "Bearer", "expires_in": 3600}
             )
+        if request.headers.get("Authorization") in {f"Bearer {token}" for token in self.expired}:
+            return httpx.Response(403, json={"error": "invalid_token"})  # LiveRamp's expiry answer
         if request.headers.get("Authorization") != f"Bearer {self.tokens[-1] if self.tokens else ''}":
             return httpx.Response(401, json={"error": "invalid_token"})
         if request.headers.get("LR-Org-Id") != "org-7":
@@ -149,3 +153,28 @@ async def test_connection_test_proves_token_and_org(fake_sleep: FakeSleep) -> No
     assert bad.error == "HTTP 401: invalid_client"
     assert "wrong" not in (bad.error or "")
     assert liveramp.segments == {}
+
+
+async def test_a_token_answered_403_as_expired_is_renewed_once(fake_sleep: FakeSleep) -> None:
+    liveramp = FakeLiveRamp()
+    client = client_for(liveramp, fake_sleep)
+    segment_id = await client.create_segment(PARAMS)
+    liveramp.expired.add(liveramp.tokens[-1])
+    assert await client.get_segment(segment_id) is not None
+    assert len(liveramp.tokens) == 2
+
+
+async def test_confirm_reports_segments_in_review_as_pending(fake_sleep: FakeSleep) -> None:
+    liveramp = FakeLiveRamp()
+    client = client_for(liveramp, fake_sleep)
+    assert isinstance(client, ConfirmingPlatformClient)
+    reviewed = await client.create_segment(PARAMS)
+    waiting = await client.create_segment(PARAMS.model_copy(update={"external_key": "k2"}))
+    liveramp.segments[waiting]["status"] = "IN_REVIEW"
+    confirmed = await client.confirm([reviewed, waiting, "lr-seg-404"])
+    assert {key: found.state for key, found in confirmed.items()} == {
+        reviewed: "active",
+        waiting: "pending",
+        "lr-seg-404": "failed",
+    }
+    assert confirmed[waiting].message == "LiveRamp status IN_REVIEW"

@@ -50,7 +50,7 @@ async def test_client_credentials_grant(liveramp: httpx.AsyncClient) -> None:
     body = response.json()
     assert response.status_code == 200
     assert body["token_type"] == "Bearer"
-    assert body["expires_in"] == 3600
+    assert body["expires_in"] == 600  # as in LiveRamp's documented example
     assert body["access_token"]
     assert body["scope"] == "s"
     assert response.headers["cache-control"] == "no-store"
@@ -129,9 +129,10 @@ async def test_create_is_idempotent_on_client_reference(liveramp: httpx.AsyncCli
         "id": body["id"],
         "name": "Auto Intenders",
         "description": "In market for a car",
-        "status": "ACTIVE",
+        "status": "ACTIVE",  # review_delay_s is 0 by default
         "pricing": {"cpm": 1.5, "currency": "USD"},
     }
+    assert isinstance(body["id"], int)
     assert (again.status_code, again.json()) == (200, body)
     stats = (await liveramp.get("/admin/stats/liveramp")).json()
     assert (stats["segments"], stats["creates_by_key"]) == (1, {"topic-1": 2})
@@ -177,7 +178,8 @@ async def test_token_expires_after_expires_in(liveramp: httpx.AsyncClient, clock
     assert (await liveramp.get(f"/liveramp/v1/segments/{segment_id}", headers=headers)).status_code == 200
     clock.advance(1)
     expired = await liveramp.get(f"/liveramp/v1/segments/{segment_id}", headers=headers)
-    assert (expired.status_code, expired.json()["error"]) == (401, "invalid_token")
+    # LiveRamp: "fetch a new token if you receive a 403 status code for token expiration".
+    assert (expired.status_code, expired.json()["error"]) == (403, "invalid_token")
 
 
 async def test_expire_tokens_fault_invalidates_issued_tokens_only(liveramp: httpx.AsyncClient) -> None:
@@ -185,5 +187,28 @@ async def test_expire_tokens_fault_invalidates_issued_tokens_only(liveramp: http
     await liveramp.put("/admin/faults/liveramp", json={"expire_tokens": True})
     refused = await liveramp.post("/liveramp/v1/segments", json=SEGMENT, headers=old)
     fresh = await liveramp.post("/liveramp/v1/segments", json=SEGMENT, headers=await api_headers(liveramp))
-    assert refused.status_code == 401
+    assert refused.status_code == 403
     assert fresh.status_code == 201
+
+
+async def test_a_new_segment_is_in_review_until_the_review_delay_passes(
+    liveramp: httpx.AsyncClient, clock: FakeClock
+) -> None:
+    await liveramp.put("/admin/settings/liveramp", json={"review_delay_s": 30})
+    headers = await api_headers(liveramp)
+    created = (await liveramp.post("/liveramp/v1/segments", json=SEGMENT, headers=headers)).json()
+    path = f"/liveramp/v1/segments/{created['id']}"
+    clock.advance(29)
+    in_review = (await liveramp.get(path, headers=headers)).json()
+    clock.advance(1)
+    reviewed = (await liveramp.get(path, headers=headers)).json()
+    assert (created["status"], in_review["status"], reviewed["status"]) == (
+        "IN_REVIEW",
+        "IN_REVIEW",
+        "ACTIVE",
+    )
+
+
+async def test_segment_ids_in_paths_are_integers(liveramp: httpx.AsyncClient) -> None:
+    response = await liveramp.get("/liveramp/v1/segments/not-a-number", headers=await api_headers(liveramp))
+    assert (response.status_code, response.json()["error"]) == (400, "invalid_request")
