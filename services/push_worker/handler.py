@@ -84,7 +84,7 @@ async def _step(command: PushCommand, deps: PushDependencies) -> None:
         if time.monotonic() > deadline:
             raise StepNotYet(f"run {command.run_id}: the connection's lease stayed taken")
         await asyncio.sleep(_STEP_WAIT_POLL_S)
-    async with LeaseKeeper(deps.pool, lease, settings.run_lease_ttl_s) as keeper:
+    async with LeaseKeeper(deps.pool, lease, settings.run_lease_ttl_s, "push") as keeper:
         await work_push_slice(
             keeper, deps, SliceBudget(batches=1, seconds=float("inf")), step=command.batch_index or 0
         )

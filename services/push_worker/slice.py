@@ -49,6 +49,8 @@ class SliceLease(Protocol):
 
     async def finish(self) -> None: ...
 
+    async def contended(self) -> bool: ...
+
 
 class RunRecords(Protocol):
     """What a slice reads and writes besides the platform: cancel, ledger, events, the run's end."""
@@ -110,17 +112,16 @@ class PushSlice:
             while True:
                 refused = self._refusal or self._slots.rejected
                 over_budget = planned >= self._budget.batches or time.monotonic() >= deadline
-                leaving = self._stopping.is_set() or self._lease.lost
-                if refused is None and (over_budget or leaving):
-                    if not await self._drain(keep=0):
+                if refused is None and (over_budget or self._leaving):
+                    boundary = await self._boundary(batches, planned)
+                    if boundary == "go on":
+                        planned, deadline = 0, time.monotonic() + self._budget.seconds
+                        continue
+                    if boundary == "leave":
                         return
-                    if not leaving and (self._refusal or self._slots.rejected) is not None:
-                        continue  # refused in the last batches: end the run now, without the platform
-                    if await batches.next_batch() is not None:
-                        if leaving:
-                            self._log.info("push_run_handed_over", batches_recorded=planned)
-                        return  # handed back at a batch boundary; the cursor says where to resume
-                    break  # the run's last batch was also the slice's last
+                    if boundary == "end":
+                        break
+                    continue  # refused in the last batches: end the run now, without the platform
                 if await self._records.cancel_requested():
                     await self._drain(keep=0)
                     await self._records.finish(cancelled=True)
@@ -139,6 +140,25 @@ class PushSlice:
                 flight.task.cancel()
             await asyncio.gather(*(flight.task for flight in self._in_flight), return_exceptions=True)
         await self._close()
+
+    @property
+    def _leaving(self) -> bool:
+        return self._stopping.is_set() or self._lease.lost
+
+    async def _boundary(self, batches: BatchSource, planned: int) -> str:
+        """At the budget or a stop: `go on` (nobody waits), `leave` (the run is handed back), `end` (its
+        last batch was this slice's last) or `refused` (a refusal came in with the last batches)."""
+        if not self._leaving and not await self._lease.contended():
+            return "go on"
+        if not await self._drain(keep=0):
+            return "leave"
+        if not self._leaving and (self._refusal or self._slots.rejected) is not None:
+            return "refused"
+        if await batches.next_batch() is None:
+            return "end"
+        if self._leaving:
+            self._log.info("push_run_handed_over", batches_recorded=planned)
+        return "leave"  # the cursor says where to resume
 
     async def _push(
         self, items: list[PlannedItem], cursor: PushCursor, refused: PlatformError | None

@@ -120,6 +120,9 @@ async def work_sync_auto_slice(keeper: LeaseKeeper, deps: SyncDependencies) -> N
     """An auto run's slice: RUN_SLICE_PAGES pages, then the run goes back in line (a stop hands it over)."""
     try:
         await work_sync_slice(keeper, deps, pages=deps.settings.run_slice_pages)
+        # Nobody waits behind it: the run goes on without giving its lease back.
+        while not keeper.released and not keeper.lost and not await keeper.contended():
+            await work_sync_slice(keeper, deps, pages=deps.settings.run_slice_pages)
     except ShutdownInterrupted:
         return  # the checkpoint is where the next holder resumes; the executor gives the run back
 
@@ -142,7 +145,7 @@ async def handle_sync(work: SyncCommand | SyncStep, deps: SyncDependencies) -> b
         if time.monotonic() > deadline:
             raise StepNotYet(f"run {work.run_id}: the connection's lease stayed taken")
         await asyncio.sleep(_STEP_WAIT_POLL_S)
-    async with LeaseKeeper(deps.pool, lease, settings.run_lease_ttl_s) as keeper:
+    async with LeaseKeeper(deps.pool, lease, settings.run_lease_ttl_s, "sync") as keeper:
         state = await sync_runs.sync_run_state(deps.pool, work.run_id)
         pages_done = state.checkpoint.page if state is not None and state.checkpoint is not None else None
         if (

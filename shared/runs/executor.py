@@ -24,9 +24,10 @@ _DB_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
 class LeaseKeeper:
     """Renews a held lease every third of its lifetime; `lost` once another holder may have it."""
 
-    def __init__(self, pool: PgPool, lease: Lease, ttl_s: float) -> None:
+    def __init__(self, pool: PgPool, lease: Lease, ttl_s: float, kind: str) -> None:
         self._pool = pool
         self.lease = lease
+        self._kind = kind
         self._ttl_s = ttl_s
         self.lost = False
         self.released = False
@@ -51,6 +52,10 @@ class LeaseKeeper:
                 log.warning(
                     "lease_renewal_failed", run_id=str(self.lease.run_id), error_type=type(exc).__name__
                 )
+
+    async def contended(self) -> bool:
+        """Whether another connection's run waits for a slice: without one, a slice may go on."""
+        return await leases.others_waiting(self._pool, self.lease, self._kind)
 
     async def save(self, cursor: dict[str, object]) -> bool:
         """Move the resume point; False (and `lost`) when the lease is gone."""
@@ -139,7 +144,7 @@ class RunExecutor:
         bound = log.bind(
             run_id=str(lease.run_id), connection_id=str(lease.connection_id), kind=self._settings.kind
         )
-        async with LeaseKeeper(self._pool, lease, self._settings.lease_ttl_s) as keeper:
+        async with LeaseKeeper(self._pool, lease, self._settings.lease_ttl_s, self._settings.kind) as keeper:
             try:
                 await self._work(keeper)
             except Exception as exc:

@@ -119,6 +119,19 @@ async def claim_run(pool: PgPool, run_id: uuid.UUID, kind: str, ttl_s: float) ->
         return None if row is None else await _take(connection, row, ttl_s, kind, step=True)
 
 
+async def others_waiting(db: Db, lease: Lease, kind: str) -> bool:
+    """Whether another connection's open run of `kind` waits for a slice (else a slice may go on)."""
+    waiting: bool = await db.fetchval(
+        f"""SELECT EXISTS (
+               SELECT 1 FROM runs WHERE kind = $2 AND mode = 'auto' AND accepted_at IS NOT NULL AND {_OPEN}
+                 AND connection_id <> $3 AND (lease_expires_at IS NULL OR lease_expires_at < now()))""",
+        TERMINAL_STATUS_VALUES,
+        kind,
+        lease.connection_id,
+    )
+    return waiting
+
+
 async def renew(db: Db, lease: Lease, ttl_s: float) -> bool:
     """Extend the lease (and the run's heartbeat); False when it was lost to another holder."""
     result: str = await db.execute(

@@ -161,7 +161,7 @@ async def drive(world: World, work: SyncCommand | SyncStep) -> None:
         return
     ttl = world.settings.run_lease_ttl_s
     while (lease := await leases.claim_run(world.pool, work.run_id, "sync", ttl)) is not None:
-        async with LeaseKeeper(world.pool, lease, ttl) as keeper:
+        async with LeaseKeeper(world.pool, lease, ttl, "sync") as keeper:
             try:
                 await work_sync_auto_slice(keeper, world.deps)
             finally:

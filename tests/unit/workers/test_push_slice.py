@@ -52,10 +52,11 @@ class Batches:
 
 
 class Lease:
-    def __init__(self, *, lose_after: int | None = None) -> None:
+    def __init__(self, *, lose_after: int | None = None, contended: bool = True) -> None:
         self.saved: list[int] = []
         self.finished = False
         self._lose_after = lose_after
+        self._contended = contended
 
     @property
     def lost(self) -> bool:
@@ -69,6 +70,9 @@ class Lease:
 
     async def finish(self) -> None:
         self.finished = True
+
+    async def contended(self) -> bool:
+        return self._contended
 
 
 class Records:
@@ -165,6 +169,13 @@ async def test_a_slice_at_its_budget_hands_the_run_back_unfinished() -> None:
     assert lease.saved == [1, 2]
     assert len(platform.created) == 6
     assert (records.ended, lease.finished) == (None, False)
+
+
+async def test_a_slice_nobody_waits_behind_goes_on_past_its_budget() -> None:
+    lease, _records, platform = await _slice(Batches(5), budget=2, lease=Lease(contended=False))
+    assert lease.saved == [1, 2, 3, 4, 5]
+    assert len(platform.created) == 15
+    assert lease.finished
 
 
 async def test_a_slice_whose_budget_ends_with_the_run_finishes_it() -> None:
