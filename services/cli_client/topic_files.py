@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,15 +27,35 @@ class TopicFileError(ValueError):
     """The file cannot be read as topics; the message says where."""
 
 
-def read_topics(path: Path) -> list[dict[str, Any]]:
-    """The topics of a `.csv` or `.json` file (by extension)."""
-    text = path.read_text(encoding="utf-8-sig")
-    if path.suffix.lower() == ".csv":
-        return topics_from_csv(text)
-    if path.suffix.lower() == ".json":
-        return topics_from_json(text)
-    msg = f"{path.name}: give a .csv or .json file"
-    raise TopicFileError(msg)
+class TopicChunks:
+    """A file's topics in chunks of `size`, read while the previous chunk is sent, so a CSV of a
+    million rows never sits in memory whole. `position` and `total` are bytes, for a progress bar.
+
+    JSON has no streaming parser in the standard library: a `.json` file is read whole (the format
+    for small hand-written imports; large taxonomies come as CSV).
+    """
+
+    def __init__(self, path: Path, size: int) -> None:
+        if path.suffix.lower() not in {".csv", ".json"}:
+            msg = f"{path.name}: give a .csv or .json file"
+            raise TopicFileError(msg)
+        self.path, self.size = path, size
+        self.total = path.stat().st_size
+        self.position = 0
+
+    def __iter__(self) -> Iterator[list[dict[str, Any]]]:
+        if self.path.suffix.lower() == ".json":
+            topics = topics_from_json(self.path.read_text(encoding="utf-8-sig"))
+            self.position = self.total
+            for start in range(0, len(topics), self.size):
+                yield topics[start : start + self.size]
+            return
+        with self.path.open("rb") as raw, io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as text:
+            rows = csv_rows(text)
+            while chunk := list(itertools.islice(rows, self.size)):
+                self.position = raw.tell()  # the reader's read-ahead: close enough for progress
+                yield chunk
+        self.position = self.total
 
 
 def topics_from_json(text: str) -> list[dict[str, Any]]:
@@ -51,9 +73,14 @@ def topics_from_json(text: str) -> list[dict[str, Any]]:
 
 
 def topics_from_csv(text: str) -> list[dict[str, Any]]:
-    """One topic per row; columns name, parent_category, path (`A > B`), description, external_id, cpm
-    and `attributes.<key>`; empty cells are left out."""
-    reader = csv.DictReader(io.StringIO(text))
+    """Every topic of a CSV text (see `csv_rows`)."""
+    return list(csv_rows(io.StringIO(text)))
+
+
+def csv_rows(lines: Iterable[str]) -> Iterator[dict[str, Any]]:
+    """One topic per row, as read; columns name, parent_category, path (`A > B`), description,
+    external_id, cpm and `attributes.<key>`; empty cells are left out."""
+    reader = csv.DictReader(lines)
     headers = reader.fieldnames or []
     unknown = [h for h in headers if _key(h) not in _COLUMNS and not h.strip().startswith("attributes.")]
     if unknown:
@@ -62,7 +89,7 @@ def topics_from_csv(text: str) -> list[dict[str, Any]]:
     if "name" not in {_key(h) for h in headers}:
         msg = "the CSV has no name column"
         raise TopicFileError(msg)
-    return [_row(row) for row in reader]
+    return (_row(row) for row in reader)
 
 
 def _key(header: str) -> str:

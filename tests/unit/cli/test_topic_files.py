@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from services.cli_client.sse import SseParser
-from services.cli_client.topic_files import TopicFileError, locate, topics_from_csv, topics_from_json
+from services.cli_client.topic_files import (
+    TopicChunks,
+    TopicFileError,
+    locate,
+    topics_from_csv,
+    topics_from_json,
+)
 
 CSV = """name,parent_category,path,description,external_id,cpm,attributes.country,attributes.reach
 Auto Intenders,Automotive,Automotive > Auto Intenders,Car shoppers,auto-001,1.75,DE,120000
@@ -73,3 +82,36 @@ def test_server_sent_events_are_parsed_with_their_ids_and_comments_skipped() -> 
         ("run", '{"a":1}', "abc.3"),
         ("message", "x", "abc.3"),
     ]
+
+
+def test_a_csv_is_read_in_chunks_of_the_batch_size_as_they_are_sent(tmp_path: Path) -> None:
+    rows = "".join(f"Topic {index},t-{index}\n" for index in range(25_000))
+    path = tmp_path / "big.csv"
+    path.write_text("name,external_id\n" + rows)
+    chunks = TopicChunks(path, 10_000)
+    assert chunks.total == path.stat().st_size
+    iterator = iter(chunks)
+    first = next(iterator)
+    # Lazy: the first batch is handed over before the rest of the file is read.
+    assert len(first) == 10_000
+    assert first[0] == {"name": "Topic 0", "externalId": "t-0"}
+    assert 0 < chunks.position < chunks.total
+    rest = list(iterator)
+    assert [len(chunk) for chunk in rest] == [10_000, 5_000]
+    assert rest[-1][-1] == {"name": "Topic 24999", "externalId": "t-24999"}
+    assert chunks.position == chunks.total
+
+
+def test_json_files_are_chunked_too_and_other_extensions_refused(tmp_path: Path) -> None:
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps({"topics": [{"name": f"T{index}"} for index in range(5)]}))
+    assert [len(chunk) for chunk in TopicChunks(path, 2)] == [2, 2, 1]
+    with pytest.raises(TopicFileError, match=r"give a \.csv or \.json file"):
+        TopicChunks(tmp_path / "t.xlsx", 2)
+
+
+def test_a_bad_csv_header_is_refused_when_the_first_chunk_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text("name,colour\nA,red\n")
+    with pytest.raises(TopicFileError, match="unknown column 'colour'"):
+        next(iter(TopicChunks(path, 10)))
