@@ -93,6 +93,7 @@ class Settings(BaseSettings):
     run_slice_s: float = Field(default=5.0, gt=0)
     run_slice_pages: int = Field(default=10, ge=1)
     run_poll_interval_s: float = Field(default=0.25, gt=0)
+    run_max_slice_failures: int = Field(default=5, ge=1)
     sync_count_wait_s: float = Field(default=2.0, ge=0)
     stuck_run_timeout_s: float = 300.0
     stuck_run_check_interval_s: float = 30.0

@@ -43,7 +43,7 @@ class RunSupervisor:
             for run in stalled:
                 if run.redeliveries >= settings.stuck_run_max_redeliveries:
                     reason = (
-                        f"worker lost: no heartbeat for {settings.stuck_run_timeout_s:.0f}s "
+                        f"no worker took the run's command for {settings.stuck_run_timeout_s:.0f}s "
                         f"after {run.redeliveries} redeliveries"
                     )
                     await repo.fail_run(connection, run.id, reason)

@@ -9,7 +9,7 @@ import time
 import structlog
 
 from services.push_worker.reader import PlanReader, PushCursor
-from services.push_worker.run_setup import PushDependencies, RunRef, open_run, started_event
+from services.push_worker.run_setup import PushDependencies, RunRef, finish_run, open_run, started_event
 from services.push_worker.slice import PushSlice, SliceBudget
 from shared.db.runs import get_run_by_id
 from shared.messages import PushCommand, RunMode
@@ -53,6 +53,13 @@ async def work_push_slice(
         await PushSlice(keeper, opened, opened.target(), budget, deps.stopping).run(reader)
     finally:
         await opened.close()
+
+
+async def give_up_push(keeper: LeaseKeeper, deps: PushDependencies, reason: str) -> None:
+    """Fail a run whose slices kept raising, with the reason (the recorder closes it)."""
+    lease = keeper.lease
+    await finish_run(deps, RunRef(lease.run_id, lease.org_id), failed_reason=reason)
+    await keeper.finish()
 
 
 def slice_budget(deps: PushDependencies) -> SliceBudget:

@@ -7,7 +7,7 @@ from typing import Any
 from faststream import AckPolicy, FastStream
 from pydantic import ValidationError
 
-from services.push_worker.handler import handle_push, slice_budget, work_push_slice
+from services.push_worker.handler import give_up_push, handle_push, slice_budget, work_push_slice
 from services.push_worker.run_setup import PushDependencies
 from shared.connections.clients import build_platform_client
 from shared.connectors.deps import SegmentLookup
@@ -39,7 +39,9 @@ def build_push_worker(settings: Settings) -> FastStream:
     async def work_slice(keeper: LeaseKeeper, deps: PushDependencies) -> None:
         await work_push_slice(keeper, deps, slice_budget(deps))
 
-    slices = RunSlices(settings, kind="push", slots=settings.push_runs_in_parallel, work=work_slice)
+    slices = RunSlices(
+        settings, kind="push", slots=settings.push_runs_in_parallel, work=work_slice, give_up=give_up_push
+    )
 
     async def fail_dead_lettered_run(record: Any, error: BaseException) -> None:
         # A command that will never be processed must not leave its run `running` forever.

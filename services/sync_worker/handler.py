@@ -127,6 +127,14 @@ async def work_sync_auto_slice(keeper: LeaseKeeper, deps: SyncDependencies) -> N
         return  # the checkpoint is where the next holder resumes; the executor gives the run back
 
 
+async def give_up_sync(keeper: LeaseKeeper, deps: SyncDependencies, reason: str) -> None:
+    """Fail a run whose slices kept raising, with the reason."""
+    lease = keeper.lease
+    run = SyncRunRef(run_id=lease.run_id, org_id=lease.org_id, connection_id=lease.connection_id)
+    await close_run(deps.pool, deps.publisher, run, status="failed", reason=reason)
+    await keeper.finish()
+
+
 async def handle_sync(work: SyncCommand | SyncStep, deps: SyncDependencies) -> bool:
     """Take a sync command: open an auto run for every replica's slices (True: look for work now); start
     a step run, or sync its one next page, under the run's lease. Safe to repeat (redelivery)."""

@@ -8,7 +8,7 @@ from faststream import AckPolicy, FastStream
 from pydantic import ValidationError
 
 from services.sync_worker.closing import SyncRunRef, close_run
-from services.sync_worker.handler import SyncDependencies, handle_sync, work_sync_auto_slice
+from services.sync_worker.handler import SyncDependencies, give_up_sync, handle_sync, work_sync_auto_slice
 from shared.connections.clients import build_connection_source
 from shared.db.connections import Connection
 from shared.inbound.config import InboundConfig
@@ -52,7 +52,13 @@ def build_sync_worker(settings: Settings) -> FastStream:
             source_factory=source_factory,
         )
     )
-    slices = RunSlices(settings, kind="sync", slots=settings.sync_runs_in_parallel, work=work_sync_auto_slice)
+    slices = RunSlices(
+        settings,
+        kind="sync",
+        slots=settings.sync_runs_in_parallel,
+        work=work_sync_auto_slice,
+        give_up=give_up_sync,
+    )
 
     @broker.subscriber(
         settings.topic("sync.commands"),

@@ -235,10 +235,12 @@ class StalledRun:
 async def claim_stalled_runs(
     connection: DbConnection, stale_after_s: float, limit: int = 100
 ) -> list[StalledRun]:
-    """Running runs whose worker stopped heartbeating, locked for this supervisor (others skip them)."""
+    """Auto runs whose command no worker took (never accepted) for `stale_after_s`, locked for this
+    supervisor (others skip them). An accepted run is the executors' (shared/runs/leases.py): a dead
+    holder's lease expires and another replica resumes it; waiting in line is not stalling."""
     rows = await connection.fetch(
         """SELECT id, org_id, connection_id, kind, mode, dry_run, request, redeliveries FROM runs
-           WHERE status = 'running' AND mode = 'auto'
+           WHERE status IN ('queued', 'running') AND mode = 'auto' AND accepted_at IS NULL
              AND GREATEST(heartbeat_at, updated_at, started_at, created_at) < now() - make_interval(secs => $1)
            ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED""",
         stale_after_s,

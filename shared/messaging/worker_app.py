@@ -89,11 +89,17 @@ class RunSlices(Generic[DepsT]):
         kind: str,
         slots: int,
         work: Callable[[LeaseKeeper, DepsT], Awaitable[None]],
+        give_up: Callable[[LeaseKeeper, DepsT, str], Awaitable[None]],
     ) -> None:
         self._config = ExecutorSettings(
-            kind=kind, slots=slots, lease_ttl_s=settings.run_lease_ttl_s, poll_s=settings.run_poll_interval_s
+            kind=kind,
+            slots=slots,
+            lease_ttl_s=settings.run_lease_ttl_s,
+            poll_s=settings.run_poll_interval_s,
+            max_slice_failures=settings.run_max_slice_failures,
         )
         self._work = work
+        self._give_up = give_up
         self._executor: RunExecutor | None = None
 
     async def run(self, deps: DepsT) -> None:
@@ -102,7 +108,10 @@ class RunSlices(Generic[DepsT]):
         async def work(keeper: LeaseKeeper) -> None:
             await self._work(keeper, deps)
 
-        self._executor = RunExecutor(deps.pool, self._config, work, deps.stopping)
+        async def give_up(keeper: LeaseKeeper, reason: str) -> None:
+            await self._give_up(keeper, deps, reason)
+
+        self._executor = RunExecutor(deps.pool, self._config, work, deps.stopping, give_up)
         await self._executor.run()
 
     def wake(self) -> None:

@@ -78,6 +78,9 @@ class LeaseKeeper:
 SliceWork = Callable[[LeaseKeeper], Awaitable[None]]
 """Work one slice of the leased run; call `keeper.finish()` when the run's work is complete."""
 
+GiveUp = Callable[[LeaseKeeper, str], Awaitable[None]]
+"""Fail the leased run with the reason (its slices kept raising); call `keeper.finish()`."""
+
 
 @dataclass(frozen=True, slots=True)
 class ExecutorSettings:
@@ -85,17 +88,24 @@ class ExecutorSettings:
     slots: int  # slices in progress at once in this process
     lease_ttl_s: float
     poll_s: float
+    max_slice_failures: int = 5  # slices in a row that raised before the run is failed
 
 
 class RunExecutor:
     """One per worker process and run kind; `wake()` when a command of this process opened a run."""
 
     def __init__(
-        self, pool: PgPool, settings: ExecutorSettings, work: SliceWork, stopping: asyncio.Event
+        self,
+        pool: PgPool,
+        settings: ExecutorSettings,
+        work: SliceWork,
+        stopping: asyncio.Event,
+        give_up: GiveUp | None = None,
     ) -> None:
         self._pool = pool
         self._settings = settings
         self._work = work
+        self._give_up = give_up
         self._stopping = stopping
         self._woken = asyncio.Event()
         self._slices: dict[uuid.UUID, asyncio.Task[None]] = {}
@@ -140,6 +150,20 @@ class RunExecutor:
 
         task.add_done_callback(done)
 
+    async def _failed(self, keeper: LeaseKeeper, exc: Exception) -> None:
+        # The lease is kept until it expires: the run is retried a lease later, not in a hot loop; after
+        # `max_slice_failures` slices in a row it is failed with the error instead of retried forever.
+        keeper.released = True
+        try:
+            failures = await leases.record_failure(self._pool, keeper.lease)
+            if self._give_up is not None and failures >= self._settings.max_slice_failures:
+                reason = f"{failures} slices in a row failed, the last with {type(exc).__name__}: {exc}"
+                await self._give_up(keeper, reason[:500])
+        except _DB_ERRORS as db_exc:
+            log.warning(
+                "run_failure_not_recorded", run_id=str(keeper.lease.run_id), error_type=type(db_exc).__name__
+            )
+
     async def _slice(self, lease: Lease) -> None:
         bound = log.bind(
             run_id=str(lease.run_id), connection_id=str(lease.connection_id), kind=self._settings.kind
@@ -148,9 +172,8 @@ class RunExecutor:
             try:
                 await self._work(keeper)
             except Exception as exc:
-                # The lease is kept until it expires: the run is retried a lease later, not in a hot loop.
-                keeper.released = True
                 bound.exception("run_slice_failed", error_type=type(exc).__name__)
+                await self._failed(keeper, exc)
                 return
             try:
                 await keeper.release()

@@ -165,10 +165,21 @@ async def finish_work(db: Db, lease: Lease) -> None:
     )
 
 
+async def record_failure(db: Db, lease: Lease) -> int:
+    """Count a slice that raised; the run's failures in a row (0 when the lease was lost meanwhile)."""
+    failures: int | None = await db.fetchval(
+        "UPDATE runs SET slice_failures = slice_failures + 1 WHERE id = $1 AND lease_owner = $2 RETURNING slice_failures",
+        lease.run_id,
+        lease.token,
+    )
+    return failures or 0
+
+
 async def release(db: Db, lease: Lease) -> None:
     """Give the run back at a slice boundary; it is claimable at once and goes to the back of the line."""
     await db.execute(
-        """UPDATE runs SET lease_owner = NULL, lease_expires_at = NULL, last_served_at = clock_timestamp()
+        """UPDATE runs SET lease_owner = NULL, lease_expires_at = NULL, last_served_at = clock_timestamp(),
+               slice_failures = 0
            WHERE id = $1 AND lease_owner = $2""",
         lease.run_id,
         lease.token,

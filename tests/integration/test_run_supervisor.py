@@ -52,8 +52,18 @@ async def test_a_stalled_run_is_redelivered_then_failed(
     row = await pool.fetchrow("SELECT status, status_reason, finished_at FROM runs WHERE id = $1", run_id)
     assert row is not None
     assert row["status"] == "failed"
-    assert "no heartbeat" in row["status_reason"]
+    assert "no worker took the run's command" in row["status_reason"]
     assert row["finished_at"] is not None
+
+
+async def test_an_accepted_run_waiting_for_a_slice_is_not_stalled(
+    api: httpx.AsyncClient, pool: asyncpg.Pool[Any], settings: Settings
+) -> None:
+    run_id = await _stalled_run(api, pool)
+    await pool.execute("UPDATE runs SET accepted_at = now() - interval '1 hour' WHERE id = $1", run_id)
+    await RunSupervisor(pool, settings.model_copy(update={"stuck_run_timeout_s": 60.0})).sweep()
+    assert await pool.fetchval("SELECT count(*) FROM outbox WHERE payload->>'run_id' = $1", str(run_id)) == 0
+    assert await pool.fetchval("SELECT status FROM runs WHERE id = $1", run_id) == "running"
 
 
 async def test_a_run_with_a_recent_heartbeat_is_left_alone(
