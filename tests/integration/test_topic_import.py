@@ -1,0 +1,124 @@
+"""POST /api/topics/bulk as a set-based import: counts, names rendered in the same write, what an
+update keeps, and a 422 naming the field."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import asyncpg
+import httpx
+
+TTD = {"key": "tradedesk", "pathFields": ["path"], "descriptionTemplate": "TTD: {{name}}"}
+ACME = {"key": "acme", "pathFields": ["name"], "nameTemplate": "{{path}} ({{cpm}})"}
+
+
+async def _bulk(api: httpx.AsyncClient, topics: list[dict[str, Any]]) -> httpx.Response:
+    return await api.post("/api/topics/bulk", json={"topics": topics}, timeout=120)
+
+
+async def _stored(pool: asyncpg.Pool[Any], api: httpx.AsyncClient, external_id: str) -> dict[str, Any]:
+    topic_id = await _topic_id(api, external_id)
+    row = await pool.fetchrow(
+        """SELECT name, path, cpm, attributes, status, source_connection_id, tradedesk_name,
+                  tradedesk_description, liveramp_name, platform_outputs FROM topics WHERE id = $1""",
+        topic_id,
+    )
+    assert row is not None
+    return dict(row)
+
+
+async def _topic_id(api: httpx.AsyncClient, external_id: str) -> uuid.UUID:
+    cursor: str | None = None
+    while True:
+        params: dict[str, Any] = {
+            "limit": 1000,
+            "includeDeleted": True,
+            **({"cursor": cursor} if cursor else {}),
+        }
+        page = (await api.get("/api/topics", params=params)).json()
+        for item in page["items"]:
+            if item["externalId"] == external_id:
+                return uuid.UUID(item["id"])
+        cursor = page["nextCursor"]
+        assert cursor is not None, f"{external_id} not found"
+
+
+async def test_counts_and_names_of_a_two_request_import_with_templates_active(
+    api: httpx.AsyncClient, pool: asyncpg.Pool[Any]
+) -> None:
+    for template in (TTD, ACME):
+        assert (await api.post("/api/output-templates", json=template)).status_code == 201
+    topics = [
+        {"name": f"Seg {i}", "path": ["Interests", f"Seg {i}"], "externalId": f"imp-{i}", "cpm": "1.5"}
+        for i in range(2_500)
+    ]
+    assert (await _bulk(api, topics[:1_500])).json() == {"created": 1_500, "updated": 0}
+    # Overlapping the first request: 500 updated, 1,000 created; topics without externalId always created.
+    second = await _bulk(api, [*topics[1_000:], {"name": "No id"}])
+    assert second.json() == {"created": 1_001, "updated": 500}
+
+    row = await _stored(pool, api, "imp-1200")
+    assert row["tradedesk_name"] == "Interests > Seg 1200"
+    assert row["tradedesk_description"] == "TTD: Seg 1200"
+    assert row["liveramp_name"] is None  # no liveramp template: nothing stored for it
+    assert row["platform_outputs"] == {"acme": {"name": "Interests > Seg 1200 (1.50)", "description": ""}}
+    topic = (await api.get(f"/api/topics/{await _topic_id(api, 'imp-1200')}")).json()
+    assert topic["outputs"]["acme"]["name"] == "Interests > Seg 1200 (1.50)"
+
+
+async def test_an_update_replaces_fields_and_names_reactivates_and_keeps_the_source_connection(
+    api: httpx.AsyncClient, pool: asyncpg.Pool[Any]
+) -> None:
+    assert (await api.post("/api/output-templates", json=TTD)).status_code == 201
+    first = {"name": "Old", "path": ["A"], "externalId": "upd-1", "attributes": {"k": "v"}}
+    assert (await _bulk(api, [first])).json() == {"created": 1, "updated": 0}
+    topic_id = await _topic_id(api, "upd-1")
+    connection_id = await pool.fetchval(
+        """INSERT INTO platform_connections (org_id, name, platform, direction, auth_type)
+           SELECT org_id, 'src', 'custom_api', 'inbound', 'api_key' FROM topics WHERE id = $1 RETURNING id""",
+        topic_id,
+    )
+    await pool.execute("UPDATE topics SET source_connection_id = $2 WHERE id = $1", topic_id, connection_id)
+    assert (await api.delete(f"/api/topics/{topic_id}")).status_code == 204
+
+    again = await _bulk(api, [{"name": "New", "path": ["B", "C"], "externalId": "upd-1", "cpm": 2}])
+    assert again.json() == {"created": 0, "updated": 1}
+    row = await _stored(pool, api, "upd-1")
+    assert (row["name"], row["path"], row["attributes"], row["status"]) == ("New", ["B", "C"], {}, "active")
+    assert row["source_connection_id"] == connection_id
+    assert (row["tradedesk_name"], row["tradedesk_description"]) == ("B > C", "TTD: New")
+
+
+async def test_a_re_render_after_import_gives_the_names_the_import_stored(
+    api: httpx.AsyncClient, pool: asyncpg.Pool[Any]
+) -> None:
+    assert (await api.post("/api/output-templates", json=ACME)).status_code == 201
+    topics = [
+        {"name": f"R {i}", "path": ["P", f"R {i}"], "externalId": f"rr-{i}", "cpm": 0.125} for i in range(300)
+    ]
+    assert (await _bulk(api, topics)).status_code == 200
+    org_id = await pool.fetchval("SELECT org_id FROM topics WHERE id = $1", await _topic_id(api, "rr-7"))
+    imported = await pool.fetch(
+        "SELECT id, platform_outputs FROM topics WHERE org_id = $1 ORDER BY id", org_id
+    )
+    await pool.execute("UPDATE topics SET platform_outputs = '{}' WHERE org_id = $1", org_id)
+    rendered = await api.post("/api/output-templates/acme/render")
+    assert rendered.json()["rendered"] == 300
+    again = await pool.fetch("SELECT id, platform_outputs FROM topics WHERE org_id = $1 ORDER BY id", org_id)
+    assert [dict(row) for row in again] == [dict(row) for row in imported]
+    assert imported[0]["platform_outputs"]["acme"]["name"].endswith("(0.13)")
+
+
+async def test_an_invalid_topic_is_a_422_naming_its_field_and_nothing_is_written(
+    api: httpx.AsyncClient,
+) -> None:
+    topics = [{"name": f"T{i}", "externalId": f"bad-{i}"} for i in range(10)]
+    topics[7] = {"name": "", "externalId": "bad-7"}
+    response = await _bulk(api, topics)
+    assert response.status_code == 422
+    assert [error["field"] for error in response.json()["errors"]] == ["body.topics.7.name"]
+    duplicate = await _bulk(api, [{"name": "A", "externalId": "d"}, {"name": "B", "externalId": "d"}])
+    assert duplicate.status_code == 422
+    assert "topics[1].externalId 'd' appears more than once" in duplicate.text
+    assert (await api.get("/api/topics")).json()["items"] == []
