@@ -6,23 +6,32 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import httpx
 
 from shared.connectors.auth import Clock
 from shared.connectors.protocol import PlatformSegment
 from shared.connectors.retry import Sleep
-
-if TYPE_CHECKING:
-    from shared.connectors.platforms.taxonomy_upload import TaxonomyUploader
-    from shared.connectors.throttle import ConnectionThrottle
+from shared.connectors.throttle import ConnectionThrottle
 
 SegmentLookup = Callable[[str], Awaitable[PlatformSegment | None]]
 # Called with a URL ("https://host:443", "sftp://host:22") before connecting; raises to refuse it.
 # May return the addresses it vetted: a client that connects itself (SFTP) then connects to those,
 # never resolving the name again (DNS rebinding). HTTP re-checks at connect time in GuardedTransport.
 UrlGuard = Callable[[str], Awaitable[Sequence[str] | None]]
+
+
+class TaxonomyUploader(Protocol):
+    """Writes one file to the platform's drop; raises PlatformError on failure."""
+
+    async def upload(self, file_name: str, content: bytes) -> None:
+        """Store `content` as `file_name` in the platform's drop directory."""
+        ...
+
+    async def check(self) -> None:
+        """Log in and look at the drop directory without writing; raises PlatformError on failure."""
+        ...
 
 
 async def no_recorded_segment(_platform_segment_id: str) -> PlatformSegment | None:

@@ -18,13 +18,13 @@ from shared.connectors.batch import (
     UpdateOperation,
 )
 from shared.connectors.credentials import AuthType, S3AccessKeyCredentials, SftpPasswordCredentials
-from shared.connectors.deps import ConnectorDeps, SegmentLookup
+from shared.connectors.deps import ConnectorDeps, SegmentLookup, TaxonomyUploader
 from shared.connectors.errors import ErrorClass, PlatformError
 from shared.connectors.http import HttpSettings
 from shared.connectors.outbound_config import AbsoluteUrl, OutboundConfig
 from shared.connectors.platform_entry import PlatformEntry, ValidatedConnection
 from shared.connectors.platforms.taxonomy_s3 import S3TaxonomyUploader
-from shared.connectors.platforms.taxonomy_upload import SftpTaxonomyUploader, TaxonomyUploader
+from shared.connectors.platforms.taxonomy_upload import SftpTaxonomyUploader
 from shared.connectors.protocol import (
     ConnectionTestResult,
     CreateSegmentParams,

@@ -5,25 +5,12 @@ from __future__ import annotations
 import contextlib
 import posixpath
 from collections.abc import AsyncIterator, Sequence
-from typing import Protocol
 
 import asyncssh
 
 from shared.connectors.deps import UrlGuard
 from shared.connectors.errors import ErrorClass, PlatformError
 from shared.connectors.failures import scrub, trim
-
-
-class TaxonomyUploader(Protocol):
-    """Writes one file to the platform's drop; raises PlatformError on failure."""
-
-    async def upload(self, file_name: str, content: bytes) -> None:
-        """Store `content` as `file_name` in the platform's drop directory."""
-        ...
-
-    async def check(self) -> None:
-        """Log in and look at the drop directory without writing; raises PlatformError on failure."""
-        ...
 
 
 class SftpTaxonomyUploader:
