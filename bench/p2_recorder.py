@@ -35,6 +35,7 @@ from shared.messages import (
     deterministic_event_id,
 )
 from shared.messaging.kafka import ensure_topics
+from shared.messaging.kafka_security import client_options
 
 
 def item_events(run_id: uuid.UUID, org_id: uuid.UUID, count: int) -> list[ItemResult]:
@@ -83,9 +84,7 @@ async def preload(
     """Every run's start, items and end on `<prefix>.status`, keyed by run id as the workers publish them."""
     settings = world.settings_for(prefix)
     await ensure_topics(settings)
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap_servers, linger_ms=20, max_batch_size=1 << 20, acks=1
-    )
+    producer = AIOKafkaProducer(**client_options(settings), linger_ms=20, max_batch_size=1 << 20, acks=1)
     await producer.start()
     try:
         for run_id in run_ids:

@@ -29,6 +29,7 @@ from bench.harness import (
 )
 from bench.procstats import cpu_seconds, cpu_since
 from bench.world import World
+from shared.messaging.kafka_security import client_options
 
 REPLICA = "push-worker-2"
 
@@ -44,7 +45,7 @@ async def group_assignment(world: World) -> dict[str, set[int]]:
 
     A push-worker runs `PUSH_RUNS_IN_PARALLEL` consumers, one member each, and a member drives one run at a time.
     """
-    admin = AIOKafkaAdminClient(bootstrap_servers=world.settings.kafka_bootstrap_servers)
+    admin = AIOKafkaAdminClient(**client_options(world.settings))
     await admin.start()
     try:
         (response,) = await admin.describe_consumer_groups([world.settings.consumer_group("push-worker")])

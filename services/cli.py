@@ -35,7 +35,10 @@ app.command("sync")(run_commands.sync)
 
 @contextlib.contextmanager
 def _refusing_to_start(service: str) -> Iterator[None]:
-    """A service whose configuration is unusable exits with status 2 and one clear line, no traceback."""
+    """A service whose configuration is unusable exits with status 2 and one clear line, no traceback.
+
+    Also around a worker's run: Kafka refusing its credentials is found only once it connects.
+    """
     try:
         yield
     except ConfigurationError as exc:
@@ -95,14 +98,25 @@ def gateway() -> None:
     settings = cli_settings()
     with _refusing_to_start("gateway"):
         application = build_app(settings)
-    uvicorn.run(
-        application,
-        host=settings.activator_gateway_host,
-        port=settings.activator_gateway_port,
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=20,
+    server = uvicorn.Server(
+        uvicorn.Config(
+            application,
+            host=settings.activator_gateway_host,
+            port=settings.activator_gateway_port,
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=20,
+        )
     )
+    application.state.stop_server = lambda: setattr(server, "should_exit", True)
+    server.run()
+    # Kafka or Postgres refused the credentials after the server started: the gateway stopped itself.
+    fatal = getattr(application.state, "startup", None) and application.state.startup.fatal
+    if fatal:
+        typer.echo(f"activator gateway: refusing to start: {fatal}", err=True)
+        raise typer.Exit(2)
+    if not server.started:
+        raise typer.Exit(3)  # as uvicorn.run exits when the application did not start
 
 
 @app.command("push-worker")
@@ -111,8 +125,7 @@ def push_worker() -> None:
     from services.push_worker.main import build_push_worker
 
     with _refusing_to_start("push-worker"):
-        worker = build_push_worker(cli_settings())
-    asyncio.run(worker.run())
+        asyncio.run(build_push_worker(cli_settings()).run())
 
 
 @app.command("sync-worker")
@@ -121,8 +134,7 @@ def sync_worker() -> None:
     from services.sync_worker.main import build_sync_worker
 
     with _refusing_to_start("sync-worker"):
-        worker = build_sync_worker(cli_settings())
-    asyncio.run(worker.run())
+        asyncio.run(build_sync_worker(cli_settings()).run())
 
 
 @app.command("status-recorder")
@@ -130,7 +142,8 @@ def status_recorder() -> None:
     """Run the status recorder."""
     from services.status_recorder.main import build_recorder
 
-    asyncio.run(build_recorder(cli_settings()).run())
+    with _refusing_to_start("status-recorder"):
+        asyncio.run(build_recorder(cli_settings()).run())
 
 
 @app.command()
@@ -138,7 +151,8 @@ def intake() -> None:
     """Run the intake: run requests from upstream services on activator.requests."""
     from services.intake.main import build_intake
 
-    asyncio.run(build_intake(cli_settings()).run())
+    with _refusing_to_start("intake"):
+        asyncio.run(build_intake(cli_settings()).run())
 
 
 @app.command("mock-platforms")

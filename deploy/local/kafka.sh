@@ -13,6 +13,12 @@
 #                             it defaulted the variable to the local broker)
 #   ACTIVATOR_KAFKA_VERSION   default 4.1.1 (org.apache.kafka:kafka_2.13)
 #   ACTIVATOR_KAFKA_PORT      default 19092; the controller listens on port+1
+#   ACTIVATOR_KAFKA_SECURITY  PLAINTEXT (default) or SASL_SSL: the client listener then
+#                             needs TLS (a throwaway CA and broker certificate made
+#                             here, CA at <state>/kafka/tls/ca.pem) and SCRAM-SHA-512
+#   ACTIVATOR_KAFKA_SASL_USERNAME / ACTIVATOR_KAFKA_SASL_PASSWORD
+#                             the SCRAM user created at format time (SASL_SSL only),
+#                             default activator / activator-local-secret
 #   ACTIVATOR_KAFKA_HEAP      default "-Xms256m -Xmx512m"
 #   ACTIVATOR_KAFKA_TIMEOUT   seconds to wait for the broker, default 90
 #   ACTIVATOR_KAFKA_KEEP=1    keep the log data on stop (default: removed)
@@ -51,6 +57,14 @@ PID_FILE="$ACTIVATOR_RUN_DIR/kafka.pid"
 LOG_FILE="$ACTIVATOR_LOG_DIR/kafka.log"
 
 PYTHON_BIN="${PYTHON:-$ACTIVATOR_REPO_ROOT/.venv/bin/python}"
+
+SECURITY="${ACTIVATOR_KAFKA_SECURITY:-PLAINTEXT}"
+case "$SECURITY" in PLAINTEXT | SASL_SSL) ;; *) die "ACTIVATOR_KAFKA_SECURITY must be PLAINTEXT or SASL_SSL, not $SECURITY" ;; esac
+SASL_USERNAME="${ACTIVATOR_KAFKA_SASL_USERNAME:-activator}"
+SASL_PASSWORD="${ACTIVATOR_KAFKA_SASL_PASSWORD:-activator-local-secret}"
+TLS_DIR="$KAFKA_STATE/tls"
+# The keystores only ever hold this throwaway CA and certificate.
+STORE_PASSWORD=activator-local-store
 
 if [[ -n "${JAVA:-}" ]]; then
   JAVA_BIN="$JAVA"
@@ -149,12 +163,13 @@ write_config() {
 process.roles=broker,controller
 node.id=1
 controller.quorum.bootstrap.servers=127.0.0.1:$CONTROLLER_PORT
-listeners=PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$PORT
+listeners=$SECURITY://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT
+advertised.listeners=$SECURITY://127.0.0.1:$PORT
 controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+inter.broker.listener.name=$SECURITY
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,$SECURITY:$SECURITY
 log.dirs=$DATA_DIR
+$(security_config)
 
 # Single node: every internal topic has one replica.
 default.replication.factor=1
@@ -203,10 +218,60 @@ EOF
 EOF
 }
 
+# SASL_SSL: TLS with the certificate made by make_certificates, SCRAM-SHA-512 for
+# clients and for the broker's own inter-broker connection (as the same user).
+security_config() {
+  [[ "$SECURITY" == SASL_SSL ]] || return 0
+  cat <<EOF
+sasl.enabled.mechanisms=SCRAM-SHA-512
+sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="$SASL_USERNAME" password="$SASL_PASSWORD";
+ssl.keystore.type=PKCS12
+ssl.keystore.location=$TLS_DIR/broker.p12
+ssl.keystore.password=$STORE_PASSWORD
+ssl.truststore.type=PKCS12
+ssl.truststore.location=$TLS_DIR/truststore.p12
+ssl.truststore.password=$STORE_PASSWORD
+ssl.client.auth=none
+EOF
+}
+
+# A throwaway CA and a broker certificate for 127.0.0.1/localhost (clients verify
+# the host name), kept while the state dir lives so restarts keep trusting it.
+make_certificates() {
+  [[ "$SECURITY" == SASL_SSL ]] || return 0
+  [[ -f "$TLS_DIR/broker.p12" && -f "$TLS_DIR/truststore.p12" && -f "$TLS_DIR/ca.pem" ]] && return 0
+  command -v openssl >/dev/null || die "openssl not found (needed to make the SASL_SSL certificates)"
+  command -v keytool >/dev/null || die "keytool not found (it comes with the JDK; needed for the truststore)"
+  rm -rf "$TLS_DIR"
+  mkdir -p "$TLS_DIR"
+  local tls_log="$TLS_DIR/make.log"
+  log "making a throwaway CA and broker certificate in $TLS_DIR"
+  if ! {
+    openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=activator-local-ca" \
+      -keyout "$TLS_DIR/ca.key" -out "$TLS_DIR/ca.pem" &&
+      openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" \
+        -keyout "$TLS_DIR/broker.key" -out "$TLS_DIR/broker.csr" &&
+      printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$TLS_DIR/san.ext" &&
+      openssl x509 -req -days 30 -in "$TLS_DIR/broker.csr" -CA "$TLS_DIR/ca.pem" -CAkey "$TLS_DIR/ca.key" \
+        -CAcreateserial -extfile "$TLS_DIR/san.ext" -out "$TLS_DIR/broker.pem" &&
+      openssl pkcs12 -export -name broker -in "$TLS_DIR/broker.pem" -inkey "$TLS_DIR/broker.key" \
+        -certfile "$TLS_DIR/ca.pem" -passout "pass:$STORE_PASSWORD" -out "$TLS_DIR/broker.p12" &&
+      keytool -importcert -noprompt -alias activator-local-ca -file "$TLS_DIR/ca.pem" \
+        -keystore "$TLS_DIR/truststore.p12" -storetype PKCS12 -storepass "$STORE_PASSWORD"
+  } >"$tls_log" 2>&1; then
+    tail -n 20 "$tls_log" >&2 || true
+    rm -f "$TLS_DIR/broker.p12"
+    die "making the SASL_SSL certificates failed (full output: $tls_log)"
+  fi
+}
+
 # The format records the controller endpoint (standalone dynamic quorum), so
 # a data dir formatted for other ports or another version is formatted anew.
 format_fingerprint() {
-  printf 'kafka=%s port=%s controller=%s data=%s\n' "$KAFKA_VERSION" "$PORT" "$CONTROLLER_PORT" "$DATA_DIR"
+  # The SCRAM user is stored at format time: another user or password needs a new format.
+  printf 'kafka=%s port=%s controller=%s data=%s security=%s scram=%s\n' "$KAFKA_VERSION" "$PORT" \
+    "$CONTROLLER_PORT" "$DATA_DIR" "$SECURITY" "$(printf '%s:%s' "$SASL_USERNAME" "$SASL_PASSWORD" | sha256sum | cut -c1-16)"
 }
 
 # What `kafka-storage.sh random-uuid` prints (16 random bytes, URL-safe
@@ -234,8 +299,11 @@ format_storage() {
   log "formatting KRaft storage in $DATA_DIR (cluster id $cluster_id, standalone controller)"
   # Its own log: the tool dumps the whole broker config at INFO.
   local format_log="$KAFKA_STATE/format.log"
+  local scram=()
+  # KRaft keeps SCRAM credentials in its metadata: the user is added to the bootstrap records (KIP-900).
+  [[ "$SECURITY" == SASL_SSL ]] && scram=(--add-scram "SCRAM-SHA-512=[name=$SASL_USERNAME,password=$SASL_PASSWORD]")
   if ! "$JAVA_BIN" -Xmx256m -cp "$LIBS_DIR/*" -Dlog4j2.configurationFile="$LOG4J_FILE" \
-      kafka.tools.StorageTool format --standalone -t "$cluster_id" -c "$CONFIG_FILE" >"$format_log" 2>&1; then
+      kafka.tools.StorageTool format --standalone -t "$cluster_id" -c "$CONFIG_FILE" "${scram[@]}" >"$format_log" 2>&1; then
     tail -n 40 "$format_log" >&2 || true
     die "formatting the Kafka storage failed (full output: $format_log)"
   fi
@@ -305,7 +373,13 @@ wait_ready() {
   local left=$((deadline - SECONDS))
   ((left > 5)) || left=5
   [[ -x "$PYTHON_BIN" ]] || fail_start "$pid" "no Python at $PYTHON_BIN to run wait_kafka.py (set PYTHON to one with aiokafka)"
-  if ! "$PYTHON_BIN" "$ACTIVATOR_LOCAL_DIR/wait_kafka.py" --bootstrap "$BOOTSTRAP" --timeout "$left"; then
+  local security=()
+  if [[ "$SECURITY" == SASL_SSL ]]; then
+    security=(--security-protocol SASL_SSL --sasl-mechanism SCRAM-SHA-512 --sasl-username "$SASL_USERNAME"
+      --ca-file "$TLS_DIR/ca.pem")
+  fi
+  if ! WAIT_KAFKA_SASL_PASSWORD="$SASL_PASSWORD" "$PYTHON_BIN" "$ACTIVATOR_LOCAL_DIR/wait_kafka.py" \
+      --bootstrap "$BOOTSTRAP" --timeout "$left" "${security[@]}"; then
     pid_alive "$pid" || fail_start "" "the broker exited during startup"
     fail_start "$pid" "the broker did not accept an idempotent producer within ${TIMEOUT}s"
   fi
@@ -342,6 +416,7 @@ cmd_start() {
   command -v "$JAVA_BIN" >/dev/null || die "java not found (set JAVA_HOME or JAVA)"
 
   resolved || cmd_resolve
+  make_certificates
   write_config
   : >"$LOG_FILE"
   format_storage

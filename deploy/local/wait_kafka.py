@@ -15,6 +15,10 @@ from the controller. So each attempt
 2. sends one record with an idempotent producer (acks=all,
    enable_idempotence=True) and waits for the acknowledgement.
 
+A secured listener takes --security-protocol SASL_SSL --sasl-mechanism ...
+--sasl-username ... --ca-file ..., with the password in WAIT_KAFKA_SASL_PASSWORD
+(not on the command line, where `ps` shows it).
+
 Attempts repeat until one succeeds or the timeout passes. Exit status 0 on
 success, 1 on timeout (the last error is printed on stderr).
 """
@@ -24,14 +28,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 import time
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError, for_code
+from aiokafka.helpers import create_ssl_context
 
 PROBE_TOPIC = "__activator_probe"
+
+# aiokafka security options for every client made here (empty for PLAINTEXT).
+SECURITY: dict[str, Any] = {}
 
 
 def _log(msg: str) -> None:
@@ -43,6 +53,7 @@ async def _ensure_topic(bootstrap: str, topic: str, request_timeout_ms: int) -> 
         bootstrap_servers=bootstrap,
         request_timeout_ms=request_timeout_ms,
         client_id="activator-wait-kafka",
+        **SECURITY,
     )
     await admin.start()
     try:
@@ -72,6 +83,7 @@ async def _idempotent_send(bootstrap: str, topic: str, request_timeout_ms: int) 
         enable_idempotence=True,
         request_timeout_ms=request_timeout_ms,
         client_id="activator-wait-kafka",
+        **SECURITY,
     )
     await producer.start()
     try:
@@ -132,7 +144,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=90.0, help="seconds to wait in all (default 90)")
     parser.add_argument("--topic", default=PROBE_TOPIC, help=f"probe topic (default {PROBE_TOPIC})")
     parser.add_argument("--verbose", action="store_true", help="show aiokafka's own log messages")
+    parser.add_argument(
+        "--security-protocol", default="PLAINTEXT", help="PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL"
+    )
+    parser.add_argument("--sasl-mechanism", default=None, help="PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512")
+    parser.add_argument("--sasl-username", default=None)
+    parser.add_argument("--ca-file", default=None, help="the CA that signed the broker's certificate")
     args = parser.parse_args(argv)
+    SECURITY["security_protocol"] = args.security_protocol
+    if "SSL" in args.security_protocol:
+        SECURITY["ssl_context"] = create_ssl_context(cafile=args.ca_file)
+    if args.sasl_mechanism:
+        SECURITY["sasl_mechanism"] = args.sasl_mechanism
+        SECURITY["sasl_plain_username"] = args.sasl_username
+        SECURITY["sasl_plain_password"] = os.environ.get("WAIT_KAFKA_SASL_PASSWORD", "")
     # While the broker comes up aiokafka logs every refused connection; the
     # attempt messages above say the same once.
     logging.basicConfig(level=logging.INFO if args.verbose else logging.CRITICAL, stream=sys.stderr)

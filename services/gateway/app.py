@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
@@ -11,11 +10,9 @@ from fastapi import FastAPI
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from services.gateway.body_limit import install_body_limit
-from services.gateway.consumer_lag import export_lag_forever
 from services.gateway.metrics import RequestMetrics
-from services.gateway.outbox_relay import OutboxRelay, declare_publications
+from services.gateway.outbox_relay import declare_publications
 from services.gateway.problems import install_problem_handlers
-from services.gateway.retention import RetentionPruner
 from services.gateway.routes import (
     connection_test,
     connections,
@@ -31,10 +28,9 @@ from services.gateway.routes import (
     topics,
 )
 from services.gateway.routes.ui import install_ui
-from services.gateway.run_supervisor import RunSupervisor
-from shared.db.orgs import ensure_dev_org
+from services.gateway.startup import GatewayStartup
 from shared.db.pool import create_pool
-from shared.messaging.kafka import build_broker, ensure_topics
+from shared.messaging.kafka import build_broker
 from shared.settings import Settings
 from shared.tracing import configure_tracing
 
@@ -44,6 +40,16 @@ log = structlog.get_logger(__name__)
 _UNTRACED = "healthz,readyz,metrics,api/runs/[^/?]+/events,ui/"
 
 
+def _stop_server(app: FastAPI) -> None:
+    # The CLI sets `stop_server` (uvicorn's should_exit); a SIGTERM would be re-raised by uvicorn after
+    # its graceful stop and end the process with -15 instead of the CLI's one line and status 2.
+    stop = getattr(app.state, "stop_server", None)
+    if stop is not None:
+        stop()
+    else:
+        log.error("gateway_cannot_start_and_cannot_stop_itself")
+
+
 def build_app(settings: Settings) -> FastAPI:
     """The gateway application; connections open in its lifespan, not at import."""
     settings.require_encryption_key()
@@ -51,37 +57,33 @@ def build_app(settings: Settings) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool = await create_pool(settings.database_url, max_size=settings.db_pool_max)
+        # min_size=0: no connection is opened here, so the gateway serves (503 on /readyz) while Postgres
+        # is down; what needs Postgres or Kafka starts in `startup` as they answer (start in any order).
+        pool = await create_pool(settings.database_url, max_size=settings.db_pool_max, min_size=0)
         broker = build_broker(settings, client_id="activator-gateway", tracer_provider=tracer_provider)
         declare_publications(broker, settings)
-        await ensure_topics(settings)
-        await broker.connect()
-        if settings.activator_dev_api_key is not None:
-            await ensure_dev_org(pool, settings.activator_dev_api_key.get_secret_value())
+        startup = GatewayStartup(pool, broker, settings, stop_server=lambda: _stop_server(app))
         app.state.settings = settings
         app.state.pool = pool
         app.state.broker = broker
-        background = [
-            asyncio.create_task(
-                OutboxRelay(pool, broker, poll_interval_s=settings.outbox_poll_interval_s).run(),
-                name="outbox-relay",
-            ),
-            asyncio.create_task(RunSupervisor(pool, settings).run(), name="run-supervisor"),
-            asyncio.create_task(RetentionPruner(pool, settings).run(), name="retention"),
-            asyncio.create_task(export_lag_forever(settings), name="consumer-lag"),
-        ]
+        app.state.startup = startup
+        startup.start()
         log.info("gateway_started", port=settings.activator_gateway_port)
         try:
             yield
         finally:
-            for task in background:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await startup.stop()
             await broker.stop()
             await pool.close()
 
-    app = FastAPI(title="Activator", version="0.1.0", lifespan=lifespan, docs_url="/docs")
+    # servers: the document's own origin (relative), so generated clients call the gateway that served it.
+    app = FastAPI(
+        title="Activator",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url="/docs",
+        servers=[{"url": "/", "description": "The gateway serving this document"}],
+    )
     if tracer_provider is not None:
         FastAPIInstrumentor.instrument_app(app, tracer_provider=tracer_provider, excluded_urls=_UNTRACED)
     install_problem_handlers(app)

@@ -9,6 +9,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client import Gauge
 
+from shared.messaging.kafka_security import client_options
 from shared.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -26,8 +27,8 @@ WORKER_TOPICS = {
 
 async def measure_lag(settings: Settings) -> dict[str, int]:
     """Lag per group: end offsets minus committed offsets, summed over the topic's partitions."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False)
+    admin = AIOKafkaAdminClient(**client_options(settings))
+    consumer = AIOKafkaConsumer(**client_options(settings), enable_auto_commit=False)
     await admin.start()
     await consumer.start()
     try:

@@ -7,12 +7,10 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
 from services.intake.handler import IncomingRequest, IntakeDependencies, handle_request
-from shared.db.pool import create_pool
 from shared.messages import RequestAccepted, RequestRejected, RunRequestMessage, StatusTopicEvent
 from shared.messaging.consumer_guard import guard_middleware
-from shared.messaging.kafka import ensure_topics
-from shared.messaging.worker_app import service_broker, service_guard
-from shared.metrics import serve_worker_metrics
+from shared.messaging.worker_app import open_worker, service_broker, service_guard
+from shared.messaging.worker_health import WorkerHealth
 from shared.settings import Settings
 
 
@@ -77,18 +75,19 @@ def build_intake(settings: Settings) -> FastStream:
     )
 
     app = FastStream(broker)
+    health = WorkerHealth(broker, stall_s=settings.worker_stall_s)
 
     @app.on_startup
     async def _startup() -> None:
-        serve_worker_metrics(settings.metrics_port)
-        await ensure_topics(settings)
-        pool = await create_pool(settings.database_url, max_size=settings.db_pool_max)
+        pool = await open_worker(settings, health)
         state["deps"] = IntakeDependencies(
             pool=pool, settings=settings, answers=KafkaAnswerPublisher(broker, settings.topic("status"))
         )
 
     @app.after_shutdown
     async def _close_pool() -> None:
-        await state["deps"].pool.close()
+        if "deps" in state:  # not when stopped while still waiting for Postgres or Kafka
+            await state["deps"].pool.close()
+        await health.stop()
 
     return app

@@ -10,12 +10,10 @@ from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
 
 from services.status_recorder.persist import persist_events
-from shared.db.pool import create_pool
 from shared.messages import STATUS_TOPIC_EVENT, StatusTopicEvent
 from shared.messaging.consumer_guard import PoisonMessage
-from shared.messaging.kafka import ensure_topics
-from shared.messaging.worker_app import service_broker, service_guard
-from shared.metrics import serve_worker_metrics
+from shared.messaging.worker_app import open_worker, service_broker, service_guard
+from shared.messaging.worker_health import WorkerHealth
 from shared.settings import Settings
 from shared.tracing import tracer
 
@@ -64,16 +62,17 @@ def build_recorder(settings: Settings) -> FastStream:
         log.debug("status_events_recorded", count=len(events), first_offset=records[0].offset)
 
     app = FastStream(broker)
+    health = WorkerHealth(broker, stall_s=settings.worker_stall_s)
 
     @app.on_startup
     async def _startup() -> None:
-        serve_worker_metrics(settings.metrics_port)
-        await ensure_topics(settings)
-        state["pool"] = await create_pool(settings.database_url, max_size=settings.db_pool_max)
+        state["pool"] = await open_worker(settings, health)
 
     @app.after_shutdown
     async def _shutdown() -> None:
         # After the broker stopped: the batch in flight is persisted and committed first.
-        await state["pool"].close()
+        if "pool" in state:  # not when stopped while still waiting for Postgres or Kafka
+            await state["pool"].close()
+        await health.stop()
 
     return app

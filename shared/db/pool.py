@@ -15,10 +15,10 @@ async def _init_connection(connection: asyncpg.Connection[Any]) -> None:
         )
 
 
-async def create_pool(database_url: str, *, max_size: int = 10) -> asyncpg.Pool[Any]:
-    """Open a pool whose json/jsonb columns read and write Python objects."""
+async def create_pool(database_url: str, *, max_size: int = 10, min_size: int = 1) -> asyncpg.Pool[Any]:
+    """Open a pool whose json/jsonb columns read and write Python objects (min_size=0: connect on first use)."""
     pool = await asyncpg.create_pool(
-        database_url, min_size=1, max_size=max_size, init=_init_connection, command_timeout=60
+        database_url, min_size=min_size, max_size=max_size, init=_init_connection, command_timeout=60
     )
     assert pool is not None
     return pool

@@ -10,6 +10,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from shared.messaging.kafka_security import client_options
 from shared.settings import Settings
 
 REPLAYED_HEADER = "x-activator-replayed-from"
@@ -48,7 +49,7 @@ def _parse(record: Any) -> DeadLetter:
 
 
 async def _partitions(settings: Settings, topic: str) -> list[int]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    admin = AIOKafkaAdminClient(**client_options(settings))
     await admin.start()
     try:
         described = await admin.describe_topics([topic])
@@ -66,7 +67,7 @@ async def _behind(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -
 
 async def read_dead_letters(settings: Settings, limit: int = 1000) -> list[DeadLetter]:
     """Every dead letter currently on the topic (oldest first per partition), without committing anything."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**client_options(settings), enable_auto_commit=False)
     await consumer.start()
     try:
         topic = settings.topic("dlq")
@@ -88,9 +89,7 @@ async def read_dead_letters(settings: Settings, limit: int = 1000) -> list[DeadL
 
 async def replay(settings: Settings, letters: list[DeadLetter]) -> int:
     """Publish the original messages again to their source topics; consumers are idempotent."""
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap_servers, enable_idempotence=True, acks="all"
-    )
+    producer = AIOKafkaProducer(**client_options(settings), enable_idempotence=True, acks="all")
     await producer.start()
     try:
         for letter in letters:

@@ -1,4 +1,4 @@
-"""Kafka wiring shared by the services: topic setup and an idempotent FastStream broker."""
+"""Kafka wiring shared by the services: topic setup and an idempotent FastStream broker, both secured alike."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from opentelemetry.sdk.trace import TracerProvider
 
+from shared.messaging.kafka_security import broker_security, client_options
 from shared.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -21,7 +22,7 @@ TOPIC_NAMES = ("requests", "push.commands", "sync.commands", "status", "dlq")
 
 async def ensure_topics(settings: Settings) -> None:
     """Create Activator's topics with the configured partitions when they do not exist yet."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    admin = AIOKafkaAdminClient(**client_options(settings))
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -52,6 +53,7 @@ def build_broker(
     return KafkaBroker(
         settings.kafka_bootstrap_servers,
         client_id=client_id,
+        security=broker_security(settings),
         enable_idempotence=True,
         acks="all",
         allow_auto_create_topics=False,

@@ -1,4 +1,5 @@
-"""The lifecycle every command worker shares: metrics, topics and pool on start; a clean hand-over on stop."""
+"""The lifecycle every command worker shares: probes, then Postgres and Kafka (waited for) on start; a clean
+hand-over on stop, also when stopped before it ever connected."""
 
 from __future__ import annotations
 
@@ -10,12 +11,12 @@ import asyncpg
 from faststream import FastStream
 from faststream.kafka import KafkaBroker
 
-from shared.db.pool import create_pool
 from shared.messaging.consumer_guard import ConsumerGuard, DeadLetterHook
-from shared.messaging.kafka import build_broker, ensure_topics
-from shared.metrics import serve_worker_metrics
+from shared.messaging.kafka import build_broker
+from shared.messaging.worker_health import WorkerHealth
 from shared.runs.executor import ExecutorSettings, LeaseKeeper, RunExecutor
 from shared.settings import Settings
+from shared.start_order import wait_for_kafka, wait_for_postgres
 from shared.tracing import configure_tracing
 
 
@@ -40,6 +41,18 @@ def service_guard(
         service=role,
         on_dead_letter=on_dead_letter,
     )
+
+
+async def open_worker(settings: Settings, health: WorkerHealth) -> asyncpg.Pool[Any]:
+    """Serve the probes, then wait for Postgres and Kafka (whichever comes back last): the pool.
+
+    Until both answer the worker is alive but not ready; the broker's consumers start after this returns.
+    """
+    health.start(settings.metrics_port)
+    pool = await wait_for_postgres(settings, max_size=settings.db_pool_max)
+    health.attach_pool(pool)
+    await wait_for_kafka(settings)
+    return pool
 
 
 class WorkerDependencies(Protocol):
@@ -67,6 +80,11 @@ class WorkerRuntime(Generic[DepsT]):
             msg = "the worker has not started"
             raise RuntimeError(msg)
         return self._deps
+
+    @property
+    def started(self) -> bool:
+        """Whether start-up got as far as building the dependencies (not when stopped while waiting)."""
+        return self._deps is not None
 
     def start(self, pool: asyncpg.Pool[Any]) -> None:
         """Build the dependencies over the opened pool."""
@@ -129,12 +147,11 @@ def worker_app(
     """A FastStream app that opens what the worker needs on start and hands in-flight work over on stop."""
     app = FastStream(broker)
     loops: list[asyncio.Task[None]] = []
+    health = WorkerHealth(broker, stall_s=settings.worker_stall_s)
 
     @app.on_startup
     async def _open() -> None:
-        serve_worker_metrics(settings.metrics_port)
-        await ensure_topics(settings)
-        runtime.start(await create_pool(settings.database_url, max_size=settings.db_pool_max))
+        runtime.start(await open_worker(settings, health))
 
     @app.after_startup
     async def _start_background() -> None:
@@ -143,11 +160,15 @@ def worker_app(
     @app.on_shutdown
     async def _stop_at_boundary() -> None:
         # Before the broker stops: in-flight runs leave at their next batch or page and are given back.
-        runtime.deps.stopping.set()
-        await asyncio.gather(*loops, return_exceptions=True)
+        if runtime.started:
+            runtime.deps.stopping.set()
+            await asyncio.gather(*loops, return_exceptions=True)
 
     @app.after_shutdown
     async def _close() -> None:
-        await runtime.deps.pool.close()
+        # Stopped while still waiting for Postgres or Kafka: there is nothing to close but the probes.
+        if runtime.started:
+            await runtime.deps.pool.close()
+        await health.stop()
 
     return app

@@ -12,6 +12,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.messages import API_KEY_HEADER
+from shared.messaging.kafka_security import client_options
 from shared.settings import Settings
 
 StatusBody = dict[str, Any]
@@ -21,9 +22,7 @@ async def publish_request(
     settings: Settings, body: dict[str, Any] | bytes, *, api_key: str | None, key: str | None
 ) -> None:
     """Publish one request as an upstream service would: key = org id, API key in a header."""
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap_servers, enable_idempotence=True, acks="all"
-    )
+    producer = AIOKafkaProducer(**client_options(settings), enable_idempotence=True, acks="all")
     await producer.start()
     try:
         value = body if isinstance(body, bytes) else json.dumps(body).encode()
@@ -62,7 +61,7 @@ class StatusTail:
 @contextlib.asynccontextmanager
 async def status_tail(settings: Settings) -> AsyncIterator[StatusTail]:
     """Tail activator.status from its current end (so only events of what the test does next)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**client_options(settings), enable_auto_commit=False)
     await consumer.start()
     try:
         topic = settings.topic("status")
@@ -77,7 +76,7 @@ async def status_tail(settings: Settings) -> AsyncIterator[StatusTail]:
 
 
 async def _partitions(settings: Settings, topic: str) -> list[int]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    admin = AIOKafkaAdminClient(**client_options(settings))
     await admin.start()
     try:
         described = await admin.describe_topics([topic])

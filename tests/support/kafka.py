@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.support.processes import free_port
@@ -29,10 +29,17 @@ def free_port_pair() -> int:
 
 @dataclass
 class OwnKafka:
-    """A single-node broker with its own state dir; stopping it keeps its data so it can come back."""
+    """A single-node broker with its own state dir; stopping it keeps its data so it can come back.
+
+    With `security="SASL_SSL"` kafka.sh makes a throwaway CA and broker certificate and a SCRAM-SHA-512
+    user; `client_env()` is what a service needs to reach it.
+    """
 
     state_dir: Path
     port: int
+    security: str = "PLAINTEXT"
+    sasl_username: str = "activator"
+    sasl_password: str = field(default="activator-e2e-secret", repr=False)
 
     @property
     def bootstrap(self) -> str:
@@ -50,8 +57,28 @@ class OwnKafka:
                 "ACTIVATOR_STATE_DIR": str(self.state_dir),
                 "ACTIVATOR_KAFKA_PORT": str(self.port),
                 "ACTIVATOR_KAFKA_KEEP": "1" if keep_data else "0",
+                "ACTIVATOR_KAFKA_SECURITY": self.security,
+                "ACTIVATOR_KAFKA_SASL_USERNAME": self.sasl_username,
+                "ACTIVATOR_KAFKA_SASL_PASSWORD": self.sasl_password,
             }
         )
+        return env
+
+    @property
+    def ca_file(self) -> Path:
+        """The CA that signed the broker's certificate (SASL_SSL only)."""
+        return self.state_dir / "kafka" / "tls" / "ca.pem"
+
+    def client_env(self, *, password: str | None = None) -> dict[str, str]:
+        """KAFKA_* settings of a service using this broker (another `password` to see a refusal)."""
+        env = {"KAFKA_BOOTSTRAP_SERVERS": self.bootstrap, "KAFKA_SECURITY_PROTOCOL": self.security}
+        if self.security == "SASL_SSL":
+            env |= {
+                "KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+                "KAFKA_SASL_USERNAME": self.sasl_username,
+                "KAFKA_SASL_PASSWORD": self.sasl_password if password is None else password,
+                "KAFKA_SSL_CA_FILE": str(self.ca_file),
+            }
         return env
 
     async def _run(self, command: str, *, keep_data: bool = True) -> None:

@@ -3,15 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Literal
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, Field
 
 from services.gateway.deps import Broker, Pool
 from services.gateway.pending_work import refresh_pending_work
 
 router = APIRouter(tags=["operations"])
+
+
+class Readiness(BaseModel):
+    """What /readyz found: `ready`, `degraded` (Kafka away: 200 all the same) or `not ready` (503)."""
+
+    status: Literal["ready", "degraded", "not ready"]
+    checks: dict[str, str] = Field(
+        description="Per dependency (`postgres`, `kafka`): `ok`, `unreachable` or the error's class name.",
+        examples=[{"postgres": "ok", "kafka": "ok"}],
+    )
 
 
 @router.get("/healthz")
@@ -20,7 +32,17 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get(
+    "/readyz",
+    response_model=Readiness,
+    responses={
+        200: {"description": "Postgres answers: the replica takes traffic (Kafka reported in `checks`)"},
+        503: {
+            "model": Readiness,
+            "description": "Postgres does not answer: take the replica out of rotation",
+        },
+    },
+)
 async def readyz(pool: Pool, broker: Broker) -> JSONResponse:
     """200 when Postgres answers (`degraded` while Kafka does not); 503 without Postgres.
 
