@@ -21,10 +21,11 @@ from bench.p2_recorder import run_p2
 from bench.p3_sync import run_p3
 from bench.p4_scale import run_p4
 from bench.report import machine, say, table, write_results
+from bench.scale import run_scale
 from bench.world import World, running_world
 from shared.logging import configure_logging
 
-SCENARIOS = ("p1", "p3", "p2", "p4", "latency", "fairness", "history")
+SCENARIOS = ("p1", "p3", "p2", "p4", "latency", "fairness", "scale", "history")
 
 
 async def _scenarios(world: World, config: BenchConfig, only: set[str], results: dict[str, Any]) -> list[str]:
@@ -49,6 +50,10 @@ async def _scenarios(world: World, config: BenchConfig, only: set[str], results:
     async def fairness() -> None:
         results["fairness"] = await run_fairness(world, config)
 
+    async def scale() -> None:
+        figures = await run_scale(world, config)
+        results["import"], results["memory"] = figures["import"], figures["memory"]
+
     async def history() -> None:
         # Last: its millions of rows would slow the other scenarios' writes.
         results["history"] = await run_history(world, config)
@@ -60,6 +65,7 @@ async def _scenarios(world: World, config: BenchConfig, only: set[str], results:
         "p4": p4,
         "latency": latency,
         "fairness": fairness,
+        "scale": scale,
         "history": history,
     }
     failed: list[str] = []

@@ -33,6 +33,8 @@ class BenchConfig:
     history_runs: int
     history_items: int
     history_requests: int
+    # Scale: topics imported through the API (and by the bare upsert), then pushed in one dry run.
+    scale_topics: int
     # Fairness: topics of the long run a small run is measured beside.
     fairness_long_topics: int
 
@@ -58,6 +60,7 @@ FULL = BenchConfig(
     history_runs=100_000,
     history_items=5_000_000,
     history_requests=200,
+    scale_topics=200_000,
     fairness_long_topics=10_000,
 )
 
@@ -82,5 +85,6 @@ QUICK = BenchConfig(
     history_runs=20_000,
     history_items=1_000_000,
     history_requests=100,
+    scale_topics=30_000,
     fairness_long_topics=2_000,
 )

@@ -27,6 +27,17 @@ def peak_rss_mb(pids: dict[str, int]) -> dict[str, float]:
     return peaks
 
 
+def rss_mb(pids: dict[str, int]) -> dict[str, float]:
+    """VmRSS of each process in MB now (a worker's idle baseline, or what it still holds after a run)."""
+    now: dict[str, float] = {}
+    for name, pid in pids.items():
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    now[name] = round(int(line.split()[1]) / 1024, 1)
+    return now
+
+
 def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
     """User + system CPU time each process has used so far."""
     used: dict[str, float] = {}

@@ -52,6 +52,32 @@ def _figure(value: object, unit: str = "") -> str:
     return f"{value}{unit}"
 
 
+def _scale_rows(results: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
+    rows: list[tuple[str, str, str, str, str]] = []
+    imported, memory = results.get("import"), results.get("memory")
+    if imported:
+        rows.append(
+            (
+                f"Import via /api/topics/bulk, topics/s ({imported['topics']:,})",
+                _figure(imported["topics_per_s"]),
+                f"bare upsert {_figure(imported['bare_upsert_topics_per_s'])}",
+                f"{_figure(imported['ratio_vs_bare_upsert'])}x",
+                "≥ 30,000/s",
+            )
+        )
+    if memory:
+        rows.append(
+            (
+                f"Push-worker RSS, dry run of {memory['topics']:,} topics",
+                f"peak {_figure(memory['push_worker_peak_mb'], ' MB')}",
+                f"idle {_figure(memory['push_worker_idle_mb'], ' MB')}",
+                f"after {_figure(memory['push_worker_after_mb'], ' MB')}",
+                "< 200 MB",
+            )
+        )
+    return rows
+
+
 def table(results: dict[str, Any]) -> str:
     """The results as a Markdown table: figure, baseline, ratio, target."""
     rows: list[tuple[str, str, str, str, str]] = []
@@ -153,6 +179,7 @@ def table(results: dict[str, Any]) -> str:
                 "≤ 2x",
             )
         )
+    rows += _scale_rows(results)
     history = results.get("history")
     if history:
         for key, label in (("runs_page_p95_ms", "failed runs"), ("items_page_p95_ms", "failed items")):
