@@ -11,6 +11,7 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from services.gateway.body_limit import install_body_limit
 from services.gateway.metrics import RequestMetrics
+from services.gateway.openapi_security import install_security_documentation
 from services.gateway.outbox_relay import declare_publications
 from services.gateway.problems import install_problem_handlers
 from services.gateway.routes import (
@@ -18,6 +19,7 @@ from services.gateway.routes import (
     connections,
     console_schemas,
     console_session,
+    console_template_preview,
     health,
     output_templates,
     push_runs,
@@ -87,6 +89,7 @@ def build_app(settings: Settings) -> FastAPI:
     if tracer_provider is not None:
         FastAPIInstrumentor.instrument_app(app, tracer_provider=tracer_provider, excluded_urls=_UNTRACED)
     install_problem_handlers(app)
+    install_security_documentation(app)
     # Added last is outermost: metrics also see the 413s of the body limit.
     install_body_limit(app, settings.max_request_body_bytes)
     app.add_middleware(RequestMetrics)
@@ -103,6 +106,7 @@ def build_app(settings: Settings) -> FastAPI:
         run_history.router,
         console_session.router,
         console_schemas.router,
+        console_template_preview.router,
     ):
         app.include_router(router)
     install_ui(app)

@@ -1,4 +1,5 @@
-"""The built-in live status page of a run: static HTML and JS reading the run's event stream."""
+"""The browser pages: the console (/ui/) and the live status page of a run, static HTML and ES modules
+over the same JSON API as every other client."""
 
 from __future__ import annotations
 
@@ -30,6 +31,12 @@ async def run_page(run_id: uuid.UUID) -> FileResponse:
     """The page; it reads the view token from its own query string (`?token=`)."""
     del run_id  # the page's script reads it from the path
     return FileResponse(UI_DIR / "run.html", media_type="text/html", headers=SECURITY_HEADERS)
+
+
+@router.get("/")
+async def console_page() -> FileResponse:
+    """The console: sign-in, connections, runs, output templates (docs/console.md)."""
+    return FileResponse(UI_DIR / "console.html", media_type="text/html", headers=SECURITY_HEADERS)
 
 
 def install_ui(app: FastAPI) -> None:

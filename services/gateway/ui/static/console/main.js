@@ -1,0 +1,106 @@
+// The console's shell: sign-in and sign-out, the navigation, and the hash routes of its pages.
+
+import { api, get, useSession } from "./api.js";
+import { h, notify, show } from "./dom.js";
+import { connectionDetail, connectionsPage } from "./connections.js";
+import { connectionEditor } from "./connection_form.js";
+import { runDetail, runsPage } from "./runs.js";
+import { templatesPage } from "./templates.js";
+import { topicsPage } from "./topics.js";
+
+const body = document.body;
+const nav = document.getElementById("nav");
+const signOutButton = document.getElementById("sign-out");
+
+const routes = [
+  [/^#\/connections\/new$/, () => connectionEditor(null)],
+  [/^#\/connections\/([^/]+)\/edit$/, (id) => connectionEditor(id)],
+  [/^#\/connections\/([^/]+)$/, (id) => connectionDetail(id)],
+  [/^#\/runs\/([^/]+)$/, (id) => runDetail(id)],
+  [/^#\/runs$/, () => runsPage()],
+  [/^#\/templates$/, () => templatesPage()],
+  [/^#\/topics$/, () => topicsPage()],
+  [/^#?\/?(connections)?$/, () => connectionsPage()],
+];
+
+function signedOut() {
+  useSession(null);
+  body.dataset.state = "signed-out";
+  nav.hidden = true;
+  signOutButton.hidden = true;
+  const form = document.getElementById("sign-in-template").content.cloneNode(true);
+  show(form);
+  document.getElementById("sign-in-form").addEventListener("submit", signIn);
+  document.getElementById("api-key").focus();
+}
+
+async function signIn(event) {
+  event.preventDefault();
+  const input = document.getElementById("api-key");
+  const error = document.getElementById("api-key-error");
+  error.textContent = "";
+  try {
+    const session = await api("POST", "/api/session", { apiKey: input.value });
+    input.value = "";
+    signedIn(session);
+  } catch (failure) {
+    error.textContent = failure.status === 401 ? "That key is unknown or revoked." : failure.message;
+    input.setAttribute("aria-invalid", "true");
+  }
+}
+
+function signedIn(session) {
+  useSession(session, signedOut);
+  body.dataset.state = "signed-in";
+  nav.hidden = false;
+  signOutButton.hidden = false;
+  route();
+}
+
+async function signOut() {
+  try {
+    await api("DELETE", "/api/session");
+  } catch (failure) {
+    notify(`Sign-out failed: ${failure.message}`, "error");
+    return;
+  }
+  window.location.hash = "";
+  signedOut();
+}
+
+// Pages render one after another, so a slow earlier page never paints over the one asked for last.
+let routing = Promise.resolve();
+
+function route() {
+  routing = routing.then(renderRoute, renderRoute);
+  return routing;
+}
+
+async function renderRoute() {
+  if (body.dataset.state !== "signed-in") return;
+  const hash = window.location.hash || "#/connections";
+  for (const link of nav.querySelectorAll("a")) {
+    const current = hash.startsWith(link.getAttribute("href"));
+    if (current) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+  }
+  for (const [pattern, page] of routes) {
+    const match = hash.match(pattern);
+    if (match) {
+      body.dataset.page = hash.split("/")[1] || "connections";
+      try {
+        await page(...match.slice(1).map(decodeURIComponent));
+      } catch (failure) {
+        if (failure.status !== 401) show(h("p", { class: "error", role: "alert" }, failure.message));
+      }
+      document.getElementById("main").focus({ preventScroll: true });
+      return;
+    }
+  }
+  show(h("p", {}, "No such page."));
+}
+
+signOutButton.addEventListener("click", signOut);
+window.addEventListener("hashchange", route);
+
+get("/api/session").then(signedIn, signedOut);

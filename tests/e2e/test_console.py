@@ -1,0 +1,149 @@
+"""The console in headless Chromium: sign in, create an inbound connection through the generated form
+(a field error shown, then fixed), Test it, Sync Now from the mock DMP and watch the run finish."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from shared.db.orgs import create_org
+from tests.e2e.browser import Page, ensure_chromium, headless_page
+from tests.e2e.conftest import System
+from tests.e2e.sync_helpers import dmp_connection, feed_records, set_records
+
+pytestmark = pytest.mark.e2e
+
+RECORDS = 120
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Path:
+    return ensure_chromium()
+
+
+@pytest.fixture
+async def mock(system: System) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=system.mock_url, timeout=60) as client:
+        yield client
+
+
+async def _fill(page: Page, element_id: str, value: str) -> None:
+    """Type into a field as a user would: its value, then the input and change events the page listens to."""
+    await page.evaluate(
+        f"""(() => {{
+            const element = document.getElementById({json.dumps(element_id)});
+            element.value = {json.dumps(value)};
+            element.dispatchEvent(new Event("input", {{ bubbles: true }}));
+            element.dispatchEvent(new Event("change", {{ bubbles: true }}));
+        }})()"""
+    )
+
+
+async def _click(page: Page, selector: str) -> None:
+    await page.wait_until(
+        f"document.querySelector({json.dumps(selector)}) && !document.querySelector({json.dumps(selector)}).disabled"
+    )
+    await page.evaluate(f"document.querySelector({json.dumps(selector)}).click()")
+
+
+def _text(selector: str) -> str:
+    return f"(document.querySelector({json.dumps(selector)}) || {{}}).textContent || ''"
+
+
+async def _sign_in(page: Page, api_key: str) -> None:
+    """A wrong key is refused beside the field; the right one signs in and leaves nothing in the page."""
+    await _fill(page, "api-key", "act_wrong-key")
+    await page.evaluate("document.getElementById('sign-in-form').requestSubmit()")
+    await page.wait_until(f"{_text('#api-key-error')}.includes('unknown')")
+    await _fill(page, "api-key", api_key)
+    await page.evaluate("document.getElementById('sign-in-form').requestSubmit()")
+    await page.wait_until("document.body.dataset.state === 'signed-in'")
+    stored = await page.evaluate(
+        "JSON.stringify([localStorage.length, sessionStorage.length, document.cookie, location.href])"
+    )
+    assert api_key not in stored
+    assert json.loads(stored)[:3] == [0, 0, ""]  # nothing kept by the page; the cookie is HttpOnly
+
+
+async def _create_connection(page: Page, config: dict[str, Any], log_dir: Path) -> str:
+    """The inbound form filled from the DMP config, saved once without a required field, then fixed."""
+    await page.evaluate("location.hash = '#/connections/new'")
+    await page.wait_until("document.getElementById('config-api_base_url')")  # outbound first
+    await _fill(page, "name", "DMP from the console")
+    await _fill(page, "direction", "inbound")
+    await page.wait_until("document.getElementById('config-field_mappings')")
+    for key, value in config.items():
+        if key != "source_id_field":  # left out first: the API names it, the form shows it there
+            await _fill(page, f"config-{key}", value if isinstance(value, str) else json.dumps(value))
+    await _click(page, "#save")
+    await page.wait_until(f"{_text('#config-source_id_field-error')} !== ''")
+    assert (
+        await page.evaluate("document.getElementById('config-source_id_field').getAttribute('aria-invalid')")
+        == "true"
+    )
+    await page.screenshot(log_dir / "console-field-error.png")
+
+    await _fill(page, "config-source_id_field", config["source_id_field"])
+    await _click(page, "#save")
+    await page.wait_until("location.hash.startsWith('#/connections/') && document.getElementById('test')")
+    hash_route: str = await page.evaluate("location.hash")
+    return hash_route.rsplit("/", maxsplit=1)[-1]
+
+
+@pytest.mark.timeout(1800)  # on a fresh machine the fixture installs chromium first
+async def test_sign_in_create_test_and_sync_now_in_the_browser(
+    system: System, pool: asyncpg.Pool[Any], chromium: Path, mock: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    del chromium  # installed by the fixture when missing
+    await set_records(mock, feed_records(RECORDS))
+    _org_id, api_key = await create_org(pool, f"console-{uuid.uuid4().hex[:6]}")
+    config: dict[str, Any] = dmp_connection(system.mock_url)["config"]
+
+    async with headless_page(tmp_path / "profile", system.log_dir / "chromium-console.log") as page:
+        await page.send("Page.navigate", {"url": system.gateway_url + "/ui/"})
+        await page.wait_until(
+            "document.body.dataset.state === 'signed-out' && document.getElementById('api-key')"
+        )
+        await _sign_in(page, api_key)
+        connection_id = await _create_connection(page, config, system.log_dir)
+
+        await _click(page, "#test")
+        await page.wait_until("document.getElementById('test-result')")
+        assert await page.evaluate("document.getElementById('test-result').dataset.success") == "true", (
+            await page.evaluate(_text("#test-result"))
+        )
+
+        await _click(page, "#sync-now")
+        await page.wait_until("location.hash.startsWith('#/runs/')")
+        run_id = (await page.evaluate("location.hash")).split("/")[-1]
+        await page.wait_until("document.getElementById('run-state')?.dataset.done === 'true'", timeout=180)
+        shown_status = await page.evaluate("document.getElementById('run-state').dataset.status")
+        shown_inserted = await page.evaluate(_text("[data-field=inserted]"))
+        await page.screenshot(system.log_dir / "console-sync-run.png")
+
+        await page.evaluate(f"location.hash = '#/connections/{connection_id}'")
+        await page.wait_until(f"document.querySelector('tr[data-run-id=\"{run_id}\"]')")
+        history_status = await page.evaluate(
+            f"document.querySelector('tr[data-run-id=\"{run_id}\"]').dataset.status"
+        )
+
+        await _click(page, "#sign-out")
+        await page.wait_until("document.body.dataset.state === 'signed-out'")
+
+    async with httpx.AsyncClient(
+        base_url=system.gateway_url, headers={"Authorization": f"Bearer {api_key}"}
+    ) as api:
+        status = (await api.get(f"/api/runs/{run_id}")).json()
+        connection = (await api.get(f"/api/connections/{connection_id}")).json()
+    assert connection["name"] == "DMP from the console"
+    assert connection["config"]["source_id_field"] == config["source_id_field"]
+    assert status["status"] == "succeeded"
+    assert shown_status == history_status == "succeeded"
+    assert int(shown_inserted) == status["inserted"] == RECORDS
