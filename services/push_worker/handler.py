@@ -93,6 +93,9 @@ async def _step(command: PushCommand, deps: PushDependencies) -> None:
         await asyncio.sleep(_STEP_WAIT_POLL_S)
     async with LeaseKeeper(deps.pool, lease, settings.run_lease_ttl_s, "push") as keeper:
         await work_push_slice(
-            keeper, deps, SliceBudget(batches=1, seconds=float("inf")), step=command.batch_index or 0
+            keeper,
+            deps,
+            SliceBudget(batches=1, seconds=float("inf"), extendable=False),
+            step=command.batch_index or 0,
         )
         await keeper.release()

@@ -31,6 +31,8 @@ class SliceBudget:
 
     batches: int
     seconds: float
+    # An auto run's slice goes on past its budget while nobody waits; a step batch never does.
+    extendable: bool = True
 
 
 class BatchSource(Protocol):
@@ -148,7 +150,7 @@ class PushSlice:
     async def _boundary(self, batches: BatchSource, planned: int) -> str:
         """At the budget or a stop: `go on` (nobody waits), `leave` (the run is handed back), `end` (its
         last batch was this slice's last) or `refused` (a refusal came in with the last batches)."""
-        if not self._leaving and not await self._lease.contended():
+        if self._budget.extendable and not self._leaving and not await self._lease.contended():
             return "go on"
         if not await self._drain(keep=0):
             return "leave"

@@ -135,6 +135,7 @@ async def _slice(
     batches: Batches,
     *,
     budget: int = 100,
+    extendable: bool = True,
     lease: Lease | None = None,
     records: Records | None = None,
     platform: Platform | None = None,
@@ -146,7 +147,9 @@ async def _slice(
     stop = asyncio.Event()
     if stopping:
         stop.set()
-    await PushSlice(lease, records, target, SliceBudget(batches=budget, seconds=60), stop).run(batches)
+    await PushSlice(
+        lease, records, target, SliceBudget(batches=budget, seconds=60, extendable=extendable), stop
+    ).run(batches)
     return lease, records, platform
 
 
@@ -176,6 +179,15 @@ async def test_a_slice_nobody_waits_behind_goes_on_past_its_budget() -> None:
     assert lease.saved == [1, 2, 3, 4, 5]
     assert len(platform.created) == 15
     assert lease.finished
+
+
+async def test_a_step_batch_stops_at_its_one_batch_even_when_nobody_waits() -> None:
+    lease, records, platform = await _slice(
+        Batches(5), budget=1, extendable=False, lease=Lease(contended=False)
+    )
+    assert lease.saved == [1]
+    assert len(platform.created) == 3
+    assert (records.ended, lease.finished) == (None, False)
 
 
 async def test_a_slice_whose_budget_ends_with_the_run_finishes_it() -> None:
