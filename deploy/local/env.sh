@@ -18,7 +18,8 @@
 #
 # Defines:
 #   activator_local_up     start the local Kafka/PostgreSQL that are in use and
-#                          not running yet (both at once); records *_STARTED
+#                          not running yet (both at once); records *_STARTED.
+#                          Default ports held by another checkout: free ones instead
 #   activator_local_down   stop only what activator_local_up started
 #
 # A test recipe that only stops what it started:
@@ -61,7 +62,28 @@ ACTIVATOR_KAFKA_STARTED=${ACTIVATOR_KAFKA_STARTED:-0}
 ACTIVATOR_PG_STARTED=${ACTIVATOR_PG_STARTED:-0}
 export ACTIVATOR_KAFKA_STARTED ACTIVATOR_PG_STARTED
 
+# A second checkout: the default ports are held by another checkout's broker or database (its `make
+# up`), not by ours. Then this checkout's own get free ports, unless the ports were chosen explicitly.
+activator_pick_free_ports() {
+  _al_dir="$ACTIVATOR_REPO_ROOT/deploy/local"
+  if [ "$ACTIVATOR_KAFKA_LOCAL" = 1 ] && [ -z "${ACTIVATOR_KAFKA_PORT:-}" ] \
+    && ! "$_al_dir/kafka.sh" status >/dev/null 2>&1 && "$_al_dir/ports.sh" taken 19092 19093; then
+    ACTIVATOR_KAFKA_PORT=$("$_al_dir/ports.sh" free-pair)
+    KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:$ACTIVATOR_KAFKA_PORT"
+    echo "env.sh: port 19092 is another checkout's: this checkout's Kafka uses $KAFKA_BOOTSTRAP_SERVERS" >&2
+    export ACTIVATOR_KAFKA_PORT KAFKA_BOOTSTRAP_SERVERS
+  fi
+  if [ "$ACTIVATOR_PG_LOCAL" = 1 ] && [ -z "${ACTIVATOR_PG_PORT:-}" ] \
+    && ! "$_al_dir/postgres.sh" status >/dev/null 2>&1 && "$_al_dir/ports.sh" taken 15432; then
+    ACTIVATOR_PG_PORT=$("$_al_dir/ports.sh" free)
+    DATABASE_URL="postgresql://activator:activator@127.0.0.1:$ACTIVATOR_PG_PORT/activator"
+    echo "env.sh: port 15432 is another checkout's: this checkout's PostgreSQL uses port $ACTIVATOR_PG_PORT" >&2
+    export ACTIVATOR_PG_PORT DATABASE_URL
+  fi
+}
+
 activator_local_up() {
+  activator_pick_free_ports
   _al_dir="$ACTIVATOR_REPO_ROOT/deploy/local"
   _al_rc=0
   _al_kpid=""

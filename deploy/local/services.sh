@@ -11,6 +11,8 @@ LOG_PREFIX=services
 
 PYTHON_BIN="${PYTHON:-$ACTIVATOR_REPO_ROOT/.venv/bin/python}"
 GRACE_S="${ACTIVATOR_STOP_GRACE_S:-30}"
+# Workers serve /metrics, /healthz and /readyz on METRICS_PORT: base + their place in the list.
+METRICS_BASE="${ACTIVATOR_METRICS_BASE_PORT:-9101}"
 
 # name -> activator subcommand
 service_list() {
@@ -27,6 +29,19 @@ service_list() {
   done
 }
 
+# metrics_port NAME: a worker's METRICS_PORT under `make up`; empty for the gateway (it serves its own).
+metrics_port() {
+  local name=$1 index=0 n _
+  while read -r n _; do
+    case "$n" in mock-platforms | gateway) continue ;; esac
+    if [[ "$n" == "$name" ]]; then
+      echo $((METRICS_BASE + index))
+      return
+    fi
+    index=$((index + 1))
+  done < <(service_list)
+}
+
 start_one() {
   local name=$1 command=$2 pidfile="$ACTIVATOR_RUN_DIR/$1.pid" pid
   pid=$(read_pid "$pidfile")
@@ -34,7 +49,9 @@ start_one() {
     log "$name already running (pid $pid)"
     return
   fi
-  setsid "$PYTHON_BIN" -m services "$command" >>"$ACTIVATOR_LOG_DIR/$name.log" 2>&1 </dev/null &
+  local port
+  port=$(metrics_port "$name")
+  METRICS_PORT="${port:-0}" setsid "$PYTHON_BIN" -m services "$command" >>"$ACTIVATOR_LOG_DIR/$name.log" 2>&1 </dev/null &
   echo $! >"$pidfile"
   log "$name started (pid $!)"
 }
@@ -71,7 +88,8 @@ wait_gateway() {
 case "${1:-}" in
   up)
     mkdir -p "$ACTIVATOR_RUN_DIR" "$ACTIVATOR_LOG_DIR"
-    "$PYTHON_BIN" -m services migrate >&2
+    # WARNING: the one "applied N migration(s)" line, not a JSON line per migration step.
+    ACTIVATOR_LOG_LEVEL=WARNING "$PYTHON_BIN" -m services migrate >&2
     while read -r name command; do start_one "$name" "$command"; done < <(service_list)
     wait_gateway
     ;;
@@ -87,7 +105,12 @@ case "${1:-}" in
   status)
     while read -r name _; do
       pid=$(read_pid "$ACTIVATOR_RUN_DIR/$name.pid")
-      if pid_alive "$pid"; then echo "$name running (pid $pid)"; else echo "$name stopped"; fi
+      port=$(metrics_port "$name")
+      if pid_alive "$pid"; then
+        echo "$name running (pid $pid)${port:+, probes http://127.0.0.1:$port/readyz}"
+      else
+        echo "$name stopped"
+      fi
     done < <(service_list)
     ;;
   *)

@@ -42,9 +42,10 @@ def _ssl_context(settings: Settings) -> ssl.SSLContext | None:
     try:
         # Without a CA file the system's trust store is used (public CAs: MSK, Confluent Cloud).
         context: ssl.SSLContext = create_ssl_context(
-            cafile=settings.kafka_ssl_ca_file,
-            certfile=settings.kafka_ssl_cert_file,
-            keyfile=settings.kafka_ssl_key_file,
+            # Empty means unset (compose passes `${KAFKA_SSL_CA_FILE:-}` through as "").
+            cafile=settings.kafka_ssl_ca_file or None,
+            certfile=settings.kafka_ssl_cert_file or None,
+            keyfile=settings.kafka_ssl_key_file or None,
         )
     except (OSError, ssl.SSLError) as exc:
         msg = f"cannot load the Kafka TLS files (KAFKA_SSL_CA_FILE/CERT_FILE/KEY_FILE): {exc}"

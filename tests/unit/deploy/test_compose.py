@@ -170,7 +170,8 @@ def test_every_long_running_service_has_a_healthcheck_that_probes_itself() -> No
     for name in WORKERS:
         port = _environment(services[name])["METRICS_PORT"]
         assert int(port) > 0, f"{name} serves no metrics, so its healthcheck has nothing to probe"
-        assert f"127.0.0.1:{port}/metrics" in " ".join(services[name]["healthcheck"]["test"]), name
+        # /readyz: the worker is in its consumer group and Postgres answers (shared/messaging/worker_health.py).
+        assert f"127.0.0.1:{port}/readyz" in " ".join(services[name]["healthcheck"]["test"]), name
 
 
 def test_workers_can_be_scaled() -> None:
