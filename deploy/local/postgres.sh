@@ -16,6 +16,8 @@
 #                            defaulted the variable to the local cluster)
 #   ACTIVATOR_PG_PORT        default 15432 (listens on 127.0.0.1 only)
 #   ACTIVATOR_PG_KEEP=1      keep the data dir on stop
+#   ACTIVATOR_PG_SSL=1       TLS only: a throwaway CA and server certificate (127.0.0.1, localhost) made
+#                            at initdb, plain TCP refused; `url` adds sslmode=verify-full&sslrootcert=<ca>
 #   ACTIVATOR_PG_BIN         directory of initdb/pg_ctl (default: newest /usr/lib/postgresql/*/bin)
 #   ACTIVATOR_STATE_DIR      default <repo>/.activator (data in pg/data, log in log/postgres.log)
 set -euo pipefail
@@ -29,6 +31,7 @@ DB_NAME=activator
 DB_USER=activator
 DB_PASSWORD=activator
 LOCAL_URL="postgresql://$DB_USER:$DB_PASSWORD@127.0.0.1:$PORT/$DB_NAME"
+SSL="${ACTIVATOR_PG_SSL:-0}"
 PID_FILE="$ACTIVATOR_RUN_DIR/postgres.pid"
 
 usage() {
@@ -92,6 +95,10 @@ PG_BIN=$(find_pg_bin)
 PG_DIR=$(choose_pg_dir)
 DATA_DIR="$PG_DIR/data"
 SOCKET_DIR="$PG_DIR/run"
+TLS_DIR="$PG_DIR/tls"
+if [[ "$SSL" == 1 ]]; then
+  LOCAL_URL="$LOCAL_URL?sslmode=verify-full&sslrootcert=$TLS_DIR/ca.crt"
+fi
 if [[ "$PG_DIR" == "$ACTIVATOR_STATE/pg" ]]; then
   LOG_FILE="$ACTIVATOR_LOG_DIR/postgres.log"
 else
@@ -155,6 +162,30 @@ full_page_writes = off
 timezone = 'UTC'
 log_timezone = 'UTC'
 EOF
+  if [[ "$SSL" == 1 ]]; then make_tls; fi
+}
+
+# TLS for the throwaway cluster: a CA of its own signs the server's certificate for 127.0.0.1 and
+# localhost (verify-full works); the CA stays beside the data for clients (sslrootcert).
+make_tls() {
+  mkdir -p "$TLS_DIR"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 7 -subj "/CN=activator-local-ca" \
+    -keyout "$TLS_DIR/ca.key" -out "$TLS_DIR/ca.crt" >/dev/null 2>&1 || die "openssl: CA"
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" \
+    -keyout "$TLS_DIR/server.key" -out "$TLS_DIR/server.csr" >/dev/null 2>&1 || die "openssl: server key"
+  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$TLS_DIR/san.ext"
+  openssl x509 -req -in "$TLS_DIR/server.csr" -CA "$TLS_DIR/ca.crt" -CAkey "$TLS_DIR/ca.key" \
+    -CAcreateserial -days 7 -extfile "$TLS_DIR/san.ext" -out "$TLS_DIR/server.crt" >/dev/null 2>&1 \
+    || die "openssl: server certificate"
+  chmod 0644 "$TLS_DIR/ca.crt" "$TLS_DIR/server.crt"
+  chmod 0600 "$TLS_DIR/server.key" "$TLS_DIR/ca.key"
+  [[ "$PG_OS_USER" == "$(id -un)" ]] || chown -R "$PG_OS_USER": "$TLS_DIR"
+  chmod 0755 "$TLS_DIR"
+  printf "ssl = on\nssl_cert_file = '%s'\nssl_key_file = '%s'\n" "$TLS_DIR/server.crt" "$TLS_DIR/server.key" \
+    | as_pg tee -a "$DATA_DIR/postgresql.conf" >/dev/null
+  # TCP without TLS is refused; the unix socket (the script's own admin path) stays trusted.
+  as_pg sh -c "{ echo 'hostnossl all all 0.0.0.0/0 reject'; cat '$DATA_DIR/pg_hba.conf'; } >'$DATA_DIR/pg_hba.tmp' && mv '$DATA_DIR/pg_hba.tmp' '$DATA_DIR/pg_hba.conf'"
+  log "TLS on: CA $TLS_DIR/ca.crt"
 }
 
 ensure_database() {
