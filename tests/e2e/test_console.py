@@ -97,6 +97,25 @@ async def _create_connection(page: Page, config: dict[str, Any], log_dir: Path) 
     return hash_route.rsplit("/", maxsplit=1)[-1]
 
 
+async def _create_template_with_preview(page: Page) -> None:
+    """The draft is previewed over the synced topics as it is typed; a bad placeholder is shown at its field."""
+    await page.evaluate("location.hash = '#/templates'")
+    await _click(page, "#create-template")
+    await page.wait_until("document.getElementById('template-key')")
+    await _fill(page, "template-key", "console")
+    await _fill(page, "template-pathFields", "parent_category, name")
+    await _fill(page, "template-separator", " | ")
+    await page.wait_until(f"{_text('#preview-rows')}.includes(' | ')")
+    await _fill(page, "template-nameTemplate", "{{nope}}")
+    await page.wait_until(f"{_text('#template-nameTemplate-error')}.includes('nope')")
+    await _fill(page, "template-nameTemplate", "{{name}} ({{attributes.country}})")
+    await page.wait_until(
+        f"{_text('#template-nameTemplate-error')} === '' && {_text('#preview-rows')}.includes(' (')"
+    )
+    await _click(page, "#save-template")
+    await page.wait_until("document.querySelector('tr[data-key=\"console\"]')?.dataset.active === 'true'")
+
+
 @pytest.mark.timeout(1800)  # on a fresh machine the fixture installs chromium first
 async def test_sign_in_create_test_and_sync_now_in_the_browser(
     system: System, pool: asyncpg.Pool[Any], chromium: Path, mock: httpx.AsyncClient, tmp_path: Path
@@ -133,6 +152,9 @@ async def test_sign_in_create_test_and_sync_now_in_the_browser(
         history_status = await page.evaluate(
             f"document.querySelector('tr[data-run-id=\"{run_id}\"]').dataset.status"
         )
+
+        await _create_template_with_preview(page)
+        await page.screenshot(system.log_dir / "console-templates.png")
 
         await _click(page, "#sign-out")
         await page.wait_until("document.body.dataset.state === 'signed-out'")

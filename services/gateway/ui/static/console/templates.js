@@ -84,6 +84,13 @@ async function editor(stored) {
   return section;
 }
 
+// The 409 names the connections by id; say their names.
+async function inUseMessage(key, detail) {
+  const names = (await get("/api/connections")).filter((connection) => detail.includes(connection.id))
+    .map((connection) => connection.name);
+  return names.length ? `${key} is used by ${names.join(", ")}: point them at another template first` : detail;
+}
+
 function row(template, slot) {
   const key = encodeURIComponent(template.key);
   const act = (work) => async () => {
@@ -102,7 +109,12 @@ function row(template, slot) {
       h("button", { type: "button", class: "toggle", onclick: act(() => post(`/api/output-templates/${key}/${template.active ? "deactivate" : "activate"}`)) },
         template.active ? "Deactivate" : "Activate"),
       h("button", { type: "button", class: "danger", onclick: act(async () => {
-        if (window.confirm(`Delete the output template ${template.key}?`)) await del(`/api/output-templates/${key}`);
+        if (!window.confirm(`Delete the output template ${template.key}?`)) return;
+        try {
+          await del(`/api/output-templates/${key}`);
+        } catch (failure) {
+          throw failure.status === 409 ? new Error(await inUseMessage(template.key, failure.message)) : failure;
+        }
       }) }, "Delete"))));
 }
 
