@@ -104,6 +104,8 @@ class Settings(BaseSettings):
     sync_runs_in_parallel: int = Field(default=4, ge=1)
     sync_max_delete_share: float = Field(default=0.2, ge=0, le=1)
     sync_max_empty_pages: int = Field(default=5, ge=1)
+    # Fetched pages a sync commits in one transaction (one classification, one checkpoint move).
+    sync_commit_max_pages: int = Field(default=10, ge=1, le=100)
     sync_reject_payload_max_chars: int = Field(default=16_384, ge=256)
     consumer_max_attempts: int = Field(default=5, ge=1)
     consumer_backoff_s: float = Field(default=0.5, ge=0)

@@ -13,7 +13,7 @@ import structlog
 from pydantic import ValidationError
 
 from services.sync_worker.closing import SyncRunRef, close_run
-from services.sync_worker.pages import SyncRunDriver
+from services.sync_worker.pages import GoOn, SyncRunDriver
 from shared.connectors.errors import ConnectorConfigError
 from shared.db import sync_runs
 from shared.db.connections import Connection, decrypt_credentials, get_connection
@@ -78,8 +78,11 @@ async def _open_source(deps: SyncDependencies, run: SyncRunRef) -> tuple[Inbound
         raise SyncSetupError(str(exc)) from None
 
 
-async def work_sync_slice(keeper: LeaseKeeper, deps: SyncDependencies, *, pages: int | None) -> None:
-    """Page the leased run on from its checkpoint, at most `pages` pages (None: count and start only)."""
+async def work_sync_slice(
+    keeper: LeaseKeeper, deps: SyncDependencies, *, pages: int | None, go_on: GoOn | None = None
+) -> None:
+    """Page the leased run on from its checkpoint, `pages` pages (0: count and start only) and then as
+    long as `go_on()` allows another `pages`."""
     lease = keeper.lease
     run = SyncRunRef(run_id=lease.run_id, org_id=lease.org_id, connection_id=lease.connection_id)
     bound = log.bind(run_id=str(run.run_id), connection_id=str(run.connection_id), org_id=str(run.org_id))
@@ -108,7 +111,7 @@ async def work_sync_slice(keeper: LeaseKeeper, deps: SyncDependencies, *, pages:
         if checkpoint is not None and pages != 0 and not keeper.lost:
             current = await sync_runs.sync_run_state(deps.pool, run.run_id)
             if current is not None and not current.is_terminal:
-                await driver.pages(checkpoint, total=current.total, limit=pages)
+                await driver.pages(checkpoint, total=current.total, limit=pages, go_on=go_on)
     finally:
         await source.aclose()
     after = await sync_runs.sync_run_state(deps.pool, run.run_id)
@@ -118,11 +121,16 @@ async def work_sync_slice(keeper: LeaseKeeper, deps: SyncDependencies, *, pages:
 
 async def work_sync_auto_slice(keeper: LeaseKeeper, deps: SyncDependencies) -> None:
     """An auto run's slice: RUN_SLICE_PAGES pages, then the run goes back in line (a stop hands it over)."""
+
+    async def nobody_waits() -> bool:
+        return not keeper.released and not keeper.lost and not await keeper.contended()
+
     try:
-        await work_sync_slice(keeper, deps, pages=deps.settings.run_slice_pages)
-        # Nobody waits behind it: the run goes on without giving its lease back.
-        while not keeper.released and not keeper.lost and not await keeper.contended():
-            await work_sync_slice(keeper, deps, pages=deps.settings.run_slice_pages)
+        # Nobody waits behind it: the run goes on without giving its lease back (nor the pages
+        # fetched ahead); the loop starts over only when a slice ended for another reason.
+        await work_sync_slice(keeper, deps, pages=deps.settings.run_slice_pages, go_on=nobody_waits)
+        while await nobody_waits():
+            await work_sync_slice(keeper, deps, pages=deps.settings.run_slice_pages, go_on=nobody_waits)
     except ShutdownInterrupted:
         return  # the checkpoint is where the next holder resumes; the executor gives the run back
 

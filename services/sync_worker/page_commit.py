@@ -4,6 +4,7 @@ last page, the run's closing), under the run's row lock."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,10 +12,11 @@ import asyncpg
 
 from services.sync_worker.closing import Closing, SourceCount, SyncRunRef, close_with_last_page
 from shared.db import sync_runs
+from shared.db.pool import DbConnection
 from shared.db.sync_rejects import store_rejects
 from shared.db.topics import TopicFields, upsert_rendered_topics
 from shared.inbound.checkpoint import SyncCheckpoint
-from shared.inbound.classify import plan_page
+from shared.inbound.classify import PagePlan, plan_pages
 from shared.inbound.config import InboundConfig
 from shared.inbound.mapping import InvalidRecord, MappedTopic
 from shared.settings import Settings
@@ -30,8 +32,8 @@ class Fetched:
 
 
 @dataclass(frozen=True, slots=True)
-class CommittedPage:
-    counts: sync_runs.PageCounts
+class CommittedPages:
+    counts: list[sync_runs.PageCounts]  # one per page, in order: each page keeps its own event
     closing: Closing | None
 
 
@@ -55,56 +57,57 @@ def _topic_fields(topic: MappedTopic, connection_id: uuid.UUID) -> TopicFields:
     )
 
 
-async def commit_page(
+async def commit_pages(
     pool: asyncpg.Pool[Any],
     run: SyncRunRef,
     config: InboundConfig,
     settings: Settings,
     before: SyncCheckpoint,
-    fetched: Fetched,
-) -> CommittedPage | Cancelled | None:
-    """Write the page after `before`; None when another delivery moved the run on (the page is not ours)."""
-    number = before.page + 1
-    records, after = fetched.records, fetched.following
+    batch: Sequence[Fetched],
+) -> CommittedPages | Cancelled | None:
+    """Write the consecutive pages after `before` in one transaction: one classification for all of them,
+    one upsert, one move of the counters and the checkpoint (past the last). None when another delivery
+    moved the run on (the pages are not ours)."""
     async with pool.acquire() as connection, connection.transaction():
         state = await sync_runs.sync_run_state(connection, run.run_id, lock=True)
-        # Another delivery of the command moved the run on (or ended it): this page is not ours.
+        # Another delivery of the command moved the run on (or ended it): these pages are not ours.
         if state is None or state.status != "running" or state.checkpoint is None:
             return None
         if state.checkpoint.page != before.page:
             return None
         if state.cancel_requested:
             return CANCELLED
-        source_ids = [record.source_id for record in records if record.source_id is not None]
+        source_ids = [r.source_id for page in batch for r in page.records if r.source_id is not None]
         new_ids, stored = await sync_runs.claim_source_ids(connection, run.run_id, run.org_id, source_ids)
-        plan = plan_page(records, new_ids, stored, run.connection_id)
-        created, updated = (0, 0)
-        if plan.upserts:
-            fields = [_topic_fields(topic, run.connection_id) for topic in plan.upserts]
-            # Keeps the output templates' rendered names in step with the synced topics.
-            written = await upsert_rendered_topics(
-                connection, run.org_id, fields, render_batch=settings.output_render_batch
+        plans = plan_pages([page.records for page in batch], new_ids, stored, run.connection_id)
+        created = await _upsert(connection, run, settings, plans)
+        counts: list[sync_runs.PageCounts] = []
+        error_room = settings.max_run_errors_stored - state.errors_stored
+        for number, plan in enumerate(plans, start=before.page + 1):
+            errors_stored = await store_rejects(
+                connection,
+                run.run_id,
+                page=number,
+                rejects=plan.invalid,
+                payload_limit=settings.sync_reject_payload_max_chars,
+                error_room=error_room,
             )
-            created = sum(1 for _topic_id, was_created in written if was_created)
-            updated = len(written) - created
-        errors_stored = await store_rejects(
-            connection,
-            run.run_id,
-            page=number,
-            rejects=plan.invalid,
-            payload_limit=settings.sync_reject_payload_max_chars,
-            error_room=settings.max_run_errors_stored - state.errors_stored,
-        )
-        counts = sync_runs.PageCounts(
-            records=len(records),
-            inserted=created,
-            updated=updated,
-            unchanged=plan.unchanged,
-            invalid=len(plan.invalid),
-            duplicates=plan.duplicates,
-            errors_stored=errors_stored,
-        )
-        await sync_runs.record_page(connection, run.run_id, counts, after)
+            error_room -= errors_stored
+            inserted = created[number - before.page - 1]
+            counts.append(
+                sync_runs.PageCounts(
+                    records=plan.records,
+                    inserted=inserted,
+                    updated=len(plan.upserts) - inserted,
+                    unchanged=plan.unchanged,
+                    invalid=len(plan.invalid),
+                    duplicates=plan.duplicates,
+                    errors_stored=errors_stored,
+                )
+            )
+        after = batch[-1].following
+        total = _summed(counts)
+        await sync_runs.record_page(connection, run.run_id, total, after, pages=len(batch))
         closing = None
         if after.done:
             closing = await close_with_last_page(
@@ -113,7 +116,48 @@ async def commit_page(
                 config,
                 settings,
                 after,
-                fetched.count,
-                invalid=state.invalid + counts.invalid,
+                batch[-1].count,
+                invalid=state.invalid + total.invalid,
             )
-    return CommittedPage(counts, closing)
+    return CommittedPages(counts, closing)
+
+
+async def _upsert(
+    connection: DbConnection, run: SyncRunRef, settings: Settings, plans: list[PagePlan]
+) -> list[int]:
+    """Upsert every page's inserts and updates in one statement; how many each page created."""
+    page_of = {topic.source_id: index for index, plan in enumerate(plans) for topic in plan.upserts}
+    if not page_of:
+        return [0] * len(plans)
+    # One lock order for every writer of the org's topics: no deadlock between concurrent syncs.
+    upserts = sorted((topic for plan in plans for topic in plan.upserts), key=lambda topic: topic.source_id)
+    fields = [_topic_fields(topic, run.connection_id) for topic in upserts]
+    # Keeps the output templates' rendered names in step with the synced topics.
+    written = await upsert_rendered_topics(
+        connection, run.org_id, fields, render_batch=settings.output_render_batch
+    )
+    created_ids = [topic_id for topic_id, was_created in written if was_created]
+    # The upsert, not the classification, says what was created (a concurrent writer may have come
+    # first); all created or none needs no lookup to tell which page each belongs to.
+    if len(plans) == 1:
+        return [len(created_ids)]
+    if not created_ids:
+        return [0] * len(plans)
+    if len(created_ids) == len(upserts):
+        return [len(plan.upserts) for plan in plans]
+    per_page = [0] * len(plans)
+    for external_id in await sync_runs.external_ids_of(connection, created_ids):
+        per_page[page_of[external_id]] += 1
+    return per_page
+
+
+def _summed(counts: list[sync_runs.PageCounts]) -> sync_runs.PageCounts:
+    return sync_runs.PageCounts(
+        records=sum(page.records for page in counts),
+        inserted=sum(page.inserted for page in counts),
+        updated=sum(page.updated for page in counts),
+        unchanged=sum(page.unchanged for page in counts),
+        invalid=sum(page.invalid for page in counts),
+        duplicates=sum(page.duplicates for page in counts),
+        errors_stored=sum(page.errors_stored for page in counts),
+    )

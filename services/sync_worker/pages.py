@@ -1,25 +1,22 @@
-"""The page loop of a sync run: start it, fetch each page while the previous one commits, report each page."""
+"""The page loop of a sync run: start it, commit the pages fetched ahead in batches, report each page."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
 import structlog
 
-from services.sync_worker.closing import SourceCount, SyncRunRef, close_run, publish_finished
-from services.sync_worker.page_commit import Cancelled, CommittedPage, Fetched, commit_page
+from services.sync_worker.closing import Closing, SyncRunRef, close_run, publish_finished
+from services.sync_worker.page_commit import Cancelled, Fetched, commit_pages
+from services.sync_worker.page_feed import FetchFailed, PageFeed
 from shared.db import sync_runs
 from shared.db.runs import is_cancel_requested
 from shared.inbound.checkpoint import SyncCheckpoint
 from shared.inbound.config import InboundConfig
-from shared.inbound.mapping import RecordMapper
-from shared.inbound.pager import PagingError
 from shared.inbound.source import InboundSource, SourceError
-from shared.inbound.watermarks import later, page_mark
 from shared.messages import RunStarted, SyncPageRecorded, deterministic_event_id
 from shared.messaging.consumer_guard import ShutdownInterrupted
 from shared.messaging.status_publisher import PendingAcks, StatusPublisher
@@ -29,9 +26,8 @@ from shared.settings import Settings
 log = structlog.get_logger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
-class FetchFailed:
-    reason: str
+# Asked at a slice's end: may the run keep its lease for another slice?
+GoOn = Callable[[], Awaitable[bool]]
 
 
 class SyncRunDriver:
@@ -55,7 +51,6 @@ class SyncRunDriver:
         self._pool = pool
         self._settings = settings
         self._publisher = publisher
-        self._mapper = RecordMapper(config)
         self._reports = PendingAcks(publisher)
         self._log = log.bind(
             run_id=str(run.run_id), connection_id=str(run.connection_id), org_id=str(run.org_id)
@@ -97,84 +92,79 @@ class SyncRunDriver:
         self._log.info("sync_run_started", total=total, since=since, mode=self._config.sync_mode)
         return checkpoint
 
-    async def pages(self, checkpoint: SyncCheckpoint, *, total: int, limit: int | None) -> None:
-        """Page on from `checkpoint` until the end (or `limit` pages), a cancel or a failure.
+    async def pages(
+        self,
+        checkpoint: SyncCheckpoint,
+        *,
+        total: int,
+        limit: int | None,
+        go_on: GoOn | None = None,
+    ) -> None:
+        """Page on from `checkpoint` until the end, a cancel or a failure, or after `limit` pages unless
+        `go_on()` says the run may keep its lease for another `limit` (pages fetched ahead stay in flight).
 
-        The next page is fetched while the current one is classified and committed, and page events go
-        out without waiting for the broker between pages: every confirm is awaited before this returns.
+        Pages are fetched ahead of the commits (PageFeed), the ones fetched by the time the previous
+        commit ends are committed together, and page events go out without waiting for the broker
+        between commits: every confirm is awaited before this returns.
         """
         if await is_cancel_requested(self._pool, self._run.run_id):
             await self._cancel(checkpoint)
             return
+        feed = PageFeed(
+            source=self._source,
+            config=self._config,
+            start=checkpoint,
+            total=total,
+            window=self._config.parallel_pages,
+            max_pages=limit if go_on is None else None,
+        )
         try:
-            await self._page_on(checkpoint, total=total, limit=limit)
+            await self._page_on(feed, checkpoint, limit=limit, go_on=go_on)
         except BaseException:
             self._reports.forget()
             raise
+        finally:
+            await feed.aclose()
         await self._reports.confirm_all()
 
-    async def _page_on(self, checkpoint: SyncCheckpoint, *, total: int, limit: int | None) -> None:
-        taken = 0
-        ahead: asyncio.Task[Fetched | FetchFailed] | None = None
-        try:
-            while not checkpoint.done and (limit is None or taken < limit):
-                if self._stopping is not None and self._stopping.is_set():
-                    self._log.info("sync_run_handed_over", pages=checkpoint.page)
-                    raise ShutdownInterrupted  # uncommitted: the next owner resumes from the checkpoint
-                fetched = await (ahead or self._fetch(checkpoint, total))
-                ahead = None
-                if isinstance(fetched, FetchFailed):
-                    await self._fail(checkpoint, fetched.reason)
+    async def _page_on(
+        self, feed: PageFeed, checkpoint: SyncCheckpoint, *, limit: int | None, go_on: GoOn | None
+    ) -> None:
+        taken = 0  # pages committed in this slice
+        while not checkpoint.done:
+            if self._stopping is not None and self._stopping.is_set():
+                self._log.info("sync_run_handed_over", pages=checkpoint.page)
+                raise ShutdownInterrupted  # uncommitted: the next owner resumes from the checkpoint
+            if limit is not None and taken >= limit:
+                if go_on is None or not await go_on():
                     return
-                following = fetched.following
-                if not following.done and (limit is None or taken + 1 < limit):
-                    ahead = asyncio.create_task(self._fetch(following, total))
-                if not await self._page(checkpoint, fetched):
-                    return
-                checkpoint = following
-                taken += 1
-        finally:
-            if ahead is not None:
-                ahead.cancel()
-                with contextlib.suppress(BaseException):
-                    await ahead
+                taken = 0
+            room = self._settings.sync_commit_max_pages
+            fetched = await feed.take(room if limit is None else min(room, limit - taken))
+            if isinstance(fetched, FetchFailed):
+                await self._fail(checkpoint, fetched.reason)
+                return
+            if not await self._commit(checkpoint, fetched):
+                return
+            checkpoint = fetched[-1].following
+            taken += len(fetched)
 
-    async def _fetch(self, checkpoint: SyncCheckpoint, total: int) -> Fetched | FetchFailed:
-        """The page after `checkpoint` and the checkpoint past it (the recount, when it is the last)."""
-        config = self._config
-        label = f"page {checkpoint.page + 1} ({checkpoint.position(config.pagination_type)})"
-        known_total = total if config.count_endpoint else None
-        try:
-            fetched = await self._source.page(checkpoint)
-            following = self._source.pager.advance(checkpoint, fetched, known_total)
-        except (SourceError, PagingError) as exc:
-            return FetchFailed(f"{label}: {exc}")
-        if config.incremental_field:
-            mark = later(following.high_water_mark, page_mark(fetched.items, config.incremental_field))
-            following = following.model_copy(update={"high_water_mark": mark})
-        recount: int | None = None
-        recount_error: str | None = None
-        if following.done and known_total is not None:
-            try:
-                recount = await self._source.count(following.since)
-            except SourceError as exc:
-                recount_error = exc.message
-        records = self._mapper.map_page(fetched.items)
-        return Fetched(records, following, SourceCount(known_total, recount, recount_error))
-
-    async def _page(self, checkpoint: SyncCheckpoint, fetched: Fetched) -> bool:
-        """Classify and commit a fetched page; False when the run stopped (cancelled, superseded)."""
-        number = checkpoint.page + 1
-        committed = await commit_page(
+    async def _commit(self, checkpoint: SyncCheckpoint, fetched: list[Fetched]) -> bool:
+        """Classify and commit fetched pages; False when the run stopped (cancelled, superseded)."""
+        committed = await commit_pages(
             self._pool, self._run, self._config, self._settings, checkpoint, fetched
         )
         if isinstance(committed, Cancelled):
             await self._cancel(checkpoint)
             return False
         if committed is None:
-            self._log.info("sync_page_superseded", page=number)
+            self._log.info("sync_page_superseded", page=checkpoint.page + 1)
             return False
-        await self._report(number, committed)
+        last = len(committed.counts) - 1
+        for index, counts in enumerate(committed.counts):
+            await self._report(
+                checkpoint.page + 1 + index, counts, committed.closing if index == last else None
+            )
         return True
 
     async def _fail(self, checkpoint: SyncCheckpoint, reason: str) -> None:
@@ -193,8 +183,8 @@ class SyncRunDriver:
         """End the run outside a page (failure, cancel) and tell observers."""
         await close_run(self._pool, self._publisher, self._run, status=status, reason=reason)
 
-    async def _report(self, number: int, committed: CommittedPage) -> None:
-        run, counts, closing = self._run, committed.counts, committed.closing
+    async def _report(self, number: int, counts: sync_runs.PageCounts, closing: Closing | None) -> None:
+        run = self._run
         count_sync_records(
             inserted=counts.inserted,
             updated=counts.updated,

@@ -150,14 +150,20 @@ async def claim_source_ids(
 
 
 async def record_page(
-    connection: DbConnection, run_id: uuid.UUID, counts: PageCounts, checkpoint: SyncCheckpoint
+    connection: DbConnection,
+    run_id: uuid.UUID,
+    counts: PageCounts,
+    checkpoint: SyncCheckpoint,
+    *,
+    pages: int = 1,
 ) -> None:
-    """Add a page to the run's counters and move its checkpoint past it."""
+    """Add `pages` consecutive pages (their summed counts) to the run's counters and move its checkpoint
+    past the last of them."""
     await connection.execute(
         """UPDATE runs SET processed = processed + $2, inserted = inserted + $3, updated = updated + $4,
                unchanged = unchanged + $5, invalid = invalid + $6, skipped = skipped + $7,
                succeeded = succeeded + $3 + $4 + $5, failed = failed + $6, error_count = error_count + $6,
-               errors_stored = errors_stored + $8, pages = pages + 1, checkpoint = $9, updated_at = now()
+               errors_stored = errors_stored + $8, pages = pages + $10, checkpoint = $9, updated_at = now()
            WHERE id = $1""",
         run_id,
         counts.records,
@@ -168,7 +174,14 @@ async def record_page(
         counts.duplicates,
         counts.errors_stored,
         checkpoint.model_dump(mode="json"),
+        pages,
     )
+
+
+async def external_ids_of(connection: DbConnection, topic_ids: list[uuid.UUID]) -> set[str]:
+    """The external ids of these topics (which pages of a batch the created topics came from)."""
+    rows = await connection.fetch("SELECT external_id FROM topics WHERE id = ANY($1::uuid[])", topic_ids)
+    return {row["external_id"] for row in rows}
 
 
 async def distinct_source_ids(connection: DbConnection, run_id: uuid.UUID) -> int:

@@ -76,25 +76,40 @@ def plan_page(
     connection_id: uuid.UUID,
 ) -> PagePlan:
     """Classify a mapped page; `new_source_ids` are the ids no earlier page of the run had."""
-    plan = PagePlan()
-    taken: set[str] = set()
-    for record in records:
-        if isinstance(record, InvalidRecord):
-            plan.invalid.append(record)
-            continue
-        if record.source_id not in new_source_ids or record.source_id in taken:
-            plan.duplicates += 1
-            continue
-        taken.add(record.source_id)
-        outcome = classify(record, stored.get(record.source_id), connection_id)
-        if outcome is Classification.INSERT:
-            plan.inserts += 1
-        elif outcome is Classification.UPDATE:
-            plan.updates += 1
-        else:
-            plan.unchanged += 1
-            continue
-        plan.upserts.append(record)
+    plan = plan_pages([records], new_source_ids, stored, connection_id)[0]
     # One lock order for every writer of the org's topics: no deadlock between concurrent syncs.
     plan.upserts.sort(key=lambda topic: topic.source_id)
     return plan
+
+
+def plan_pages(
+    pages: list[list[MappedTopic | InvalidRecord]],
+    new_source_ids: Set[str],
+    stored: Mapping[str, StoredTopic],
+    connection_id: uuid.UUID,
+) -> list[PagePlan]:
+    """Classify consecutive pages committed together: a source id belongs to the first record that has
+    it, in this page or an earlier one, so each page counts what it would have counted alone."""
+    plans: list[PagePlan] = []
+    taken: set[str] = set()
+    for records in pages:
+        plan = PagePlan()
+        for record in records:
+            if isinstance(record, InvalidRecord):
+                plan.invalid.append(record)
+                continue
+            if record.source_id not in new_source_ids or record.source_id in taken:
+                plan.duplicates += 1
+                continue
+            taken.add(record.source_id)
+            outcome = classify(record, stored.get(record.source_id), connection_id)
+            if outcome is Classification.INSERT:
+                plan.inserts += 1
+            elif outcome is Classification.UPDATE:
+                plan.updates += 1
+            else:
+                plan.unchanged += 1
+                continue
+            plan.upserts.append(record)
+        plans.append(plan)
+    return plans

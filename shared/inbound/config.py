@@ -64,6 +64,11 @@ class InboundConfig(BaseModel):
     api_key_header: str = "X-API-Key"
     token_url: RequestUrl | None = None
     scope: str | None = None
+    # Pages fetched ahead of the commits: offset paging asks for this many pages at once; cursor paging
+    # can only ask one after another, so there it is how far reading runs ahead of the commits.
+    parallel_pages: int = Field(default=8, ge=1, le=32)
+    # The source's request budget, shared by every request of a run (parallel pages included).
+    rate_limit_rps: float | None = Field(default=None, gt=0)
 
     @model_validator(mode="after")
     def _consistent(self) -> InboundConfig:

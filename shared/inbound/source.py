@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -22,6 +23,7 @@ from shared.connectors.errors import ConnectorConfigError, ErrorClass, PlatformE
 from shared.connectors.factory import validate_section
 from shared.connectors.failures import scrub, trim
 from shared.connectors.http import HttpSettings, PlatformHttp
+from shared.connectors.throttle import ConnectionThrottle
 from shared.inbound.checkpoint import SyncCheckpoint
 from shared.inbound.config import InboundConfig
 from shared.inbound.pager import FetchedPage, Pager, digest
@@ -228,6 +230,11 @@ def build_inbound_source(
         scope=config.scope,
         clock=deps.clock,
     )
+    if config.rate_limit_rps is not None and deps.throttle is None:
+        # One budget for the run's requests, however many pages are in flight at once.
+        deps = dataclasses.replace(
+            deps, throttle=ConnectionThrottle(rps=config.rate_limit_rps, clock=deps.clock, sleep=deps.sleep)
+        )
     http = PlatformHttp(
         platform="inbound",
         base_url=config.base_url,

@@ -241,8 +241,8 @@ async def test_a_crash_after_a_committed_page_resumes_from_the_checkpoint(world:
     command = await sync(world, connection_id)
     world.publisher.fail_after_pages = 3
     with pytest.raises(PublisherDown):
-        await drive(world, command)  # page 4 is committed, its event and the ack are lost
-    assert (await run_row(world, command))["pages"] == 4
+        await drive(world, command)  # page 4 is committed (with its batch), its event and the ack are lost
+    assert 4 <= (await run_row(world, command))["pages"] < 10
     await drive(world, command)  # the redelivery
     await drive(world, command)  # and a late duplicate of it: a no-op on a final run
     assert counters(await run_row(world, command)) == {
@@ -256,8 +256,9 @@ async def test_a_crash_after_a_committed_page_resumes_from_the_checkpoint(world:
         "skipped": 0,
         "pages": 10,
     }
-    # count, 10 pages, recount - and page 5 again when it was already fetched ahead before the crash
-    assert world.mock.platforms[Platform.DMP].stats.requests - (1 + 10 + 1) in (0, 1)
+    # count, 10 pages, recount - and again the pages fetched ahead but not committed before the crash
+    # (at most `parallel_pages`), never a committed one
+    assert world.mock.platforms[Platform.DMP].stats.requests - (1 + 10 + 1) in range(0, 8 + 1)
 
 
 async def test_invalid_records_are_kept_with_payload_page_and_reason(world: World) -> None:
