@@ -30,6 +30,7 @@ from services.gateway.routes import (
     topics,
 )
 from services.gateway.routes.ui import install_ui
+from services.gateway.run_progress import RunProgress
 from services.gateway.startup import GatewayStartup
 from shared.db.pool import create_pool
 from shared.messaging.kafka import build_broker
@@ -69,11 +70,15 @@ def build_app(settings: Settings) -> FastAPI:
         app.state.pool = pool
         app.state.broker = broker
         app.state.startup = startup
+        # One LISTEN for the whole process: the step loop's requests wait on it, not on polls.
+        app.state.run_progress = RunProgress(pool, retry_max_s=settings.dependency_retry_max_s)
         startup.start()
+        app.state.run_progress.start()
         log.info("gateway_started", port=settings.activator_gateway_port)
         try:
             yield
         finally:
+            await app.state.run_progress.stop()
             await startup.stop()
             await broker.stop()
             await pool.close()

@@ -45,6 +45,9 @@ class OutboxRelay:
         await listener.add_listener(outbox.NOTIFY_CHANNEL, self._on_notify)
         try:
             while True:
+                # Cleared before the drain, not after it: a commit that notifies while a drain runs then
+                # gets a drain of its own at once instead of waiting out the poll interval.
+                self._wakeup.clear()
                 try:
                     drained: int | None = await self.drain_once()
                 except _OUTAGES as exc:
@@ -61,7 +64,6 @@ class OutboxRelay:
                     continue
                 if drained:
                     continue
-                self._wakeup.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wakeup.wait(), timeout=self._poll_interval_s)
         finally:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from services.gateway.deps import AppSettings, OrgId, Pool
 from services.gateway.problems import Problem, not_found
 from services.gateway.run_documents import run_of, run_status
-from services.gateway.run_progress import Progressed, moved_past, wait_for_progress
+from services.gateway.run_progress import Progress, Progressed, moved_past
 from services.gateway.schemas import ActivationOut, ActivationPage, RunAccepted, RunStatusOut
 from shared.db import activations as ledger
 from shared.db import connections
@@ -26,7 +26,12 @@ def _batch_recorded(processed: int) -> Progressed:
 
 @router.post("/push/run/{run_id}/push")
 async def push_next_batch(
-    connection_id: uuid.UUID, run_id: uuid.UUID, org_id: OrgId, pool: Pool, settings: AppSettings
+    connection_id: uuid.UUID,
+    run_id: uuid.UUID,
+    org_id: OrgId,
+    pool: Pool,
+    settings: AppSettings,
+    progress: Progress,
 ) -> RunStatusOut:
     """Push the next batch and answer once it is recorded (the guide's loop); for an auto run, whose
     worker pushes on its own, answer once it has recorded more than before (or at the step timeout)."""
@@ -47,9 +52,7 @@ async def push_next_batch(
                 await queue_command(connection, settings, command_for(run, batch_index=index))
 
     # On timeout the status says how far it got; the client may poll /status.
-    run = await wait_for_progress(
-        pool, org_id, run_id, run, progressed, timeout_s=settings.step_wait_timeout_s
-    )
+    run = await progress.wait(pool, org_id, run, progressed, timeout_s=settings.step_wait_timeout_s)
     return await run_status(pool, settings, run)
 
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 
 from services.gateway.deps import AppSettings, OrgId, Pool
 from services.gateway.run_documents import run_of, run_status
-from services.gateway.run_progress import moved_past, wait_for_progress
+from services.gateway.run_progress import Progress, moved_past
 from services.gateway.schemas import RunStatusOut, SyncRejectOut, SyncRejectPage
 from shared.db.sync_rejects import SyncReject, list_rejects
 from shared.messages import RunMode
@@ -21,7 +21,12 @@ router = APIRouter(prefix="/api/connections/{connection_id}", tags=["runs"])
 
 @router.post("/sync/run/{run_id}/page")
 async def sync_next_page(
-    connection_id: uuid.UUID, run_id: uuid.UUID, org_id: OrgId, pool: Pool, settings: AppSettings
+    connection_id: uuid.UUID,
+    run_id: uuid.UUID,
+    org_id: OrgId,
+    pool: Pool,
+    settings: AppSettings,
+    progress: Progress,
 ) -> RunStatusOut:
     """Sync the next page and answer once it is committed (the guide's loop); for an auto run, whose
     worker pages on its own, answer once it has committed more than before (or at the step timeout)."""
@@ -35,9 +40,7 @@ async def sync_next_page(
     pages_before = run.pages
     progressed = (lambda now: now.pages > pages_before) if run.mode == RunMode.STEP else moved_past(run)
     # On timeout the status says how far it got; the client may poll /status.
-    run = await wait_for_progress(
-        pool, org_id, run_id, run, progressed, timeout_s=settings.step_wait_timeout_s
-    )
+    run = await progress.wait(pool, org_id, run, progressed, timeout_s=settings.step_wait_timeout_s)
     return await run_status(pool, settings, run)
 
 
