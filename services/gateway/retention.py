@@ -39,46 +39,53 @@ class RetentionPruner:
             await asyncio.sleep(self._settings.retention_interval_s)
 
     async def prune(self) -> dict[str, int]:
-        """One full pass; returns the rows deleted per table."""
-        settings, limit = self._settings, self._settings.retention_batch_rows
+        """One full pass, a batch of each table in turn until none is left with old rows; returns the
+        rows deleted per table. Taking turns keeps a table that is fed as fast as it is pruned from
+        starving the others."""
         totals: dict[str, int] = {}
-        if settings.retention_outbox_s > 0:
-            older = settings.retention_outbox_s
-            totals["outbox"] = await self._drain(
-                lambda: retention.prune_outbox(self._pool, older_than_s=older, limit=limit)
-            )
-        if settings.retention_sync_rejects_days > 0:
-            older = settings.retention_sync_rejects_days * _DAY_S
-            totals["sync_rejects"] = await self._drain(
-                lambda: retention.prune_sync_rejects(self._pool, older_than_s=older, limit=limit)
-            )
-        if settings.retention_runs_days > 0:
-            for table, rows in (await self._drain_runs(settings.retention_runs_days * _DAY_S)).items():
-                totals[table] = totals.get(table, 0) + rows
-        for table, rows in totals.items():
-            DELETED.labels(table).inc(rows)
+        steps = self._steps()
+        while steps:
+            remaining = []
+            for step in steps:
+                deleted, more = await step()
+                for table, rows in deleted.items():
+                    totals[table] = totals.get(table, 0) + rows
+                    DELETED.labels(table).inc(rows)  # counted per batch: a pass cut short still counts
+                if more:
+                    remaining.append(step)
+            steps = remaining
+            if steps:
+                await asyncio.sleep(self._settings.retention_batch_pause_s)
         if any(totals.values()):
             log.info("retention_pruned", **totals)
         return totals
 
-    async def _drain(self, batch: Callable[[], Awaitable[int]]) -> int:
-        total = 0
-        while (deleted := await batch()) > 0:
-            total += deleted
-            if deleted < self._settings.retention_batch_rows:
-                break
-            await asyncio.sleep(self._settings.retention_batch_pause_s)
-        return total
+    def _steps(self) -> list[Callable[[], Awaitable[tuple[dict[str, int], bool]]]]:
+        """One batch per enabled kind of row; each says what it deleted and whether more may be left."""
+        settings, limit, pool = self._settings, self._settings.retention_batch_rows, self._pool
+        steps: list[Callable[[], Awaitable[tuple[dict[str, int], bool]]]] = []
+        if settings.retention_outbox_s > 0:
+            outbox_s = settings.retention_outbox_s
 
-    async def _drain_runs(self, older_than_s: float) -> dict[str, int]:
-        totals: dict[str, int] = {}
-        while True:
-            pruned = await retention.prune_runs(
-                self._pool, older_than_s=older_than_s, limit=self._settings.retention_batch_rows
-            )
-            if pruned.rows == 0:
-                return totals
-            totals["runs"] = totals.get("runs", 0) + pruned.runs
-            for table, rows in pruned.children.items():
-                totals[table] = totals.get(table, 0) + rows
-            await asyncio.sleep(self._settings.retention_batch_pause_s)
+            async def outbox() -> tuple[dict[str, int], bool]:
+                deleted = await retention.prune_outbox(pool, older_than_s=outbox_s, limit=limit)
+                return {"outbox": deleted}, deleted >= limit
+
+            steps.append(outbox)
+        if settings.retention_sync_rejects_days > 0:
+            rejects_s = settings.retention_sync_rejects_days * _DAY_S
+
+            async def rejects() -> tuple[dict[str, int], bool]:
+                deleted = await retention.prune_sync_rejects(pool, older_than_s=rejects_s, limit=limit)
+                return {"sync_rejects": deleted}, deleted >= limit
+
+            steps.append(rejects)
+        if settings.retention_runs_days > 0:
+            runs_s = settings.retention_runs_days * _DAY_S
+
+            async def runs() -> tuple[dict[str, int], bool]:
+                pruned = await retention.prune_runs(pool, older_than_s=runs_s, limit=limit)
+                return {"runs": pruned.runs, **pruned.children}, pruned.rows > 0
+
+            steps.append(runs)
+        return steps

@@ -62,13 +62,16 @@ async def _run(
     """A run created and (when final) finished `age` ago, with `items` items, errors and rejects."""
     final = status not in {"queued", "running"}
     run_id: uuid.UUID = await pool.fetchval(
-        f"""INSERT INTO runs (org_id, connection_id, kind, status, parent_run_id, created_at, finished_at)
-            VALUES ($1, $2, $3, $4, $5, now() - {age}, CASE WHEN $6 THEN now() - {age} END) RETURNING id""",
+        f"""INSERT INTO runs (org_id, connection_id, kind, status, parent_run_id, created_at, finished_at,
+                              processed, errors_stored)
+            VALUES ($1, $2, $3, $4, $5, now() - {age}, CASE WHEN $6 THEN now() - {age} END, $7, least($7, 50))
+            RETURNING id""",
         *ids,
         kind,
         status,
         parent,
         final,
+        items,
     )
     if extra:
         await pool.execute(f"UPDATE runs SET {extra} WHERE id = $1", run_id)
@@ -205,11 +208,12 @@ async def test_the_tables_stay_bounded_while_runs_keep_flowing(own_pool: asyncpg
         retention_runs_days=1.0 / 86_400,
         retention_sync_rejects_days=1.0 / 86_400,
         retention_interval_s=0.2,
+        retention_batch_rows=1_000,  # the default
     )
     task = asyncio.create_task(pruner.run(), name="retention")
     runs_written, peak_runs, peak_items, peak_outbox = 0, 0, 0, 0
     try:
-        deadline = time.monotonic() + 6.0
+        deadline = time.monotonic() + 8.0
         while time.monotonic() < deadline:
             for _ in range(5):  # a finished run of 40 items and its dispatched command, every 20 ms
                 await _run(pool, ids, status="succeeded", age="interval '0 seconds'", items=40)
@@ -222,14 +226,15 @@ async def test_the_tables_stay_bounded_while_runs_keep_flowing(own_pool: asyncpg
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-    # About 1.2 s of writes (retention + one interval) may be on hand at any time; 2.5 s is the bound.
-    rate = runs_written / 6.0
+    # About 1.2 s of writes (retention + one interval) are on hand at a time; 3 s leaves room for a busy
+    # machine, and is well under the 8 s written.
+    rate = runs_written / 8.0
     print(
         f"retention: {runs_written} runs written, peak {peak_runs} runs / {peak_items} items / {peak_outbox} outbox"
     )
-    assert runs_written > 2 * rate * 2.5, "the writer must outrun the bound for the test to mean anything"
-    assert peak_runs < rate * 2.5 + 10, (peak_runs, rate)
-    assert peak_items < rate * 2.5 * 40 + 100, (peak_items, rate)
-    assert peak_outbox < rate * 2.5 + 10, (peak_outbox, rate)
+    assert peak_runs < runs_written / 2, "most of what flowed through was pruned while it flowed"
+    assert peak_runs < rate * 3 + 10, (peak_runs, rate)
+    assert peak_items < rate * 3 * 40 + 100, (peak_items, rate)
+    assert peak_outbox < rate * 3 + 10, (peak_outbox, rate)
     assert await _exists(pool, "runs", open_run), "an open run survives every pass"
     assert await _count(pool, "run_items", open_run) == 3
