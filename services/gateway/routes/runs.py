@@ -72,8 +72,13 @@ async def _start(
 
 
 # No body, an empty body, `null` and `{}` all mean the defaults, as the guide starts runs.
-PushRunBody = Annotated[RunRequest | None, Body(description="Omit for every active topic, auto mode")]
-SyncRunBody = Annotated[SyncRunRequest | None, Body(description="Omit for auto mode")]
+PushRunBody = Annotated[
+    RunRequest | None,
+    Body(description="Omit for every active topic, auto mode", examples=[{"dryRun": False, "mode": "auto"}]),
+]
+SyncRunBody = Annotated[
+    SyncRunRequest | None, Body(description="Omit for auto mode", examples=[{"mode": "auto"}])
+]
 
 
 @router.post("/push/run", status_code=202)
