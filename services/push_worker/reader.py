@@ -4,6 +4,7 @@ batch against its own ledger rows: what a run holds in memory is the batches in 
 from __future__ import annotations
 
 import uuid
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -12,6 +13,7 @@ from pydantic import BaseModel, ConfigDict
 
 from services.push_worker.plan import PlannedItem, plan_push
 from shared.db import activations as ledger
+from shared.db.activations import Activation
 from shared.db.pool import Db
 from shared.db.topics import Topic, topics_for_push_after
 from shared.output_templates import RenderedSegment
@@ -53,44 +55,47 @@ class PlanContext:
 
 
 class PlanReader:
-    """Yields the run's batches in order from a cursor; each batch comes with the cursor past it."""
+    """Yields the run's batches in order from a cursor; each batch comes with the cursor past it.
 
-    def __init__(self, db: Db, context: PlanContext, cursor: PushCursor, size: int) -> None:
+    Rows are read `read_ahead` batches at a time (topics, deletions and their ledger rows in one query
+    each), so a batch costs no query of its own; what is held is at most that many batches' rows.
+    """
+
+    def __init__(
+        self, db: Db, context: PlanContext, cursor: PushCursor, size: int, *, read_ahead: int = 8
+    ) -> None:
         self._db = db
         self._context = context
         self._phase: Phase = cursor.phase
-        self._after = cursor.after
+        self._after = cursor.after  # the last item served, in its phase (what the cursor says)
         self._batches = cursor.batches
         self._size = size
+        self._chunk = size * read_ahead
+        self._read_after = cursor.after  # the last item read from Postgres, in the phase being read
+        self._topics: deque[Topic] = deque()
+        self._deleted: deque[uuid.UUID] = deque()
+        self._activations: dict[uuid.UUID, Activation] = {}
+        self._exhausted = False  # the phase being read has no rows left
 
     async def next_batch(self) -> tuple[list[PlannedItem], PushCursor] | None:
         """The next batch (filled across the phase boundary), or None when the run has no more items."""
-        context = self._context
         topics: list[Topic] = []
-        if self._phase == "topics":
-            topics = await topics_for_push_after(
-                self._db, context.org_id, context.topic_ids, after=self._after, limit=self._size
-            )
-            if topics:
-                self._after = topics[-1].id
-            if len(topics) < self._size and context.topic_ids is None:
-                self._phase, self._after = "deactivate", None
         deleted: list[uuid.UUID] = []
-        if self._phase == "deactivate" and len(topics) < self._size:
-            deleted = await ledger.topics_to_deactivate_after(
-                self._db,
-                context.connection_id,
-                context.run_id,
-                after=self._after,
-                limit=self._size - len(topics),
-            )
-            if deleted:
+        while len(topics) + len(deleted) < self._size and await self._buffered():
+            if self._phase == "topics":
+                topics.append(self._topics.popleft())
+                self._after = topics[-1].id
+            else:
+                deleted.append(self._deleted.popleft())
                 self._after = deleted[-1]
         if not topics and not deleted:
             return None
-        activations = await ledger.activations_for(
-            self._db, context.connection_id, [topic.id for topic in topics] + deleted
-        )
+        context = self._context
+        activations = {
+            key: self._activations.pop(key)
+            for key in [t.id for t in topics] + deleted
+            if key in self._activations
+        }
         batch = plan_push(
             run_id=context.run_id,
             connection_id=context.connection_id,
@@ -103,3 +108,34 @@ class PlanReader:
         )
         self._batches += 1
         return batch, PushCursor(phase=self._phase, after=self._after, batches=self._batches, started=True)
+
+    async def _buffered(self) -> bool:
+        """Whether an item of the current phase is at hand, reading the next chunk (or phase) if needed."""
+        while True:
+            if self._topics if self._phase == "topics" else self._deleted:
+                return True
+            if not self._exhausted:
+                await self._read()
+                continue
+            if self._phase == "deactivate" or self._context.topic_ids is not None:
+                return False
+            self._phase, self._after, self._read_after, self._exhausted = "deactivate", None, None, False
+
+    async def _read(self) -> None:
+        context = self._context
+        ids: list[uuid.UUID]
+        if self._phase == "topics":
+            rows = await topics_for_push_after(
+                self._db, context.org_id, context.topic_ids, after=self._read_after, limit=self._chunk
+            )
+            self._topics.extend(rows)
+            ids = [topic.id for topic in rows]
+        else:
+            ids = await ledger.topics_to_deactivate_after(
+                self._db, context.connection_id, context.run_id, after=self._read_after, limit=self._chunk
+            )
+            self._deleted.extend(ids)
+        self._exhausted = len(ids) < self._chunk
+        if ids:
+            self._read_after = ids[-1]
+            self._activations.update(await ledger.activations_for(self._db, context.connection_id, ids))
