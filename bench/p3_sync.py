@@ -54,11 +54,14 @@ def dmp_connection(mock_url: str, page_size: int) -> dict[str, Any]:
     }
 
 
-async def synced_by_activator(world: World, config: BenchConfig) -> float:
+async def synced_by_activator(
+    world: World, config: BenchConfig, connection: dict[str, Any] | None = None
+) -> float:
     """Seconds from the sync request to the run closed, for a new org (every record an insert)."""
     org = await new_org(world.pool, world.gateway_url)
     try:
-        connection_id = await create_connection(org.api, dmp_connection(world.mock_url, config.p3_page_size))
+        body = connection or dmp_connection(world.mock_url, config.p3_page_size)
+        connection_id = await create_connection(org.api, body)
         started = time.perf_counter()
         run_id = await start_run(org.api, connection_id, "sync")
         finished = await wait_processed(world.pool, run_id, kind="sync")
@@ -95,18 +98,24 @@ async def stored_by_bare_loop(world: World, config: BenchConfig) -> float:
     What storing the records costs on this machine with nothing else: no classification, checkpoint,
     dedupe, counters or events - the floor under any sync that keeps the taxonomy in Postgres.
     """
+    return await fetch_and_upsert_in_series(world, config.p3_records, config.p3_page_size)
+
+
+async def fetch_and_upsert_in_series(world: World, records_expected: int, page_size: int) -> float:
+    """Seconds for the bare loop: one page at a time, fetched, then upserted in its own transaction (the
+    way a sequential pager such as Airbyte's low-code CDK or dlt's rest_api source pages)."""
     org = await new_org(world.pool, world.gateway_url)
     await org.api.aclose()
     async with httpx.AsyncClient(base_url=world.mock_url, timeout=30) as client:
         started = time.perf_counter()
         stored = 0
-        async for records in bare_pages(client, config.p3_page_size):
+        async for records in bare_pages(client, page_size):
             topics = [_bare_topic(record) for record in records]
             async with world.pool.acquire() as connection, connection.transaction():
                 stored += len(await upsert_topics(connection, org.org_id, topics))
         elapsed = time.perf_counter() - started
-    if stored != config.p3_records:
-        raise ScenarioFailed(f"fetch-and-upsert loop stored {stored} of {config.p3_records} records")
+    if stored != records_expected:
+        raise ScenarioFailed(f"fetch-and-upsert loop stored {stored} of {records_expected} records")
     return elapsed
 
 
