@@ -85,6 +85,16 @@ class Settings(BaseSettings):
     push_batches_in_flight: int = Field(default=2, ge=1)
     outbox_poll_interval_s: float = 0.2
     recorder_batch_max: int = 2_000
+    # How long the recorder's fetch waits for events before idling as long again: the most a lone event
+    # waits for its batch. A busy topic is read at once, so batches stay as large under load.
+    recorder_batch_timeout_ms: int = Field(default=10, ge=1)
+    # How long a producer holds a message for others to share its request (latency against requests);
+    # under load messages still share requests while the one before is in flight.
+    kafka_linger_ms: int = Field(default=0, ge=0)
+    # How long a consumer's fetch waits at the broker for new records. A partition whose records were
+    # still buffered when the fetch left is not in it, so its next record waits up to this long: the
+    # client's 500 ms default made every step batch wait about half a second.
+    kafka_fetch_max_wait_ms: int = Field(default=25, ge=1)
     db_pool_max: int = 10
     step_wait_timeout_s: float = 30.0
     # Run work under leases (see shared/runs/leases.py): a dead holder's run is taken over after the TTL.

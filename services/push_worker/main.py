@@ -71,6 +71,7 @@ def build_push_worker(settings: Settings) -> FastStream:
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
         max_workers=settings.push_runs_in_parallel,
+        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
         max_poll_interval_ms=settings.kafka_max_poll_interval_ms,
         title="push-worker/push-commands",
         description="PushCommand: open one push run for the replicas' slices (or push one batch of a step run).",

@@ -66,6 +66,7 @@ def build_sync_worker(settings: Settings) -> FastStream:
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
         max_workers=settings.sync_runs_in_parallel,
+        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
         max_poll_interval_ms=settings.kafka_max_poll_interval_ms,
         title="sync-worker/sync-commands",
         description="SyncCommand: open a sync run for the replicas' slices (a step run: start it); SyncStep: one page of a step run.",

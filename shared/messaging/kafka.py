@@ -57,7 +57,7 @@ def build_broker(
         enable_idempotence=True,
         acks="all",
         allow_auto_create_topics=False,
-        linger_ms=5,
+        linger_ms=settings.kafka_linger_ms,
         graceful_timeout=settings.worker_graceful_timeout_s,
         logger=logging.getLogger("activator.faststream"),
         middlewares=[KafkaTelemetryMiddleware(tracer_provider=tracer_provider)] if tracer_provider else (),
