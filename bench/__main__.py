@@ -23,10 +23,11 @@ from bench.p3r_sync import run_p3r
 from bench.p4_scale import run_p4
 from bench.report import machine, say, table, write_results
 from bench.scale import run_scale
+from bench.step_loop import run_step_loop
 from bench.world import World, running_world
 from shared.logging import configure_logging
 
-SCENARIOS = ("p1", "p3", "p3r", "p2", "p4", "latency", "fairness", "scale", "history")
+SCENARIOS = ("p1", "step", "p3", "p3r", "p2", "p4", "latency", "fairness", "scale", "history")
 
 
 async def _scenarios(world: World, config: BenchConfig, only: set[str], results: dict[str, Any]) -> list[str]:
@@ -35,6 +36,9 @@ async def _scenarios(world: World, config: BenchConfig, only: set[str], results:
 
     async def p1() -> None:
         results["p1_push"], memory["p1"] = await run_p1(world, config)
+
+    async def step() -> None:
+        results["step_loop"] = await run_step_loop(world, config)
 
     async def p3() -> None:
         results["p3_sync"], memory["p3"] = await run_p3(world, config)
@@ -65,6 +69,7 @@ async def _scenarios(world: World, config: BenchConfig, only: set[str], results:
 
     steps: dict[str, Callable[[], Awaitable[None]]] = {
         "p1": p1,
+        "step": step,
         "p3": p3,
         "p3r": p3r,
         "p2": p2,
