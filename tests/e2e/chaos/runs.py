@@ -19,6 +19,8 @@ PLATFORMS = ("custom_api", "tradedesk", "liveramp", "indexexchange")
 # Each platform slowed so a run lasts long enough to be hit mid-way (Index Exchange: per file of 25).
 SLOW_PLATFORM: dict[str, int] = {"custom_api": 25, "tradedesk": 25, "liveramp": 25, "indexexchange": 400}
 SYNC_LATENCY_MS = 150
+# Offset pages in flight at once (cursor paging: pages read ahead of the commits) during the crashes.
+SYNC_PARALLEL_PAGES = 8
 
 Status = dict[str, Any]
 
@@ -130,5 +132,7 @@ async def sync_run(
         if cursor
         else {"offset_param": "offset", "limit_param": "limit", "page_size": page_size}
     )
-    connection_id = await create_dmp_connection(api, system_mock_url, cursor=cursor, pagination_params=paging)
+    connection_id = await create_dmp_connection(
+        api, system_mock_url, cursor=cursor, pagination_params=paging, parallel_pages=SYNC_PARALLEL_PAGES
+    )
     return connection_id, await start_sync(api, connection_id)
