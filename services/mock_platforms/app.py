@@ -13,7 +13,7 @@ from services.mock_platforms.admin import build_admin_router
 from services.mock_platforms.custom_api import build_custom_api_router
 from services.mock_platforms.dmp import build_dmp_router
 from services.mock_platforms.fault_middleware import FaultInjectionMiddleware
-from services.mock_platforms.indexexchange_sftp import start_sftp_server
+from services.mock_platforms.indexexchange_ssh import start_sftp_server
 from services.mock_platforms.liveramp import build_liveramp_router
 from services.mock_platforms.liveramp_oauth import build_liveramp_oauth_router
 from services.mock_platforms.platform_errors import PlatformHTTPError, render_platform_error

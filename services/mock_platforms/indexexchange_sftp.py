@@ -14,7 +14,6 @@ from collections.abc import AsyncIterator
 from typing import cast
 
 import asyncssh
-from asyncssh.channel import SSHChannel
 from asyncssh.constants import (
     ACE4_WRITE_DATA,
     FILEXFER_TYPE_DIRECTORY,
@@ -26,7 +25,6 @@ from asyncssh.constants import (
 )
 from typing_extensions import override
 
-from services.mock_platforms.credentials import find_tenant
 from services.mock_platforms.faults import Disruption
 from services.mock_platforms.indexexchange_taxonomy import (
     MAX_FILE_BYTES,
@@ -61,26 +59,6 @@ def _dir_attrs() -> asyncssh.SFTPAttrs:
 
 def _file_attrs(size: int) -> asyncssh.SFTPAttrs:
     return asyncssh.SFTPAttrs(type=FILEXFER_TYPE_REGULAR, permissions=stat.S_IFREG | 0o644, size=size)
-
-
-class IndexExchangeSSHServer(asyncssh.SSHServer):
-    """Password authentication against the tenants registered for `indexexchange`."""
-
-    def __init__(self, state: MockState) -> None:
-        self._state = state
-
-    @override
-    def begin_auth(self, username: str) -> bool:
-        return True
-
-    @override
-    def password_auth_supported(self) -> bool:
-        return True
-
-    @override
-    def validate_password(self, username: str, password: str) -> bool:
-        tenants = self._state.platforms[PLATFORM].tenants
-        return find_tenant(tenants, username=username, password=password) is not None
 
 
 class InMemorySFTPServer(asyncssh.SFTPServer):
@@ -285,20 +263,3 @@ class InMemorySFTPServer(asyncssh.SFTPServer):
     @override
     def fstatvfs(self, file_obj: object) -> asyncssh.SFTPVFSAttrs:
         raise asyncssh.SFTPOpUnsupported("statvfs is not supported")
-
-
-async def start_sftp_server(state: MockState, host: str, port: int) -> asyncssh.SSHAcceptor:
-    """Listen for SFTP with a host key made now, in memory; port 0 picks a free port."""
-    host_key = asyncssh.generate_private_key("ssh-ed25519")
-
-    def sftp_session(chan: SSHChannel[bytes]) -> asyncssh.SFTPServer:
-        return InMemorySFTPServer(cast(asyncssh.SSHServerChannel, chan), state)  # type: ignore[type-arg]
-
-    return await asyncssh.listen(
-        host,
-        port,
-        server_factory=lambda: IndexExchangeSSHServer(state),
-        server_host_keys=[host_key],
-        sftp_factory=sftp_session,
-        allow_scp=False,
-    )

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from services.mock_platforms.app import build_app
-from services.mock_platforms.indexexchange_sftp import start_sftp_server
+from services.mock_platforms.indexexchange_ssh import start_sftp_server
 from services.mock_platforms.state import MockState
 from shared.connectors import (
     ConnectorDeps,
