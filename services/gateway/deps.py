@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
+from fastapi.routing import APIRoute
 from faststream.kafka import KafkaBroker
 
-from services.gateway.console.sessions import has_session_cookie, session_org_id
+from services.gateway.console.sessions import (
+    SAFE_METHODS,
+    current_session,
+    has_session_cookie,
+    session_org_id,
+)
 from services.gateway.problems import Problem
 from services.gateway.view_tokens import verify_with_any
-from shared.db.orgs import org_for_api_key
+from shared.db.orgs import KeyGrant, KeyScope, grant_for_api_key
 from shared.db.pool import PgPool
 from shared.settings import Settings
 
@@ -37,18 +43,46 @@ AppSettings = Annotated[Settings, Depends(_settings)]
 Broker = Annotated[KafkaBroker, Depends(_broker)]
 
 
-async def _org_id(request: Request, pool: Pool) -> uuid.UUID:
+SCOPE_EXTENSION = "x-activator-scope"
+READ_SCOPE_OPERATION: dict[str, Any] = {SCOPE_EXTENSION: "read"}
+"""`openapi_extra` of the few non-GET routes a `read` key may call too: reads that take a body, or that
+mint a read credential. The OpenAPI document shows the mark, so a client can tell."""
+
+
+def require_scope(request: Request, grant: KeyGrant) -> None:
+    """The one check of a key's scope: a `read` key (or its console session) may only read, else a 403."""
+    if grant.scope == KeyScope.ADMIN or request.method in SAFE_METHODS:
+        return
+    route = request.scope.get("route")
+    if isinstance(route, APIRoute) and (route.openapi_extra or {}).get(SCOPE_EXTENSION) == "read":
+        return
+    raise Problem(
+        403,
+        "Forbidden",
+        f"This API key has scope {grant.scope.value!r}: it may read, not change anything; "
+        f"{request.method} needs a key of scope {KeyScope.ADMIN.value!r}",
+    )
+
+
+async def _grant(request: Request, pool: PgPool) -> KeyGrant:
     # The console's cookie only when no Authorization header is sent: a Bearer key is always checked as one.
     if "authorization" not in request.headers and has_session_cookie(request):
-        return await session_org_id(request, pool)
+        org_id = await session_org_id(request, pool)
+        return KeyGrant(org_id, (await current_session(request, pool)).scope)
     header = request.headers.get("authorization", "")
     scheme, _, api_key = header.partition(" ")
     if scheme.lower() != "bearer" or not api_key.strip():
         raise Problem(401, "Unauthorized", "Send Authorization: Bearer <api key>")
-    org_id = await org_for_api_key(pool, api_key.strip())
-    if org_id is None:
+    grant = await grant_for_api_key(pool, api_key.strip())
+    if grant is None:
         raise Problem(401, "Unauthorized", "The API key is unknown or revoked")
-    return org_id
+    return grant
+
+
+async def _org_id(request: Request, pool: Pool) -> uuid.UUID:
+    grant = await _grant(request, pool)
+    require_scope(request, grant)
+    return grant.org_id
 
 
 OrgId = Annotated[uuid.UUID, Depends(_org_id)]

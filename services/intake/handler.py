@@ -12,7 +12,7 @@ from prometheus_client import Counter
 from pydantic import ValidationError
 
 from shared.db import outbox
-from shared.db.orgs import org_for_api_key
+from shared.db.orgs import KeyScope, grant_for_api_key
 from shared.db.pool import DbConnection, PgPool
 from shared.db.runs import Run
 from shared.messages import (
@@ -105,9 +105,12 @@ async def _authenticate(incoming: IncomingRequest, deps: IntakeDependencies) -> 
     api_key = incoming.headers.get(API_KEY_HEADER, b"").decode(errors="replace").strip()
     if not api_key:
         return f"the {API_KEY_HEADER} header is missing"
-    org_id = await org_for_api_key(deps.pool, api_key)
-    if org_id is None:
+    grant = await grant_for_api_key(deps.pool, api_key)
+    if grant is None:
         return "the API key is unknown or revoked"
+    if grant.scope != KeyScope.ADMIN:  # every request here starts a run
+        return f"the API key has scope {grant.scope.value!r}; starting a run needs scope 'admin'"
+    org_id = grant.org_id
     if incoming.key and incoming.key.decode(errors="replace") != str(org_id):
         return "the message key is not the org id of the API key"
     return org_id

@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from shared.db.orgs import hash_api_key
+from shared.db.orgs import KeyScope, hash_api_key
 from shared.db.pool import Db
 
 _CSRF_PURPOSE = b"activator/console-csrf/v1"
@@ -29,12 +29,14 @@ def csrf_token_for(session_token: str) -> str:
 
 @dataclass(frozen=True)
 class ConsoleSession:
-    """A live session: whose it is, until when, and the CSRF token its state changes must send."""
+    """A live session: whose it is, until when, the CSRF token its state changes must send, and the scope
+    of the key that opened it (a session of a `read` key is read-only too)."""
 
     id: uuid.UUID
     org_id: uuid.UUID
     expires_at: datetime
     token: str
+    scope: KeyScope = KeyScope.ADMIN
 
     @property
     def csrf_token(self) -> str:
@@ -50,30 +52,31 @@ async def open_session(db: Db, api_key: str, ttl_s: int) -> ConsoleSession | Non
     """A session for a live API key valid `ttl_s` seconds, or None for an unknown or revoked key."""
     token = secrets.token_urlsafe(32)
     row = await db.fetchrow(
-        """INSERT INTO console_sessions (org_id, api_key_id, token_hash, expires_at)
-           SELECT org_id, id, $2, now() + make_interval(secs => $3)
-           FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL
-           RETURNING id, org_id, expires_at""",
+        """WITH key AS (SELECT id, org_id, scope FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL),
+                opened AS (INSERT INTO console_sessions (org_id, api_key_id, token_hash, expires_at)
+                           SELECT org_id, id, $2, now() + make_interval(secs => $3) FROM key
+                           RETURNING id, org_id, expires_at)
+           SELECT opened.id, opened.org_id, opened.expires_at, key.scope FROM opened, key""",
         hash_api_key(api_key),
         _digest(token),
         float(ttl_s),
     )
     if row is None:
         return None
-    return ConsoleSession(row["id"], row["org_id"], row["expires_at"], token)
+    return ConsoleSession(row["id"], row["org_id"], row["expires_at"], token, KeyScope(row["scope"]))
 
 
 async def find_session(db: Db, token: str) -> ConsoleSession | None:
     """The unexpired session of a cookie token whose API key is still live."""
     row = await db.fetchrow(
-        """SELECT s.id, s.org_id, s.expires_at
+        """SELECT s.id, s.org_id, s.expires_at, k.scope
            FROM console_sessions s JOIN api_keys k ON k.id = s.api_key_id
            WHERE s.token_hash = $1 AND s.expires_at > now() AND k.revoked_at IS NULL""",
         _digest(token),
     )
     if row is None:
         return None
-    return ConsoleSession(row["id"], row["org_id"], row["expires_at"], token)
+    return ConsoleSession(row["id"], row["org_id"], row["expires_at"], token, KeyScope(row["scope"]))
 
 
 async def close_session(db: Db, session_id: uuid.UUID) -> None:

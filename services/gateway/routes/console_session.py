@@ -18,6 +18,7 @@ from services.gateway.deps import AppSettings, Pool
 from services.gateway.problems import Problem
 from services.gateway.schemas.base import ApiModel
 from shared.db.console_sessions import ConsoleSession, close_session, open_session, prune_expired_sessions
+from shared.db.orgs import KeyScope
 
 router = APIRouter(prefix="/api/session", tags=["console session"])
 
@@ -34,11 +35,17 @@ class SessionOut(ApiModel):
     org_id: str
     csrf_token: str = Field(description="Send it as X-CSRF-Token on every state-changing request")
     expires_at: datetime
+    scope: KeyScope = Field(description="The scope of the key signed in with: `read` sessions change nothing")
 
     @classmethod
     def of(cls, session: ConsoleSession) -> SessionOut:
         """What the console is told about its session."""
-        return cls(org_id=str(session.org_id), csrf_token=session.csrf_token, expires_at=session.expires_at)
+        return cls(
+            org_id=str(session.org_id),
+            csrf_token=session.csrf_token,
+            expires_at=session.expires_at,
+            scope=session.scope,
+        )
 
 
 async def _session(request: Request, pool: Pool) -> ConsoleSession:

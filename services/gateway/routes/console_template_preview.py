@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import ConfigDict, Field
 
-from services.gateway.deps import OrgId, Pool
+from services.gateway.deps import READ_SCOPE_OPERATION, OrgId, Pool
 from services.gateway.schemas.base import ApiModel
 from services.gateway.schemas.templates import OutputTemplateUpdate, PreviewItemOut
 from shared.db.topics import list_topics
@@ -38,7 +38,7 @@ class TemplateDraftPreviewOut(ApiModel):
     items: list[PreviewItemOut]
 
 
-@router.post("")
+@router.post("", openapi_extra=READ_SCOPE_OPERATION)
 async def preview_draft(
     body: TemplateDraftPreviewInput, org_id: OrgId, pool: Pool
 ) -> TemplateDraftPreviewOut:

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from fastapi import APIRouter, Response
 
-from services.gateway.deps import AppSettings, OrgId, Pool
+from services.gateway.deps import READ_SCOPE_OPERATION, AppSettings, OrgId, Pool
 from services.gateway.problems import Problem, not_found
 from services.gateway.schemas import (
     OutputTemplateInput,
@@ -136,7 +136,7 @@ async def delete_template(key: str, org_id: OrgId, pool: Pool) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/{key}/preview")
+@router.post("/{key}/preview", openapi_extra=READ_SCOPE_OPERATION)
 async def preview_template(
     key: str, body: TemplatePreviewInput, org_id: OrgId, pool: Pool
 ) -> TemplatePreviewOut:

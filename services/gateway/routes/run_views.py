@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Request, Response
 from fastapi.responses import StreamingResponse
 
-from services.gateway.deps import AppSettings, OrgId, Pool, RunViewerOrgId
+from services.gateway.deps import READ_SCOPE_OPERATION, AppSettings, OrgId, Pool, RunViewerOrgId
 from services.gateway.problems import not_found
 from services.gateway.run_documents import run_status
 from services.gateway.run_stream import RunEventStream, StreamPosition
@@ -75,7 +75,7 @@ async def run_events(
     )
 
 
-@router.post("/view-token", status_code=201)
+@router.post("/view-token", status_code=201, openapi_extra=READ_SCOPE_OPERATION)
 async def create_view_token(
     run_id: uuid.UUID, org_id: OrgId, pool: Pool, settings: AppSettings
 ) -> RunViewTokenOut:

@@ -1,0 +1,2 @@
+-- Undo 0012.key-scopes.
+ALTER TABLE api_keys DROP COLUMN IF EXISTS scope;
