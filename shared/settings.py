@@ -131,6 +131,10 @@ class Settings(BaseSettings):
     retention_batch_rows: int = Field(default=1_000, ge=1)
     retention_batch_pause_s: float = Field(default=0.1, ge=0)
     retention_interval_s: float = Field(default=60.0, gt=0)
+    # Schedules (services/gateway/scheduler.py): how often each gateway replica looks for due slots, and how
+    # long its claim on one keeps other replicas off it (a dead replica's slot is taken over after that).
+    scheduler_poll_interval_s: float = Field(default=5.0, gt=0)
+    scheduler_claim_ttl_s: float = Field(default=60.0, gt=0)
 
     @field_validator("activator_egress_allow_cidrs", mode="before")
     @classmethod

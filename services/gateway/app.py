@@ -26,6 +26,7 @@ from services.gateway.routes import (
     run_history,
     run_views,
     runs,
+    schedules,
     sync_runs,
     topics,
 )
@@ -112,6 +113,7 @@ def build_app(settings: Settings) -> FastAPI:
         console_session.router,
         console_schemas.router,
         console_template_preview.router,
+        schedules.router,
     ):
         app.include_router(router)
     install_ui(app)

@@ -19,6 +19,7 @@ from services.gateway.consumer_lag import export_lag_forever
 from services.gateway.outbox_relay import OutboxRelay
 from services.gateway.retention import RetentionPruner
 from services.gateway.run_supervisor import RunSupervisor
+from services.gateway.scheduler import Scheduler
 from shared.db.orgs import ensure_dev_org
 from shared.settings import ConfigurationError, Settings
 from shared.start_order import Backoff, wait_for_kafka
@@ -72,6 +73,8 @@ class GatewayStartup:
             await ensure_dev_org(self._pool, settings.activator_dev_api_key.get_secret_value())
         self._spawn(RunSupervisor(self._pool, settings).run, "run-supervisor")
         self._spawn(RetentionPruner(self._pool, settings).run, "retention")
+        # Postgres is enough: a scheduled run's command waits in the outbox until Kafka answers.
+        self._spawn(Scheduler(self._pool, settings).run, "scheduler")
         await wait_for_kafka(settings)
         await self._broker.connect()
         relay = OutboxRelay(self._pool, self._broker, poll_interval_s=settings.outbox_poll_interval_s)

@@ -1,7 +1,7 @@
 """The gateway's JSON shapes, one module a resource; import them from here.
 
 base: ApiModel (camelCase on the wire, unknown fields refused); connections; runs (requests, status
-documents, items, rejects, view tokens); topics (and the bulk import, activations); templates.
+documents, items, rejects, view tokens); schedules; topics (and the bulk import, activations); templates.
 """
 
 from services.gateway.schemas.base import ApiModel
@@ -30,6 +30,7 @@ from services.gateway.schemas.runs import (
     SyncRejectPage,
     SyncRunRequest,
 )
+from services.gateway.schemas.schedules import ScheduleInput, ScheduleKindName, ScheduleOut
 from services.gateway.schemas.templates import (
     ALLOWED_FIELDS,
     TEMPLATE_KEY_PATTERN,
@@ -84,6 +85,9 @@ __all__ = [
     "RunStatusOut",
     "RunSummaryOut",
     "RunViewTokenOut",
+    "ScheduleInput",
+    "ScheduleKindName",
+    "ScheduleOut",
     "SyncRejectOut",
     "SyncRejectPage",
     "SyncRunRequest",
