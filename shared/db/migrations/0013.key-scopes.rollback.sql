@@ -1,2 +1,2 @@
--- Undo 0012.key-scopes.
+-- Undo 0013.key-scopes.
 ALTER TABLE api_keys DROP COLUMN IF EXISTS scope;

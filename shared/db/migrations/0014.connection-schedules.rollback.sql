@@ -1,2 +1,2 @@
--- Undo 0013.connection-schedules.
+-- Undo 0014.connection-schedules.
 DROP TABLE IF EXISTS connection_schedules;

@@ -2,7 +2,7 @@
 -- a cron expression in a time zone. Any gateway replica's scheduler claims the due ones (SKIP LOCKED,
 -- then a short claim) and starts the slot's run with an idempotency key of (schedule, slot), so a slot
 -- has one run however many replicas there are.
--- depends: 0012.key-scopes
+-- depends: 0013.key-scopes
 
 CREATE TABLE connection_schedules (
     id             uuid PRIMARY KEY DEFAULT gen_random_uuid(),
