@@ -111,11 +111,12 @@ class PageFeed:
                 size, count = self._config.pagination_params.page_size, len(page.items)
                 # A server capping page sizes keeps its cap: guess the next offsets by its page length.
                 self._stride = count if 0 < count < size else size
-                self._emit(await self._fetched(page, following))
+                fetched = await self._fetched(page, following)
+                self._emit(fetched)
                 fetched_pages += 1
                 if self._inflight and self._inflight[0][0] != following.offset:
                     self._drop_guesses()  # a short page moved every later offset: ask again from it
-                checkpoint = following
+                checkpoint = fetched.following  # with the high-water mark so far
         except (SourceError, PagingError) as exc:
             self._emit(FetchFailed(f"{label}: {exc}"))
         finally:

@@ -105,6 +105,14 @@ async def test_offset_pages_are_fetched_in_parallel_and_handed_over_in_order() -
     assert pages[-1].count.recount == 20
 
 
+async def test_the_high_water_mark_carries_from_page_to_page() -> None:
+    api = SlowSource(6)
+    api.records[1]["updated_at"] = "2030-01-01T00:00:00Z"  # on the first page only
+    feed, _sleep = feed_for(api, inbound_config(incremental_field="updated_at"), window=4)
+    pages, _failed = await drain(feed)
+    assert [page.following.high_water_mark for page in pages] == ["2030-01-01T00:00:00Z"] * 3
+
+
 async def test_a_server_capping_page_sizes_loses_and_repeats_nothing() -> None:
     api = SlowSource(9, cap=1)  # asked for 2, answers 1: every guessed offset after a page is wrong once
     feed, _sleep = feed_for(api, inbound_config(), window=4)
