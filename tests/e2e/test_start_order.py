@@ -135,7 +135,10 @@ async def test_without_postgres_they_wait_not_ready_and_stop_cleanly(
     env = service_env(settings) | {"DATABASE_URL": nowhere, "ACTIVATOR_GATEWAY_PORT": str(gateway_port)}
     gateway = ServiceProcess("gateway", ["gateway"], env, tmp_path / "gateway.log")
     worker = ServiceProcess(
-        "push-worker", ["push-worker"], env | {"METRICS_PORT": str(metrics_port)}, tmp_path / "push-worker.log"
+        "push-worker",
+        ["push-worker"],
+        env | {"METRICS_PORT": str(metrics_port)},
+        tmp_path / "push-worker.log",
     )
     for service in (gateway, worker):
         service.start()
