@@ -15,6 +15,7 @@ from shared.db.runs import get_run_by_id
 from shared.messages import PushCommand, RunMode
 from shared.runs import leases
 from shared.runs.executor import LeaseKeeper
+from shared.tracing import current_trace_headers
 
 log = structlog.get_logger(__name__)
 
@@ -71,7 +72,7 @@ async def handle_push(command: PushCommand, deps: PushDependencies) -> bool:
     """Take a push command: open an auto run for every replica's slices (True: look for work now), or
     push a step run's one batch under the run's lease. Safe to repeat (redelivery)."""
     if command.mode is RunMode.AUTO:
-        accepted = await leases.accept(deps.pool, command.run_id)
+        accepted = await leases.accept(deps.pool, command.run_id, current_trace_headers())
         if not accepted:
             log.info("push_command_ignored", run_id=str(command.run_id), reason="run finished or gone")
         return accepted

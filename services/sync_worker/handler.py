@@ -25,6 +25,7 @@ from shared.messaging.status_publisher import StatusPublisher
 from shared.runs import leases
 from shared.runs.executor import LeaseKeeper
 from shared.settings import Settings
+from shared.tracing import current_trace_headers
 
 log = structlog.get_logger(__name__)
 
@@ -151,7 +152,7 @@ async def handle_sync(work: SyncCommand | SyncStep, deps: SyncDependencies) -> b
         log.info("sync_work_ignored", run_id=str(work.run_id), reason="run finished or gone", work=work.type)
         return False
     if isinstance(work, SyncCommand) and state.mode != RunMode.STEP:
-        return await leases.accept(deps.pool, work.run_id)
+        return await leases.accept(deps.pool, work.run_id, current_trace_headers())
     settings = deps.settings
     deadline = time.monotonic() + settings.run_lease_ttl_s + settings.run_slice_s
     while (lease := await leases.claim_run(deps.pool, work.run_id, "sync", settings.run_lease_ttl_s)) is None:

@@ -15,6 +15,7 @@ import structlog
 from shared.db.pool import PgPool
 from shared.runs import leases
 from shared.runs.leases import Lease
+from shared.tracing import context_from_headers, tracer
 
 log = structlog.get_logger(__name__)
 
@@ -168,6 +169,15 @@ class RunExecutor:
         bound = log.bind(
             run_id=str(lease.run_id), connection_id=str(lease.connection_id), kind=self._settings.kind
         )
+        # The slice continues the trace its run's command arrived in, whichever replica works it.
+        parent = context_from_headers(lease.trace_context or {})
+        span_name = f"{self._settings.kind} run slice"
+        with tracer.start_as_current_span(
+            span_name, context=parent, attributes={"run_id": str(lease.run_id)}
+        ):
+            await self._slice_under_lease(lease, bound)
+
+    async def _slice_under_lease(self, lease: Lease, bound: structlog.stdlib.BoundLogger) -> None:
         async with LeaseKeeper(self._pool, lease, self._settings.lease_ttl_s, self._settings.kind) as keeper:
             try:
                 await self._work(keeper)

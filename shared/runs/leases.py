@@ -35,14 +35,19 @@ class Lease:
     connection_id: uuid.UUID
     token: uuid.UUID
     cursor: dict[str, Any] | None
+    trace_context: dict[str, str] | None = None  # W3C headers of the command's trace
 
 
-async def accept(db: Db, run_id: uuid.UUID) -> bool:
-    """Open a run for execution once its command arrived; False for a finished or unknown run."""
+async def accept(db: Db, run_id: uuid.UUID, trace_context: dict[str, str] | None = None) -> bool:
+    """Open a run for execution once its command arrived, keeping the command's trace for its slices;
+    False for a finished or unknown run."""
     result: str = await db.execute(
-        f"UPDATE runs SET accepted_at = COALESCE(accepted_at, now()) WHERE id = $2 AND {_OPEN}",
+        f"""UPDATE runs SET accepted_at = COALESCE(accepted_at, now()),
+                   trace_context = COALESCE(trace_context, $3)
+            WHERE id = $2 AND {_OPEN}""",
         TERMINAL_STATUS_VALUES,
         run_id,
+        trace_context or None,
     )
     return result.endswith(" 1")
 
@@ -83,14 +88,16 @@ async def _take(
         token,
         ttl_s,
     )
-    return Lease(row["id"], row["org_id"], row["connection_id"], token, row["work_cursor"])
+    return Lease(
+        row["id"], row["org_id"], row["connection_id"], token, row["work_cursor"], row["trace_context"]
+    )
 
 
 async def claim_next(pool: PgPool, kind: str, ttl_s: float, *, holding: set[uuid.UUID]) -> Lease | None:
     """Lease the open auto run of `kind` that waited longest for a slice, or None when none may go."""
     async with pool.acquire() as connection, connection.transaction():
         rows = await connection.fetch(
-            f"""SELECT id, org_id, connection_id, created_at, work_cursor FROM runs
+            f"""SELECT id, org_id, connection_id, created_at, work_cursor, trace_context FROM runs
                 WHERE kind = $2 AND mode = 'auto' AND accepted_at IS NOT NULL AND {_OPEN}
                   AND (lease_expires_at IS NULL OR lease_expires_at < now()) AND NOT (id = ANY($3::uuid[]))
                 ORDER BY last_served_at NULLS FIRST, created_at
@@ -110,7 +117,7 @@ async def claim_run(pool: PgPool, run_id: uuid.UUID, kind: str, ttl_s: float) ->
     """Lease one given run (a step run's batch or page) once no other run of its connection holds one."""
     async with pool.acquire() as connection, connection.transaction():
         row = await connection.fetchrow(
-            f"""SELECT id, org_id, connection_id, created_at, work_cursor FROM runs
+            f"""SELECT id, org_id, connection_id, created_at, work_cursor, trace_context FROM runs
                 WHERE id = $2 AND {_OPEN} AND (lease_expires_at IS NULL OR lease_expires_at < now())
                 FOR UPDATE SKIP LOCKED""",
             TERMINAL_STATUS_VALUES,
