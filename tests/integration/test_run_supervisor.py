@@ -17,11 +17,13 @@ pytestmark = pytest.mark.integration
 
 
 async def _stalled_run(api: httpx.AsyncClient, pool: asyncpg.Pool[Any]) -> uuid.UUID:
+    # Two minutes: stalled for the tests' supervisors (60 s), not for the session gateway's own
+    # background supervisor (STUCK_RUN_TIMEOUT_S 300), which would otherwise race them for the run.
     connection = (await api.post("/api/connections", json=custom_api_connection())).json()
     run_id: uuid.UUID = await pool.fetchval(
         """INSERT INTO runs (org_id, connection_id, kind, status, started_at, heartbeat_at, updated_at, created_at)
-           SELECT org_id, id, 'push', 'running', now() - interval '1 hour', now() - interval '1 hour',
-                  now() - interval '1 hour', now() - interval '1 hour'
+           SELECT org_id, id, 'push', 'running', now() - interval '2 minutes', now() - interval '2 minutes',
+                  now() - interval '2 minutes', now() - interval '2 minutes'
            FROM platform_connections WHERE id = $1 RETURNING id""",
         uuid.UUID(connection["id"]),
     )
@@ -46,7 +48,7 @@ async def test_a_stalled_run_is_redelivered_then_failed(
     assert await pool.fetchval("SELECT redeliveries FROM runs WHERE id = $1", run_id) == 1
 
     await pool.execute(
-        "UPDATE runs SET heartbeat_at = now() - interval '1 hour', redeliveries = 2 WHERE id = $1", run_id
+        "UPDATE runs SET heartbeat_at = now() - interval '2 minutes', redeliveries = 2 WHERE id = $1", run_id
     )
     await supervisor.sweep()
     row = await pool.fetchrow("SELECT status, status_reason, finished_at FROM runs WHERE id = $1", run_id)
