@@ -8,7 +8,7 @@ from typing import Any
 import asyncpg
 
 from services.gateway.problems import not_found
-from services.gateway.run_progress import started, wait_for_progress
+from services.gateway.run_progress import RunProgress, started
 from services.gateway.schemas import RunAccepted, RunErrorOut, RunStatusOut, RunSummaryOut
 from shared.db import connections
 from shared.db import runs as repo
@@ -16,7 +16,9 @@ from shared.db.pool import Db, PgPool
 from shared.settings import Settings
 
 
-async def counted(pool: PgPool, settings: Settings, org_id: uuid.UUID, accepted: RunAccepted) -> RunAccepted:
+async def counted(
+    pool: PgPool, progress: RunProgress, settings: Settings, org_id: uuid.UUID, accepted: RunAccepted
+) -> RunAccepted:
     """A sync run's acceptance with the source's count, once the worker fetched it (or `pending`)."""
     run = await repo.get_run(pool, org_id, accepted.run_id)
     connection = await connections.get_connection(pool, org_id, run.connection_id) if run else None
@@ -24,7 +26,7 @@ async def counted(pool: PgPool, settings: Settings, org_id: uuid.UUID, accepted:
         return accepted
     if not connection.config.get("count_endpoint"):
         return accepted.model_copy(update={"count_status": "none"})
-    run = await wait_for_progress(pool, org_id, run.id, run, started, timeout_s=settings.sync_count_wait_s)
+    run = await progress.wait(pool, org_id, run, started, timeout_s=settings.sync_count_wait_s)
     if run.started_at is None:
         return accepted.model_copy(update={"status": run.status, "count_status": "pending"})
     return accepted.model_copy(update={"status": run.status, "total": run.total, "count_status": "counted"})

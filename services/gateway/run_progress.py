@@ -165,27 +165,6 @@ def _run_progress(request: Request) -> RunProgress:
 Progress = Annotated[RunProgress, Depends(_run_progress)]
 
 
-async def wait_for_progress(
-    pool: Db,
-    org_id: uuid.UUID,
-    run_id: uuid.UUID,
-    run: repo.Run,
-    progressed: Progressed,
-    *,
-    timeout_s: float,
-) -> repo.Run:
-    """Polling, for a wait outside the step loop (a sync run's count): the run once `progressed` holds
-    or it is terminal; on timeout the run as it stands."""
-    deadline = time.monotonic() + timeout_s
-    while not run.is_terminal and not progressed(run) and time.monotonic() < deadline:
-        await asyncio.sleep(_POLL_S)
-        current = await repo.get_run(pool, org_id, run_id)
-        if current is None:
-            break
-        run = current
-    return run
-
-
 def moved_past(run: repo.Run) -> Progressed:
     """True once an auto run has recorded more than it had when the client asked."""
     processed, pages = run.processed, run.pages

@@ -3,9 +3,6 @@ whichever replica is free (auto runs), or one batch per step command (step runs)
 
 from __future__ import annotations
 
-import asyncio
-import time
-
 import structlog
 
 from services.push_worker.reader import PlanReader, PushCursor
@@ -18,12 +15,6 @@ from shared.runs.executor import LeaseKeeper
 from shared.tracing import current_trace_headers
 
 log = structlog.get_logger(__name__)
-
-_STEP_WAIT_POLL_S = 0.05
-
-
-class StepNotYet(Exception):
-    """A step run's batch could not take the run's lease in time (another run of the connection held it)."""
 
 
 async def work_push_slice(
@@ -82,16 +73,15 @@ async def handle_push(command: PushCommand, deps: PushDependencies) -> bool:
 
 async def _step(command: PushCommand, deps: PushDependencies) -> None:
     settings = deps.settings
-    deadline = time.monotonic() + settings.run_lease_ttl_s + settings.run_slice_s
-    while (
-        lease := await leases.claim_run(deps.pool, command.run_id, "push", settings.run_lease_ttl_s)
-    ) is None:
-        run = await get_run_by_id(deps.pool, command.run_id)
-        if run is None or run.is_terminal:
-            return
-        if time.monotonic() > deadline:
-            raise StepNotYet(f"run {command.run_id}: the connection's lease stayed taken")
-        await asyncio.sleep(_STEP_WAIT_POLL_S)
+    lease = await leases.wait_for_run(
+        deps.pool,
+        command.run_id,
+        "push",
+        ttl_s=settings.run_lease_ttl_s,
+        wait_s=settings.run_lease_ttl_s + settings.run_slice_s,
+    )
+    if lease is None:
+        return  # finished or gone meanwhile
     async with LeaseKeeper(deps.pool, lease, settings.run_lease_ttl_s, "push") as keeper:
         await work_push_slice(
             keeper,

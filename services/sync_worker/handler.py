@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,13 +39,6 @@ class SyncDependencies:
     source_factory: SourceFactory
     # Set when the worker shuts down: runs leave at their next page boundary, uncommitted.
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
-
-
-_STEP_WAIT_POLL_S = 0.05
-
-
-class StepNotYet(Exception):
-    """A step run's page could not take the run's lease in time (another run of the connection held it)."""
 
 
 class SyncSetupError(Exception):
@@ -154,14 +146,15 @@ async def handle_sync(work: SyncCommand | SyncStep, deps: SyncDependencies) -> b
     if isinstance(work, SyncCommand) and state.mode != RunMode.STEP:
         return await leases.accept(deps.pool, work.run_id, current_trace_headers())
     settings = deps.settings
-    deadline = time.monotonic() + settings.run_lease_ttl_s + settings.run_slice_s
-    while (lease := await leases.claim_run(deps.pool, work.run_id, "sync", settings.run_lease_ttl_s)) is None:
-        state = await sync_runs.sync_run_state(deps.pool, work.run_id)
-        if state is None or state.is_terminal:
-            return False
-        if time.monotonic() > deadline:
-            raise StepNotYet(f"run {work.run_id}: the connection's lease stayed taken")
-        await asyncio.sleep(_STEP_WAIT_POLL_S)
+    lease = await leases.wait_for_run(
+        deps.pool,
+        work.run_id,
+        "sync",
+        ttl_s=settings.run_lease_ttl_s,
+        wait_s=settings.run_lease_ttl_s + settings.run_slice_s,
+    )
+    if lease is None:
+        return False  # finished or gone meanwhile
     async with LeaseKeeper(deps.pool, lease, settings.run_lease_ttl_s, "sync") as keeper:
         state = await sync_runs.sync_run_state(deps.pool, work.run_id)
         pages_done = state.checkpoint.page if state is not None and state.checkpoint is not None else None

@@ -12,6 +12,8 @@ holder whose lease expired and was taken over cannot move the run's cursor any m
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -137,6 +139,31 @@ async def others_waiting(db: Db, lease: Lease, kind: str) -> bool:
         lease.connection_id,
     )
     return waiting
+
+
+class LeaseUnavailable(Exception):
+    """A run's lease stayed taken (another run of its connection held one) for longer than waited."""
+
+
+_TAKEN_POLL_S = 0.05
+
+
+async def wait_for_run(
+    pool: PgPool, run_id: uuid.UUID, kind: str, *, ttl_s: float, wait_s: float
+) -> Lease | None:
+    """Lease one given run (a step run's batch or page) as soon as it may go; None once it is finished or
+    gone; LeaseUnavailable (a retryable failure of the command) after `wait_s`."""
+    deadline = time.monotonic() + wait_s
+    while (lease := await claim_run(pool, run_id, kind, ttl_s)) is None:
+        still_open = await pool.fetchval(
+            f"SELECT {_OPEN} FROM runs WHERE id = $2", TERMINAL_STATUS_VALUES, run_id
+        )
+        if not still_open:
+            return None
+        if time.monotonic() > deadline:
+            raise LeaseUnavailable(f"run {run_id}: its connection's lease stayed taken for {wait_s:g}s")
+        await asyncio.sleep(_TAKEN_POLL_S)
+    return lease
 
 
 async def renew(db: Db, lease: Lease, ttl_s: float) -> bool:

@@ -12,6 +12,7 @@ from services.gateway.deps import AppSettings, OrgId, Pool
 from services.gateway.metrics import RUNS_STARTED
 from services.gateway.problems import Problem
 from services.gateway.run_documents import counted, run_of, run_status
+from services.gateway.run_progress import Progress
 from services.gateway.schemas import RunAccepted, RunRequest, RunStatusOut, SyncRunRequest
 from shared.db import runs as repo
 from shared.db.pool import PgPool
@@ -111,6 +112,7 @@ async def start_sync_run(
     org_id: OrgId,
     pool: Pool,
     settings: AppSettings,
+    progress: Progress,
     response: Response,
     body: SyncRunBody = None,
     idempotency_key: IdempotencyKey = None,
@@ -127,7 +129,7 @@ async def start_sync_run(
         spec=SyncSpec(mode=RunMode(body.mode)),
         idempotency_key=idempotency_key,
     )
-    return await counted(pool, settings, org_id, accepted)
+    return await counted(pool, progress, settings, org_id, accepted)
 
 
 @router.get("/push/run/{run_id}/status")
