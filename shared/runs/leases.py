@@ -25,6 +25,7 @@ from shared.runs.status import TERMINAL_STATUS_VALUES
 
 _OPEN = "status <> ALL($1::text[]) AND work_done_at IS NULL"
 _OTHER_OPEN = "o.status <> ALL($1::text[]) AND o.work_done_at IS NULL"
+_LEASED_COLUMNS = "id, org_id, connection_id, created_at, work_cursor, trace_context"  # what _take reads
 _CANDIDATES = 16  # how many open runs one claim looks at before giving up for this pass
 
 
@@ -99,7 +100,7 @@ async def claim_next(pool: PgPool, kind: str, ttl_s: float, *, holding: set[uuid
     """Lease the open auto run of `kind` that waited longest for a slice, or None when none may go."""
     async with pool.acquire() as connection, connection.transaction():
         rows = await connection.fetch(
-            f"""SELECT id, org_id, connection_id, created_at, work_cursor, trace_context FROM runs
+            f"""SELECT {_LEASED_COLUMNS} FROM runs
                 WHERE kind = $2 AND mode = 'auto' AND accepted_at IS NOT NULL AND {_OPEN}
                   AND (lease_expires_at IS NULL OR lease_expires_at < now()) AND NOT (id = ANY($3::uuid[]))
                 ORDER BY last_served_at NULLS FIRST, created_at
@@ -119,7 +120,7 @@ async def claim_run(pool: PgPool, run_id: uuid.UUID, kind: str, ttl_s: float) ->
     """Lease one given run (a step run's batch or page) once no other run of its connection holds one."""
     async with pool.acquire() as connection, connection.transaction():
         row = await connection.fetchrow(
-            f"""SELECT id, org_id, connection_id, created_at, work_cursor, trace_context FROM runs
+            f"""SELECT {_LEASED_COLUMNS} FROM runs
                 WHERE id = $2 AND {_OPEN} AND (lease_expires_at IS NULL OR lease_expires_at < now())
                 FOR UPDATE SKIP LOCKED""",
             TERMINAL_STATUS_VALUES,
