@@ -11,6 +11,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from shared.db.pool import create_pool
 from shared.settings import Settings
 from tests.e2e.conftest import System, running_system
 from tests.e2e.helpers import (
@@ -21,16 +22,38 @@ from tests.e2e.helpers import (
     start_push,
     wait_for_run,
 )
+from tests.support.infra import create_test_database, drop_test_database, required_env
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
+async def traced_database() -> AsyncIterator[str]:
+    """A database of its own: run work is claimed from Postgres, so the shared system's untraced workers
+    on the session database would otherwise take this system's runs."""
+    base_url = required_env("DATABASE_URL")
+    database_url = await create_test_database(base_url)
+    try:
+        yield database_url
+    finally:
+        await drop_test_database(base_url, database_url)
+
+
+@pytest.fixture(scope="module")
+async def traced_pool(traced_database: str) -> AsyncIterator[asyncpg.Pool[Any]]:
+    pool = await create_pool(traced_database, max_size=2)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture(scope="module")
 async def traced_system(
-    settings: Settings, tmp_path_factory: pytest.TempPathFactory
+    settings: Settings, traced_database: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[System]:
-    # Its own topic prefix: its workers must not join the shared system's consumer groups' topics.
-    traced = settings.model_copy(update={"kafka_topic_prefix": f"tr{secrets.token_hex(3)}.activator"})
+    # Its own topic prefix and database: nothing of the shared system's reaches its workers.
+    traced = settings.model_copy(
+        update={"kafka_topic_prefix": f"tr{secrets.token_hex(3)}.activator", "database_url": traced_database}
+    )
     log_dir = tmp_path_factory.mktemp("traced")
     async with running_system(traced, log_dir, {"OTEL_TRACES_EXPORTER": "console"}) as started:
         yield started
@@ -43,9 +66,9 @@ def spans(log: Path) -> list[dict[str, Any]]:
 
 
 async def test_one_trace_spans_gateway_worker_and_platform_calls(
-    traced_system: System, pool: asyncpg.Pool[Any]
+    traced_system: System, traced_pool: asyncpg.Pool[Any]
 ) -> None:
-    async with await org_client(pool, traced_system.gateway_url) as api:
+    async with await org_client(traced_pool, traced_system.gateway_url) as api:
         connection_id = await create_connection(
             api, connection_body("custom_api", traced_system.mock_url, traced_system.mock_sftp_port)
         )
