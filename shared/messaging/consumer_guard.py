@@ -28,7 +28,9 @@ _TRANSIENT: tuple[type[BaseException], ...] = (
     TimeoutError,
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,
-    asyncpg.CannotConnectNowError,
+    asyncpg.CannotConnectNowError,  # starting up or shutting down
+    asyncpg.AdminShutdownError,  # a fast or smart stop ended the connection mid-statement
+    asyncpg.CrashShutdownError,  # another backend crashed and the server reset every connection
     asyncpg.TooManyConnectionsError,
     KafkaError,
 )

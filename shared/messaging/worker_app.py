@@ -4,10 +4,12 @@ hand-over on stop, also when stopped before it ever connected."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, Generic, Protocol, TypeVar
 
 import asyncpg
+import structlog
 from faststream import FastStream
 from faststream.kafka import KafkaBroker
 
@@ -18,6 +20,10 @@ from shared.runs.executor import ExecutorSettings, LeaseKeeper, RunExecutor
 from shared.settings import Settings
 from shared.start_order import wait_for_kafka, wait_for_postgres
 from shared.tracing import configure_tracing
+
+log = structlog.get_logger(__name__)
+
+BACKGROUND_RESTART_S = 1.0
 
 
 def service_broker(settings: Settings, role: str) -> KafkaBroker:
@@ -96,6 +102,22 @@ Background = Callable[[Any], Coroutine[Any, Any, None]]
 return once `deps.stopping` is set."""
 
 
+async def keep_running(loop: Background, deps: WorkerDependencies) -> None:
+    """Run `loop` until `deps.stopping`, starting it again a second after it raised or returned early: a
+    worker whose loop died would stay alive and ready, consuming commands that nobody executes."""
+    name = getattr(loop, "__qualname__", repr(loop))
+    while not deps.stopping.is_set():
+        try:
+            await loop(deps)
+        except Exception:
+            log.exception("background_loop_failed", loop=name)
+        if deps.stopping.is_set():
+            return
+        log.error("background_loop_restarting", loop=name, after_s=BACKGROUND_RESTART_S)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(deps.stopping.wait(), timeout=BACKGROUND_RESTART_S)
+
+
 class RunSlices(Generic[DepsT]):
     """A worker's run executor for one kind, as a background loop: any replica works any open run's next
     slice (commands only open runs, see shared/runs/leases.py); `wake()` when this process opened one."""
@@ -155,7 +177,7 @@ def worker_app(
 
     @app.after_startup
     async def _start_background() -> None:
-        loops.extend(asyncio.create_task(loop(runtime.deps)) for loop in background)
+        loops.extend(asyncio.create_task(keep_running(loop, runtime.deps)) for loop in background)
 
     @app.on_shutdown
     async def _stop_at_boundary() -> None:

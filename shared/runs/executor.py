@@ -123,23 +123,38 @@ class RunExecutor:
     async def run(self) -> None:
         """Claim and work slices until `stopping` is set; then wait for the slices in progress."""
         settings = self._settings
+        failed_claims = 0  # in a row: an outage is logged when it starts and when it ends, not per poll
         try:
             while not self._stopping.is_set():
                 self._woken.clear()
                 try:
-                    while len(self._slices) < settings.slots and not self._stopping.is_set():
-                        lease = await leases.claim_next(
-                            self._pool, settings.kind, settings.lease_ttl_s, holding=set(self._slices)
-                        )
-                        if lease is None:
-                            break
-                        self._start(lease)
+                    await self._claim_free_slots()
+                    if failed_claims:
+                        log.info("run_claims_recovered", kind=settings.kind, failed_claims=failed_claims)
+                    failed_claims = 0
                 except _DB_ERRORS as exc:
-                    log.warning("run_claim_failed", kind=settings.kind, error_type=type(exc).__name__)
+                    if not failed_claims:
+                        log.warning("run_claim_failed", kind=settings.kind, error_type=type(exc).__name__)
+                    failed_claims += 1
+                except Exception:
+                    # Nothing may end this loop but `stopping`: a worker whose loop died would stay alive
+                    # and ready while no run of its kind is worked any more.
+                    log.exception("run_claim_failed_unexpectedly", kind=settings.kind)
+                    failed_claims += 1
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._woken.wait(), timeout=settings.poll_s)
         finally:
             await asyncio.gather(*self._slices.values(), return_exceptions=True)
+
+    async def _claim_free_slots(self) -> None:
+        settings = self._settings
+        while len(self._slices) < settings.slots and not self._stopping.is_set():
+            lease = await leases.claim_next(
+                self._pool, settings.kind, settings.lease_ttl_s, holding=set(self._slices)
+            )
+            if lease is None:
+                return
+            self._start(lease)
 
     def _start(self, lease: Lease) -> None:
         task = asyncio.create_task(self._slice(lease))

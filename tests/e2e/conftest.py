@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Generator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +13,7 @@ import pytest
 from shared.settings import Settings
 from tests.support.infra import service_env
 from tests.support.processes import WORKER_READY, ServiceProcess, free_port, system_processes
+from tests.support.service_logs import trouble_report
 
 WORKERS = ("push-worker", "sync-worker", "status-recorder", "intake")
 """The Kafka consumers of the system, each started with a metrics port of its own."""
@@ -72,3 +73,24 @@ async def system(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -
     """The shared system of the e2e session."""
     async with running_system(settings, tmp_path_factory.mktemp(f"e2e-{secrets.token_hex(2)}")) as started:
         yield started
+
+
+def _systems_of(item: pytest.Item) -> list[System]:
+    funcargs = getattr(item, "funcargs", {})
+    found = [value for value in funcargs.values() if isinstance(value, System)]
+    found += [
+        value.system for value in funcargs.values() if isinstance(getattr(value, "system", None), System)
+    ]
+    return found
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A failed e2e test reports what its services warned about: CI keeps no log directory."""
+    report = yield
+    if report.failed and call.when == "call":
+        for system in _systems_of(item):
+            report.sections.append(("services' warnings and errors", trouble_report(system.log_dir)))
+    return report

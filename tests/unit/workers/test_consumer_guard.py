@@ -87,15 +87,25 @@ async def test_an_unparseable_message_goes_to_the_dlq_at_once() -> None:
     assert clock.sleeps == []
 
 
-async def test_an_infrastructure_outage_is_retried_without_limit() -> None:
+@pytest.mark.parametrize(
+    "outage",
+    [
+        asyncpg.CannotConnectNowError("the database system is starting up"),
+        asyncpg.AdminShutdownError("terminating connection due to administrator command"),
+        asyncpg.CrashShutdownError("terminating connection because of crash of another server process"),
+        ConnectionRefusedError(111, "Connection refused"),
+    ],
+    ids=lambda error: type(error).__name__,
+)
+async def test_an_infrastructure_outage_is_retried_without_limit(outage: Exception) -> None:
     broker, clock, hooked = FakeBroker(), Clock(), list[BaseException]()
     guard = make_guard(broker, clock, hooked)
 
     async def postgres_away() -> None:
-        raise asyncpg.CannotConnectNowError("the database system is starting up")
+        raise outage
 
     for _ in range(10):
-        with pytest.raises(asyncpg.CannotConnectNowError):
+        with pytest.raises(type(outage)):
             await guard.run(Record(), postgres_away)
     assert broker.published == []
     assert len(clock.sleeps) == 10
