@@ -8,6 +8,7 @@ client that forgets them cannot be written without bypassing this module.
 from __future__ import annotations
 
 import ssl
+from pathlib import Path
 from typing import Any
 
 from aiokafka.conn import create_conn
@@ -36,16 +37,26 @@ class KafkaRefused(ConfigurationError):
 def _ssl_context(settings: Settings) -> ssl.SSLContext | None:
     if "SSL" not in settings.kafka_security_protocol:
         return None
-    if bool(settings.kafka_ssl_cert_file) != bool(settings.kafka_ssl_key_file):
+    # Empty means unset (compose passes `${KAFKA_SSL_CA_FILE:-}` through as "").
+    files = {
+        "KAFKA_SSL_CA_FILE": settings.kafka_ssl_ca_file or None,
+        "KAFKA_SSL_CERT_FILE": settings.kafka_ssl_cert_file or None,
+        "KAFKA_SSL_KEY_FILE": settings.kafka_ssl_key_file or None,
+    }
+    if bool(files["KAFKA_SSL_CERT_FILE"]) != bool(files["KAFKA_SSL_KEY_FILE"]):
         msg = "KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE go together (a client certificate needs its key)"
         raise ConfigurationError(msg)
+    for name, path in files.items():
+        # Named one by one: with three paths set, "no such file" alone does not say which is wrong.
+        if path is not None and not Path(path).is_file():
+            msg = f"{name}={path} is not a file (no such file, or a directory)"
+            raise ConfigurationError(msg)
     try:
         # Without a CA file the system's trust store is used (public CAs: MSK, Confluent Cloud).
         context: ssl.SSLContext = create_ssl_context(
-            # Empty means unset (compose passes `${KAFKA_SSL_CA_FILE:-}` through as "").
-            cafile=settings.kafka_ssl_ca_file or None,
-            certfile=settings.kafka_ssl_cert_file or None,
-            keyfile=settings.kafka_ssl_key_file or None,
+            cafile=files["KAFKA_SSL_CA_FILE"],
+            certfile=files["KAFKA_SSL_CERT_FILE"],
+            keyfile=files["KAFKA_SSL_KEY_FILE"],
         )
     except (OSError, ssl.SSLError) as exc:
         msg = f"cannot load the Kafka TLS files (KAFKA_SSL_CA_FILE/CERT_FILE/KEY_FILE): {exc}"
