@@ -12,6 +12,7 @@ import contextlib
 import json
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -60,11 +61,14 @@ def consumer_group_state(broker: KafkaBroker) -> str:
 class WorkerHealth:
     """Liveness and readiness of one worker process, served with its metrics."""
 
-    def __init__(self, broker: KafkaBroker, *, stall_s: float) -> None:
+    def __init__(
+        self, broker: KafkaBroker, *, stall_s: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._broker = broker
         self._stall_s = stall_s
+        self._clock = clock
         self._pool: asyncpg.Pool[Any] | None = None
-        self._beat = time.monotonic()
+        self._beat = clock()
         self._checks: dict[str, str] = {"postgres": "not connected", "kafka": "not started"}
         self._server: ThreadingHTTPServer | None = None
         self._task: asyncio.Task[None] | None = None
@@ -75,7 +79,7 @@ class WorkerHealth:
 
     def liveness(self) -> tuple[bool, dict[str, Any]]:
         """Alive while the event loop has run within `stall_s`."""
-        silent = time.monotonic() - self._beat
+        silent = self._clock() - self._beat
         alive = silent < self._stall_s
         return alive, {"status": "ok" if alive else "stalled", "loop_silent_s": round(silent, 1)}
 
@@ -84,7 +88,7 @@ class WorkerHealth:
         alive, _ = self.liveness()
         checks = dict(self._checks)
         # A stalled loop stops refreshing the checks: its last "ok" must not keep the pod in rotation.
-        ready = alive and time.monotonic() - self._beat < 3 * _CHECK_INTERVAL_S + 2
+        ready = alive and self._clock() - self._beat < 3 * _CHECK_INTERVAL_S + 2
         ready = ready and all(value == "ok" for value in checks.values())
         return ready, {"status": "ready" if ready else "not ready", "checks": checks}
 
@@ -100,15 +104,15 @@ class WorkerHealth:
 
     async def _watch(self) -> None:
         while True:
-            self._beat = time.monotonic()
+            self._beat = self._clock()
             with contextlib.suppress(Exception):  # a failed check is a state, never the end of the probe
                 await self._refresh()
-            self._beat = time.monotonic()
+            self._beat = self._clock()
             await asyncio.sleep(_CHECK_INTERVAL_S)
 
     def start(self, port: int) -> None:
         """Start watching (on this loop) and serving (0: no port, the local default where replicas share a host)."""
-        self._beat = time.monotonic()
+        self._beat = self._clock()
         self._task = asyncio.get_running_loop().create_task(self._watch(), name="worker-health")
         if port <= 0:
             return
