@@ -1,10 +1,11 @@
-"""Auth strategies applied by the HTTP layer: static headers, or OAuth2 with a shared token cache."""
+"""Auth strategies applied by the HTTP layer: static headers, or tokens fetched into a shared cache (OAuth2)."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -26,9 +27,11 @@ _DEFAULT_EXPIRES_IN_S = 300.0
 
 
 class TokenEndpoint(Protocol):
-    """What OAuth2 needs from the HTTP layer: an unauthenticated, retried form POST."""
+    """What token logins need from the HTTP layer: an unauthenticated POST, retried by its caller."""
 
     async def post_form(self, url: str, form: Mapping[str, str]) -> Any: ...
+
+    async def post_json(self, url: str, body: Mapping[str, object]) -> Any: ...
 
 
 class AuthStrategy(Protocol):
@@ -93,61 +96,73 @@ def header_auth(credentials: HeaderCredentials) -> StaticHeaderAuth:
 
 
 @dataclass(frozen=True)
-class _CachedToken:
+class CachedToken:
+    """A token obtained from the platform and the clock reading from which it is no longer sent."""
+
     access_token: str
     expires_at: float
 
 
-# Module level so every client of the same OAuth2 identity shares one token per process.
-_token_cache: dict[str, _CachedToken] = {}
+def expiry_with_margin(obtained_at: float, lifetime_s: float) -> float:
+    """When to stop sending a token obtained at `obtained_at` that the platform keeps for `lifetime_s`."""
+    return obtained_at + lifetime_s - min(_EXPIRY_MARGIN_S, lifetime_s / 10)
+
+
+# Module level so every client of the same identity shares one token per process.
+_token_cache: dict[str, CachedToken] = {}
 # One lock per identity and event loop (an asyncio.Lock must not be shared across loops).
 _token_locks: dict[str, tuple[asyncio.AbstractEventLoop, asyncio.Lock]] = {}
 
 
 def reset_token_cache() -> None:
-    """Forget every cached OAuth2 token (tests call this between cases)."""
+    """Forget every cached token (tests call this between cases)."""
     _token_cache.clear()
     _token_locks.clear()
 
 
-class OAuth2Auth:
-    """OAuth2 password or client-credentials grant; one cached token per identity, one refresh at a time."""
+class CachedTokenAuth(ABC):
+    """A token fetched from the platform, one per identity and process, fetched by one caller at a time.
 
-    def __init__(
-        self,
-        credentials: OAuth2Credentials,
-        *,
-        token_url: str,
-        scope: str | None = None,
-        clock: Clock = time.monotonic,
-    ) -> None:
-        self._credentials = credentials
-        self._token_url = token_url
-        self._scope = scope
+    It is renewed before it expires and replaced once after a 401/403 (`refresh`).
+    """
+
+    def __init__(self, cache_key: str, *, clock: Clock) -> None:
+        self._key = cache_key
         self._clock = clock
-        self._key = _cache_key(credentials, token_url, scope)
         # Every token this client sent: one replaced since may still be quoted back in an error.
         self._tokens: set[str] = set()
 
+    @abstractmethod
+    def _header(self, token: str) -> dict[str, str]:
+        """The request headers carrying `token`."""
+
+    @abstractmethod
+    def _sent_token(self, rejected: Mapping[str, str]) -> str:
+        """The token inside headers built by `_header`."""
+
+    @abstractmethod
+    def _credential_values(self) -> list[str]:
+        """Every credential value the token is fetched with, identifiers included."""
+
+    @abstractmethod
+    async def _fetch(self, endpoint: TokenEndpoint) -> CachedToken:
+        """Ask the platform for a new token."""
+
     async def headers(self, endpoint: TokenEndpoint, /) -> dict[str, str]:
-        """`Authorization: Bearer <token>`, fetching a token when none is cached or it is about to expire."""
-        return {"Authorization": f"Bearer {await self._token(endpoint, stale=None)}"}
+        """The token's headers, fetching a token when none is cached or it is about to expire."""
+        return self._header(await self._token(endpoint, stale=None))
 
     async def refresh(self, rejected: Mapping[str, str], endpoint: TokenEndpoint, /) -> bool:
         """Replace the rejected token, unless a concurrent caller already did."""
-        stale = rejected.get("Authorization", "").removeprefix("Bearer ")
-        await self._token(endpoint, stale=stale)
+        await self._token(endpoint, stale=self._sent_token(rejected))
         return True
 
     def secrets(self) -> Iterable[str]:
-        """Every credential value (identifiers included), every token sent, and the cached token."""
-        creds = self._credentials
-        hidden = [value.get_secret_value() for value in (creds.client_secret, creds.password) if value]
-        named = [value for value in (creds.client_id, creds.username) if value]
+        """Every credential value, every token sent, and the cached token."""
         cached = _token_cache.get(self._key)
-        # A token covers its `Bearer <token>` header too: the scrubber matches it inside the line.
+        # A token covers its header line too: the scrubber matches it inside the line.
         tokens = [*self._tokens, *([cached.access_token] if cached else [])]
-        return [*hidden, *named, *tokens]
+        return [*(value for value in self._credential_values() if value), *tokens]
 
     async def _token(self, endpoint: TokenEndpoint, *, stale: str | None) -> str:
         token = await self._current(endpoint, stale=stale)
@@ -173,15 +188,42 @@ class OAuth2Auth:
             return None
         return cached.access_token
 
-    async def _fetch(self, endpoint: TokenEndpoint) -> _CachedToken:
+
+class OAuth2Auth(CachedTokenAuth):
+    """OAuth2 password or client-credentials grant, as `Authorization: Bearer <token>`."""
+
+    def __init__(
+        self,
+        credentials: OAuth2Credentials,
+        *,
+        token_url: str,
+        scope: str | None = None,
+        clock: Clock = time.monotonic,
+    ) -> None:
+        super().__init__(_cache_key(credentials, token_url, scope), clock=clock)
+        self._credentials = credentials
+        self._token_url = token_url
+        self._scope = scope
+
+    def _header(self, token: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token}"}
+
+    def _sent_token(self, rejected: Mapping[str, str]) -> str:
+        return rejected.get("Authorization", "").removeprefix("Bearer ")
+
+    def _credential_values(self) -> list[str]:
+        creds = self._credentials
+        hidden = [value.get_secret_value() for value in (creds.client_secret, creds.password) if value]
+        return [*hidden, *(value for value in (creds.client_id, creds.username) if value)]
+
+    async def _fetch(self, endpoint: TokenEndpoint) -> CachedToken:
         body = await endpoint.post_form(self._token_url, self._form())
         token = body.get("access_token") if isinstance(body, dict) else None
         if not isinstance(token, str) or not token:
             raise PlatformError(ErrorClass.AUTH, "token endpoint answered without an access_token")
         expires_in = body.get("expires_in", _DEFAULT_EXPIRES_IN_S)
         lifetime = float(expires_in) if isinstance(expires_in, int | float) else _DEFAULT_EXPIRES_IN_S
-        margin = min(_EXPIRY_MARGIN_S, lifetime / 10)
-        return _CachedToken(access_token=token, expires_at=self._clock() + lifetime - margin)
+        return CachedToken(access_token=token, expires_at=expiry_with_margin(self._clock(), lifetime))
 
     def _form(self) -> dict[str, str]:
         creds = self._credentials

@@ -132,6 +132,14 @@ class PlatformHttp:
             error.error_class = ErrorClass.AUTH
         raise error
 
+    async def post_json(self, url: str, body: Mapping[str, object]) -> Any:
+        """Unauthenticated JSON POST for a login that mints tokens (TTD); not retried itself (its caller is)."""
+        response = await self._send("POST", url, json=body, headers={})
+        if response.is_success:
+            return self.parse_json(response)
+        sent = [value for value in body.values() if isinstance(value, str)]
+        raise error_from_response(response, [*self.secrets(), *sent])
+
     def parse_json(self, response: httpx.Response) -> Any:
         """The response's JSON body, or a permanent PlatformError when it is not JSON."""
         try:
