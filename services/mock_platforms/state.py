@@ -69,7 +69,17 @@ class DataRateBatch:
 
 
 @dataclass
+class MintedToken:
+    """A token `POST /ttd/v3/authentication` issued, and the tenant whose login minted it."""
+
+    expires_at: float
+    tenant: dict[str, str]
+
+
+@dataclass
 class TradeDeskStore:
+    # Tokens minted from a login; a pasted token (a tenant's `api_key`) is not held here.
+    tokens: dict[str, MintedToken] = field(default_factory=dict)
     elements: dict[tuple[str, str], Segment] = field(default_factory=dict)
     # Element ids per provider in creation order, so a query page is a slice.
     element_order: dict[str, list[str]] = field(default_factory=dict)

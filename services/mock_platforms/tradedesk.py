@@ -9,7 +9,7 @@ from services.mock_platforms.json_bodies import read_model
 from services.mock_platforms.platform_errors import PlatformHTTPError, invalid_request, rejected_name
 from services.mock_platforms.platforms import Platform
 from services.mock_platforms.state import MockState, Segment
-from services.mock_platforms.tradedesk_auth import authorize, authorize_provider
+from services.mock_platforms.tradedesk_auth import authorize, authorize_provider, mint_token
 from services.mock_platforms.tradedesk_models import ThirdPartyData, ThirdPartyDataQuery
 
 PLATFORM = Platform.TRADEDESK
@@ -39,6 +39,10 @@ async def _read_element(state: MockState, request: Request) -> ThirdPartyData:
 
 def build_tradedesk_router(state: MockState) -> APIRouter:
     router = APIRouter(prefix="/ttd/v3", tags=["tradedesk"])
+
+    @router.post("/authentication")
+    async def authenticate(request: Request) -> Response:
+        return await mint_token(state, request)
 
     @router.post("/thirdpartydata")
     async def create_element(request: Request) -> Response:

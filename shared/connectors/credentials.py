@@ -5,7 +5,17 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal, Self
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, RootModel, SecretStr, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    RootModel,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 AuthType = Literal["oauth2", "bearer", "api_key", "header", "none"]
 
@@ -61,6 +71,41 @@ class OAuth2Credentials(_Credentials):
     def grant_type(self) -> Literal["password", "client_credentials"]:
         """The OAuth2 grant these credentials call for."""
         return "password" if self.username else "client_credentials"
+
+
+def _not_blank_text(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value
+
+
+def _field_error(model: str, field: str, message: str) -> ValidationError:
+    # A ValidationError of our own keeps the field's location (a ValueError would name no field).
+    details = InitErrorDetails(type=PydanticCustomError("value_error", message), loc=(field,), input=None)
+    return ValidationError.from_exception_data(model, [details])
+
+
+class TradeDeskCredentials(_Credentials):
+    """The Trade Desk (auth type `bearer`): a pasted API token, or a login whose password mints tokens."""
+
+    api_key: Secret | None = None
+    login: Annotated[str, AfterValidator(_not_blank_text)] | None = None
+    password: Secret | None = None
+
+    @model_validator(mode="after")
+    def _one_mode(self) -> Self:
+        with_login = self.login is not None or self.password is not None
+        if self.api_key is not None and with_login:
+            raise _field_error(
+                "TradeDeskCredentials", "api_key", "give either api_key or login and password, not both"
+            )
+        if self.api_key is None and not with_login:
+            raise _field_error("TradeDeskCredentials", "api_key", "required (or login and password instead)")
+        if with_login and self.login is None:
+            raise _field_error("TradeDeskCredentials", "login", "required with password")
+        if with_login and self.password is None:
+            raise _field_error("TradeDeskCredentials", "password", "required with login")
+        return self
 
 
 def _valid_headers(headers: dict[str, SecretStr]) -> dict[str, SecretStr]:

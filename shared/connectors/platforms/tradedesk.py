@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
 
-from shared.connectors.auth import Clock, StaticHeaderAuth
+from shared.connectors.auth import Clock
 from shared.connectors.batch import (
     CreateOperation,
     DeactivateOperation,
@@ -16,12 +16,13 @@ from shared.connectors.batch import (
     SegmentOutcome,
     UpdateOperation,
 )
-from shared.connectors.credentials import ApiKeyCredentials
+from shared.connectors.credentials import TradeDeskCredentials
 from shared.connectors.deps import ConnectorDeps
 from shared.connectors.errors import ErrorClass, PlatformError
 from shared.connectors.failures import malformed, scrub, trim
 from shared.connectors.http import HttpSettings, PlatformHttp
 from shared.connectors.platform_entry import PlatformEntry, ValidatedConnection
+from shared.connectors.platforms.tradedesk_auth import LoginRefused, tradedesk_auth
 from shared.connectors.platforms.tradedesk_rules import (
     MAX_RATES_PER_BATCH,
     BatchState,
@@ -206,6 +207,8 @@ class TradeDeskClient:
     async def _call(self, method: str, path: str, body: object = None) -> Any:
         try:
             return await self._http.request_json(method, path, json=body)
+        except LoginRefused:
+            raise
         except PlatformError as exc:
             raise per_item(exc) from None
 
@@ -267,14 +270,14 @@ class TradeDeskClient:
 def build_client(
     connection: ValidatedConnection[TradeDeskConfig], settings: HttpSettings, deps: ConnectorDeps
 ) -> TradeDeskClient:
-    """A TradeDeskClient sending the token as TTD-Auth."""
+    """A TradeDeskClient sending the pasted token, or tokens minted from the login, as TTD-Auth."""
     config = connection.config
-    credentials: ApiKeyCredentials = connection.credentials
+    credentials: TradeDeskCredentials = connection.credentials
     http = PlatformHttp(
         platform="tradedesk",
         base_url=config.api_base_url,
         settings=settings,
-        auth=StaticHeaderAuth({"TTD-Auth": credentials.api_key.get_secret_value()}),
+        auth=tradedesk_auth(credentials, base_url=config.api_base_url, clock=deps.clock),
         deps=deps,
     )
     return TradeDeskClient(http, config, sleep=deps.sleep, clock=deps.clock)
@@ -283,6 +286,6 @@ def build_client(
 PLATFORM = PlatformEntry(
     name="tradedesk",
     config_model=TradeDeskConfig,
-    credentials_models={"bearer": ApiKeyCredentials},
+    credentials_models={"bearer": TradeDeskCredentials},
     build=build_client,
 )
