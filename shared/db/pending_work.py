@@ -1,5 +1,6 @@
 """Work waiting in Postgres: open runs for the workers (what autoscaling, KEDA's postgresql trigger,
-reads) and outbox rows for the relay; what the alerts on waiting work look at."""
+reads), outbox rows for the relay and activations a platform still reviews; what the alerts on waiting
+work look at."""
 
 from __future__ import annotations
 
@@ -44,3 +45,25 @@ async def outbox_oldest_pending_age_s(db: Db) -> float:
            FROM outbox WHERE dispatched_at IS NULL"""
     )
     return age
+
+
+# `state = 'pending'` is the predicate of the activations_pending_review index: the ledger is never pruned,
+# the pending few are read from the index. pending_since survives re-pushes (migration 0016).
+PENDING_REVIEW = """SELECT count(*) AS activations,
+                           coalesce(extract(epoch FROM now() - min(pending_since)), 0)::float8 AS oldest_age_s
+                    FROM activations WHERE state = 'pending'"""
+
+
+@dataclass(frozen=True, slots=True)
+class PendingReview:
+    """Activations the platform has not confirmed yet (state `pending`) and how long the oldest has been pending."""
+
+    activations: int
+    oldest_age_s: float
+
+
+async def activations_pending_review(db: Db) -> PendingReview:
+    """Activations awaiting the platform's review or processing, database-wide (zeros when none waits)."""
+    row = await db.fetchrow(PENDING_REVIEW)
+    assert row is not None  # an aggregate without GROUP BY always returns its one row
+    return PendingReview(row["activations"], row["oldest_age_s"])

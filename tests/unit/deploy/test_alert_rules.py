@@ -59,6 +59,7 @@ def test_the_operators_would_hear_of_each_failure_mode() -> None:
         "activator_platform_throttled_seconds_total",
         "activator_outbox_oldest_age_seconds",
         "activator_open_run_oldest_age_seconds",
+        "activator_activations_pending_review_oldest_age_seconds",
     ):
         assert metric in watched, f"no alert watches {metric}"
     for rule in _rules():
