@@ -105,6 +105,12 @@ class Settings(BaseSettings):
     run_poll_interval_s: float = Field(default=0.25, gt=0)
     run_max_slice_failures: int = Field(default=5, ge=1)
     sync_count_wait_s: float = Field(default=2.0, ge=0)
+    # Automatic retries (shared/runs/retries.py): a push run's retryable failures are retried by a child
+    # run after the first delay, doubled per retry, until the horizon after the first run finished.
+    # 0 turns them off; permanent failures are never retried automatically.
+    auto_retry_horizon_s: float = Field(default=14_400.0, ge=0)
+    auto_retry_first_delay_s: float = Field(default=120.0, gt=0)
+    auto_retry_poll_interval_s: float = Field(default=15.0, gt=0)
     stuck_run_timeout_s: float = 300.0
     stuck_run_check_interval_s: float = 30.0
     stuck_run_max_redeliveries: int = 3

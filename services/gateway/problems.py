@@ -14,6 +14,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from shared.messages import RejectionCode
+from shared.runs.start import RunRefused
+
 log = structlog.get_logger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
@@ -35,6 +38,20 @@ class Problem(Exception):
 def not_found(what: str) -> Problem:
     """The 404 for an id that does not exist in the caller's org (also another org's ids)."""
     return Problem(404, "Not Found", f"{what} not found")
+
+
+_REFUSALS: dict[RejectionCode, tuple[int, str]] = {
+    RejectionCode.NOT_FOUND: (404, "Not Found"),
+    RejectionCode.WRONG_DIRECTION: (409, "Wrong direction"),
+    RejectionCode.CONNECTION_DISABLED: (409, "Connection disabled"),
+    RejectionCode.IDEMPOTENCY_CONFLICT: (422, "Idempotency key reused"),
+}
+
+
+def run_refused(refused: RunRefused) -> Problem:
+    """The problem a refused run start answers with (unknown connection, wrong direction, disabled...)."""
+    status, title = _REFUSALS.get(refused.code, (409, "Conflict"))
+    return Problem(status, title, refused.detail)
 
 
 def problem_response(

@@ -15,6 +15,7 @@ import asyncpg
 import structlog
 from faststream.kafka import KafkaBroker
 
+from services.gateway.auto_retry import AutoRetry
 from services.gateway.consumer_lag import export_lag_forever
 from services.gateway.outbox_relay import OutboxRelay
 from services.gateway.retention import RetentionPruner
@@ -75,6 +76,8 @@ class GatewayStartup:
         self._spawn(RetentionPruner(self._pool, settings).run, "retention")
         # Postgres is enough: a scheduled run's command waits in the outbox until Kafka answers.
         self._spawn(Scheduler(self._pool, settings).run, "scheduler")
+        if settings.auto_retry_horizon_s > 0:
+            self._spawn(AutoRetry(self._pool, settings).run, "auto-retry")
         await wait_for_kafka(settings)
         await self._broker.connect()
         relay = OutboxRelay(self._pool, self._broker, poll_interval_s=settings.outbox_poll_interval_s)

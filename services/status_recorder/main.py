@@ -14,6 +14,7 @@ from shared.messages import STATUS_TOPIC_EVENT, StatusTopicEvent
 from shared.messaging.consumer_guard import PoisonMessage
 from shared.messaging.worker_app import open_worker, service_broker, service_guard
 from shared.messaging.worker_health import WorkerHealth
+from shared.runs.retries import RetryPolicy
 from shared.settings import Settings
 from shared.tracing import tracer
 
@@ -55,7 +56,12 @@ def build_recorder(settings: Settings) -> FastStream:
 
         async def persist() -> None:
             with tracer.start_as_current_span("record status events", attributes={"events": len(events)}):
-                await persist_events(state["pool"], events, max_errors_stored=settings.max_run_errors_stored)
+                await persist_events(
+                    state["pool"],
+                    events,
+                    max_errors_stored=settings.max_run_errors_stored,
+                    retries=RetryPolicy.of(settings),
+                )
 
         # A batch that keeps failing for a non-infrastructure reason would block every run behind it:
         # after the bounded attempts its events go to the DLQ (replayable with `activator dlq replay`).

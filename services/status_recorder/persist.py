@@ -7,15 +7,21 @@ from typing import Any
 
 import asyncpg
 
-from shared.db import run_results
+from shared.db import run_results, runs
 from shared.messages import ItemResult, RunFinished, RunStarted, StatusTopicEvent
 from shared.metrics import RUN_DURATION_SECONDS
+from shared.runs.retries import NO_RETRIES, RetryPolicy
 
 
 async def persist_events(
-    pool: asyncpg.Pool[Any], events: Sequence[StatusTopicEvent], *, max_errors_stored: int
+    pool: asyncpg.Pool[Any],
+    events: Sequence[StatusTopicEvent],
+    *,
+    max_errors_stored: int,
+    retries: RetryPolicy = NO_RETRIES,
 ) -> None:
-    """Apply a batch of events in one transaction (run starts, then items, then run ends).
+    """Apply a batch of events in one transaction (run starts, then items, then run ends); a push run
+    closed with retryable failures is scheduled for its automatic retry (`retries`) in the same one.
 
     Sync page events need nothing here: the sync-worker wrote the page's counters itself; neither do
     the intake's answers to requests (the run they name is in Postgres already, a rejection has none).
@@ -29,6 +35,14 @@ async def persist_events(
         if items:
             await run_results.record_items(connection, items, max_errors_stored)
         closed = [await run_results.finish_run(connection, finish) for finish in finished]
+        for finish, run in zip(finished, closed, strict=True):
+            if run is not None and run.kind == "push":
+                await runs.schedule_retry(
+                    connection,
+                    finish.run_id,
+                    first_delay_s=retries.first_delay_s,
+                    horizon_s=retries.horizon_s,
+                )
     for run in closed:
         if run is not None and run.duration_s is not None:
             RUN_DURATION_SECONDS.labels(run.kind, run.status.value).observe(run.duration_s)

@@ -13,6 +13,10 @@ class ErrorClass(StrEnum):
     UNKNOWN = "unknown"
 
 
+RETRYABLE_CLASSES = frozenset({ErrorClass.RETRYABLE, ErrorClass.RATE_LIMITED})
+"""The classes of a failure that may succeed when the same call is made later."""
+
+
 class PlatformError(Exception):
     """A platform call that failed after the HTTP layer's own retries."""
 
@@ -41,7 +45,7 @@ class PlatformError(Exception):
     @property
     def transient(self) -> bool:
         """True when the same call may succeed later (retryable or rate limited)."""
-        return self.error_class in (ErrorClass.RETRYABLE, ErrorClass.RATE_LIMITED)
+        return self.error_class in RETRYABLE_CLASSES
 
 
 class ConnectorConfigError(ValueError):

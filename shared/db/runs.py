@@ -9,13 +9,15 @@ from typing import Any
 
 import asyncpg
 
+from shared.connectors.errors import RETRYABLE_CLASSES
 from shared.db.pool import Db, DbConnection
 from shared.runs.status import TERMINAL_STATUSES
 
 _COLUMNS = (
     "id, org_id, connection_id, kind, status, mode, dry_run, total, processed, succeeded, failed, skipped,"
     " inserted, updated, unchanged, invalid, pages, error_count, status_reason, throttled_until, parent_run_id,"
-    " cancel_requested, request, created_at, started_at, finished_at"
+    " cancel_requested, request, created_at, started_at, finished_at, retry_attempt, retry_horizon_at,"
+    " retry_due_at, retry_given_up_at"
 )
 # Lists leave the request body out (a push's may name 10,000 topic ids); their runs carry `{}`.
 LISTED_COLUMNS = _COLUMNS.replace(" request,", " '{}'::jsonb AS request,")
@@ -49,6 +51,10 @@ class Run:
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    retry_attempt: int = 0  # the run's place in a chain of retries (0: not a retry)
+    retry_horizon_at: datetime | None = None  # automatic retries of the chain stop here
+    retry_due_at: datetime | None = None  # when its retryable failures are retried automatically
+    retry_given_up_at: datetime | None = None  # the horizon passed with failures left
 
     @property
     def is_terminal(self) -> bool:
@@ -77,12 +83,14 @@ async def insert_run(
     request: dict[str, Any],
     parent_run_id: uuid.UUID | None = None,
     idempotency_key: str | None = None,
+    retry_attempt: int = 0,
+    retry_horizon_at: datetime | None = None,
 ) -> Run:
     """Insert a queued run inside the caller's transaction."""
     row = await connection.fetchrow(
         f"""INSERT INTO runs (org_id, connection_id, kind, mode, dry_run, total, request, parent_run_id,
-                              idempotency_key)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {_COLUMNS}""",
+                              idempotency_key, retry_attempt, retry_horizon_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING {_COLUMNS}""",
         org_id,
         connection_id,
         kind,
@@ -92,6 +100,8 @@ async def insert_run(
         request,
         parent_run_id,
         idempotency_key,
+        retry_attempt,
+        retry_horizon_at,
     )
     assert row is not None
     return Run(**dict(row))
@@ -196,12 +206,72 @@ async def claim_next_step(connection: DbConnection, run_id: uuid.UUID) -> int:
     return index
 
 
-async def failed_item_ids(db: Db, run_id: uuid.UUID) -> list[str]:
-    """The items of a run whose terminal result is `failed`."""
+# A run item's error code is `<error class>[:<status>]` (PlatformError.code).
+RETRYABLE_ERROR_CLASSES = sorted(error_class.value for error_class in RETRYABLE_CLASSES)
+
+_RETRYABLE_ITEM = "outcome = 'failed' AND split_part(error_code, ':', 1) = ANY($2::text[])"
+
+
+async def failed_item_ids(db: Db, run_id: uuid.UUID, *, retryable_only: bool = False) -> list[str]:
+    """The items of a run whose terminal result is `failed` (only those of a retryable class)."""
+    classes = RETRYABLE_ERROR_CLASSES if retryable_only else None
     rows = await db.fetch(
-        "SELECT item_id FROM run_items WHERE run_id = $1 AND outcome = 'failed' ORDER BY item_id", run_id
+        """SELECT item_id FROM run_items
+           WHERE run_id = $1 AND outcome = 'failed'
+             AND ($2::text[] IS NULL OR split_part(error_code, ':', 1) = ANY($2::text[]))
+           ORDER BY item_id""",
+        run_id,
+        classes,
     )
     return [row["item_id"] for row in rows]
+
+
+async def schedule_retry(
+    connection: DbConnection, run_id: uuid.UUID, *, first_delay_s: float, horizon_s: float
+) -> None:
+    """At a push run's close: when it left retryable failures, due for an automatic retry after
+    `first_delay_s` doubled per earlier retry of its chain, or given up once that passes the chain's
+    horizon (`horizon_s` after its first run finished). A dry run, a cancel or `horizon_s` 0: nothing."""
+    if horizon_s <= 0:
+        return
+    await connection.execute(
+        f"""WITH closed AS (
+                SELECT id, COALESCE(retry_horizon_at, finished_at + make_interval(secs => $4)) AS horizon,
+                       finished_at + make_interval(secs => $3 * power(2, least(retry_attempt, 20))) AS due
+                FROM runs
+                WHERE id = $1 AND kind = 'push' AND NOT dry_run AND status IN ('partial', 'failed')
+                  AND finished_at IS NOT NULL
+                  AND EXISTS (SELECT 1 FROM run_items WHERE run_id = $1 AND {_RETRYABLE_ITEM}))
+            UPDATE runs r SET retry_horizon_at = c.horizon,
+                              retry_due_at = CASE WHEN c.due < c.horizon THEN c.due END,
+                              retry_given_up_at = CASE WHEN c.due >= c.horizon THEN now() END
+            FROM closed c WHERE r.id = c.id""",
+        run_id,
+        RETRYABLE_ERROR_CLASSES,
+        first_delay_s,
+        horizon_s,
+    )
+
+
+async def due_for_retry(connection: DbConnection, *, limit: int) -> list[Run]:
+    """Runs whose automatic retry is due, locked for the caller's transaction (other replicas skip them)."""
+    rows = await connection.fetch(
+        f"""SELECT {_COLUMNS} FROM runs WHERE retry_due_at <= now()
+            ORDER BY retry_due_at LIMIT $1 FOR UPDATE SKIP LOCKED""",
+        limit,
+    )
+    return [Run(**dict(row)) for row in rows]
+
+
+async def end_retries(connection: DbConnection, run_id: uuid.UUID, *, given_up: bool) -> None:
+    """No automatic retry of this run any more: a child took its failures over, or (`given_up`) none can."""
+    await connection.execute(
+        """UPDATE runs SET retry_due_at = NULL,
+               retry_given_up_at = CASE WHEN $2 THEN now() ELSE retry_given_up_at END
+           WHERE id = $1""",
+        run_id,
+        given_up,
+    )
 
 
 async def set_throttled_until(db: Db, run_id: uuid.UUID, seconds: float) -> None:

@@ -67,9 +67,10 @@ def _request_document(spec: PushSpec | SyncSpec) -> dict[str, Any]:
     return {"topicIds": topic_ids, "dryRun": spec.dry_run, "mode": spec.mode.value}
 
 
-async def _lock_connection(
+async def lock_connection(
     connection: DbConnection, org_id: uuid.UUID, connection_id: uuid.UUID, kind: Literal["push", "sync"]
 ) -> None:
+    """Hold the connection (it is not deleted meanwhile); RunRefused when it may not start a run of `kind`."""
     row = await connection.fetchrow(
         "SELECT direction, enabled FROM platform_connections WHERE org_id = $1 AND id = $2 FOR SHARE",
         org_id,
@@ -118,7 +119,7 @@ async def start_run(
                         f"The idempotency key was used for another request (run {earlier.id})",
                     )
                 return StartedRun(earlier, created=False)
-        await _lock_connection(connection, org_id, connection_id, kind)
+        await lock_connection(connection, org_id, connection_id, kind)
         total = 0
         if isinstance(spec, PushSpec):
             total = await count_topics_for_push(connection, org_id, spec.topic_ids)

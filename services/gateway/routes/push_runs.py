@@ -7,7 +7,7 @@ import uuid
 from fastapi import APIRouter, Query
 
 from services.gateway.deps import AppSettings, OrgId, Pool
-from services.gateway.problems import Problem, not_found
+from services.gateway.problems import Problem, not_found, run_refused
 from services.gateway.run_documents import run_of, run_status
 from services.gateway.run_progress import Progress, Progressed, moved_past
 from services.gateway.schemas import ActivationOut, ActivationPage, RunAccepted, RunStatusOut
@@ -16,6 +16,8 @@ from shared.db import connections
 from shared.db import runs as repo
 from shared.messages import RunMode
 from shared.runs.commands import command_for, queue_command
+from shared.runs.retries import start_retry
+from shared.runs.start import RunRefused
 
 router = APIRouter(prefix="/api/connections/{connection_id}", tags=["runs"])
 
@@ -64,24 +66,14 @@ async def retry_failed(
     parent = await run_of(pool, org_id, connection_id, run_id, "push")
     if not parent.is_terminal:
         raise Problem(409, "Run not finished", "Retry a run once it has finished")
-    failed = await repo.failed_item_ids(pool, run_id)
-    if not failed:
+    try:
+        async with pool.acquire() as connection, connection.transaction():
+            run = await start_retry(connection, settings, parent, automatic=False)
+    except RunRefused as refused:
+        raise run_refused(refused) from refused
+    if run is None:
         raise Problem(409, "Nothing to retry", "The run has no failed items")
-    topic_ids = [uuid.UUID(item) for item in failed]
-    async with pool.acquire() as connection, connection.transaction():
-        run = await repo.insert_run(
-            connection,
-            org_id=org_id,
-            connection_id=connection_id,
-            kind="push",
-            mode="auto",
-            dry_run=False,
-            total=len(topic_ids),
-            request={"topicIds": failed, "retryOf": str(run_id)},
-            parent_run_id=run_id,
-        )
-        await queue_command(connection, settings, command_for(run))
-    return RunAccepted(run_id=run.id, status=run.status, total=len(topic_ids))
+    return RunAccepted(run_id=run.id, status=run.status, total=run.total)
 
 
 @router.get("/activations")

@@ -10,13 +10,13 @@ from fastapi import APIRouter, Body, Header, Response
 
 from services.gateway.deps import AppSettings, OrgId, Pool
 from services.gateway.metrics import RUNS_STARTED
-from services.gateway.problems import Problem
+from services.gateway.problems import run_refused
 from services.gateway.run_documents import counted, run_of, run_status
 from services.gateway.run_progress import Progress
 from services.gateway.schemas import RunAccepted, RunRequest, RunStatusOut, SyncRunRequest
 from shared.db import runs as repo
 from shared.db.pool import PgPool
-from shared.messages import RejectionCode, RunMode
+from shared.messages import RunMode
 from shared.runs.commands import queue_command, sync_step_for
 from shared.runs.start import PushSpec, RunRefused, SyncSpec, start_run
 from shared.settings import Settings
@@ -32,13 +32,6 @@ IdempotencyKey = Annotated[
         description="Repeat a request safely: the same key of the org names the run of its first request.",
     ),
 ]
-
-_REFUSALS: dict[RejectionCode, tuple[int, str]] = {
-    RejectionCode.NOT_FOUND: (404, "Not Found"),
-    RejectionCode.WRONG_DIRECTION: (409, "Wrong direction"),
-    RejectionCode.CONNECTION_DISABLED: (409, "Connection disabled"),
-    RejectionCode.IDEMPOTENCY_CONFLICT: (422, "Idempotency key reused"),
-}
 
 
 async def _start(
@@ -61,8 +54,7 @@ async def _start(
             idempotency_key=idempotency_key,
         )
     except RunRefused as refused:
-        status, title = _REFUSALS.get(refused.code, (409, "Conflict"))
-        raise Problem(status, title, refused.detail) from refused
+        raise run_refused(refused) from refused
     run = started.run
     if started.created:
         RUNS_STARTED.labels(run.kind).inc()

@@ -65,6 +65,16 @@ class RunSummaryOut(ApiModel):
     error_count: int
     throttled_until: datetime | None
     parent_run_id: uuid.UUID | None
+    retry_attempt: int = Field(
+        default=0, description="The run's place in a chain of retries: 0 for a run that retries nothing"
+    )
+    next_retry_at: datetime | None = Field(
+        default=None,
+        description="When the run's retryable failures are retried automatically (AUTO_RETRY_* settings)",
+    )
+    retry_given_up_at: datetime | None = Field(
+        default=None, description="When automatic retries stopped with failures left (horizon passed)"
+    )
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None

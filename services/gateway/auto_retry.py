@@ -1,0 +1,75 @@
+"""The automatic-retry loop: beside the scheduler, every gateway replica starts the retry runs that are due.
+
+Any number of replicas may run it: a round locks due runs `FOR UPDATE SKIP LOCKED` and, in the same
+transaction, starts each one's child run of its retryable failures and clears the parent's due time, so
+a due retry starts once. A connection that was disabled or deleted meanwhile ends the chain as given up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+import structlog
+from prometheus_client import Counter
+
+from shared.db import runs as repo
+from shared.db.pool import DbConnection, PgPool
+from shared.runs.retries import RunRefused, start_retry
+from shared.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+AUTO_RETRIES = Counter(
+    "activator_auto_retries_total",
+    "Automatic retries of push runs' retryable failures, by outcome (started | nothing | refused)",
+    ["outcome"],
+)
+
+ROUND_BATCH = 20
+"""Due runs one transaction takes; a round goes on while as many were due."""
+
+
+class AutoRetry:
+    """Starts due retries every `auto_retry_poll_interval_s` (nothing when the horizon setting is 0)."""
+
+    def __init__(self, pool: PgPool, settings: Settings) -> None:
+        self._pool = pool
+        self._settings = settings
+
+    async def run(self) -> None:
+        """Start due retries until cancelled; a Postgres outage only skips a round."""
+        while True:
+            try:
+                await self.tick()
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("auto_retry_round_failed", error_type=type(exc).__name__)
+            await asyncio.sleep(self._settings.auto_retry_poll_interval_s)
+
+    async def tick(self) -> int:
+        """One round: start every retry that is due now; how many runs were started."""
+        started = 0
+        while True:
+            async with self._pool.acquire() as connection, connection.transaction():
+                due = await repo.due_for_retry(connection, limit=ROUND_BATCH)
+                for parent in due:
+                    started += await self._retry(connection, parent)
+            if len(due) < ROUND_BATCH:
+                return started
+
+    async def _retry(self, connection: DbConnection, parent: repo.Run) -> int:
+        bound = log.bind(run_id=str(parent.id), connection_id=str(parent.connection_id))
+        try:
+            async with connection.transaction():  # a savepoint: a refusal undoes only this run's retry
+                child = await start_retry(connection, self._settings, parent, automatic=True)
+        except RunRefused as refused:
+            await repo.end_retries(connection, parent.id, given_up=True)
+            AUTO_RETRIES.labels("refused").inc()
+            bound.info("auto_retry_refused", reason=refused.detail)
+            return 0
+        if child is None:
+            AUTO_RETRIES.labels("nothing").inc()
+            return 0
+        AUTO_RETRIES.labels("started").inc()
+        bound.info("auto_retry_started", retry_run_id=str(child.id), attempt=child.retry_attempt)
+        return 1
