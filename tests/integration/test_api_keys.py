@@ -2,39 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-import re
-import sys
-
 import httpx
 import pytest
 
 from shared.settings import Settings
-from tests.support.infra import service_env
+from tests.support.cli import activator, output_field
 
 pytestmark = pytest.mark.integration
-
-
-async def activator(settings: Settings, *args: str) -> str:
-    """Run the `activator` CLI as a process on the session's database; its stdout."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "services",
-        *args,
-        env=service_env(settings),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    stdout, stderr = await process.communicate()
-    assert process.returncode == 0, stderr.decode()
-    return stdout.decode()
-
-
-def _field(output: str, name: str) -> str:
-    match = re.search(rf"^{name}=(\S+)$", output, re.MULTILINE)
-    assert match, output
-    return match.group(1)
 
 
 async def _status(gateway_url: str, api_key: str) -> int:
@@ -46,10 +20,10 @@ async def _status(gateway_url: str, api_key: str) -> int:
 
 async def test_rotate_then_revoke_keeps_only_the_new_key(gateway_url: str, settings: Settings) -> None:
     created = await activator(settings, "org", "create", "--name", "rotating")
-    org_id, old_key = _field(created, "org_id"), _field(created, "api_key")
+    org_id, old_key = output_field(created, "org_id"), output_field(created, "api_key")
     assert await _status(gateway_url, old_key) == 200
 
-    new_key = _field(await activator(settings, "org", "key", "rotate", "--org", org_id), "api_key")
+    new_key = output_field(await activator(settings, "org", "key", "rotate", "--org", org_id), "api_key")
     assert new_key != old_key
     assert await _status(gateway_url, old_key) == 200  # until revoked
     assert await _status(gateway_url, new_key) == 200

@@ -12,16 +12,11 @@ import httpx
 import pytest
 
 from shared.db.orgs import create_org, revoke_api_keys
+from tests.support.connections import NOTHING_LISTENS, outbound_custom_api
 
 pytestmark = pytest.mark.integration
 
-CONNECTION = {
-    "name": "console",
-    "platform": "custom_api",
-    "direction": "outbound",
-    "authType": "none",
-    "config": {"api_base_url": "http://127.0.0.1:9/api", "default_cpm": 1.5, "currency": "USD"},
-}
+CONNECTION = outbound_custom_api("console", api_base_url=f"{NOTHING_LISTENS}/api", default_cpm=1.5)
 
 
 @pytest.fixture

@@ -19,8 +19,7 @@ import pytest
 
 from shared.db.connections import ConnectionFields, create_connection, decrypt_credentials
 from shared.db.orgs import create_org
-from shared.db.pool import create_pool
-from tests.support.infra import create_test_database, drop_test_database, required_env
+from tests.support.infra import own_database_pool
 
 pytestmark = pytest.mark.integration
 
@@ -36,14 +35,8 @@ CREDENTIALS = [
 
 @pytest.fixture
 async def database() -> AsyncIterator[tuple[str, asyncpg.Pool[Any]]]:
-    base_url = required_env("DATABASE_URL")
-    url = await create_test_database(base_url)
-    pool = await create_pool(url, max_size=2)
-    try:
-        yield url, pool
-    finally:
-        await pool.close()
-        await drop_test_database(base_url, url)
+    async with own_database_pool() as url_and_pool:
+        yield url_and_pool
 
 
 async def _connections(pool: asyncpg.Pool[Any], key: str) -> tuple[uuid.UUID, list[uuid.UUID]]:

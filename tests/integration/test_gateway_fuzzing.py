@@ -27,9 +27,8 @@ import pytest
 
 from services.gateway.app import build_app
 from shared.db.orgs import create_org
-from shared.db.pool import create_pool
 from tests.conftest import serve_in_process
-from tests.support.infra import create_test_database, drop_test_database, isolated_settings, required_env
+from tests.support.infra import isolated_settings, own_database_pool, required_env
 from tests.support.processes import free_port
 
 pytestmark = pytest.mark.integration
@@ -52,22 +51,16 @@ SEED = os.environ.get("SCHEMATHESIS_SEED", "7")
 @pytest.fixture(scope="module")
 async def fuzzed_gateway() -> AsyncIterator[tuple[str, str]]:
     """The gateway on a loopback port over a database of its own; its URL and an org's API key."""
-    base_url = required_env("DATABASE_URL")
-    database_url = await create_test_database(base_url)
-    settings = isolated_settings(
-        database_url,
-        required_env("KAFKA_BOOTSTRAP_SERVERS"),
-        f"fz{secrets.token_hex(3)}.activator",
-        step_wait_timeout_s=1.0,  # no worker answers a step here
-    )
-    pool = await create_pool(database_url, max_size=2)
-    try:
+    async with own_database_pool() as (database_url, pool):
+        settings = isolated_settings(
+            database_url,
+            required_env("KAFKA_BOOTSTRAP_SERVERS"),
+            f"fz{secrets.token_hex(3)}.activator",
+            step_wait_timeout_s=1.0,  # no worker answers a step here
+        )
         _org_id, api_key = await create_org(pool, "fuzzed")
         async with serve_in_process(build_app(settings), free_port()) as url:
             yield url, api_key
-    finally:
-        await pool.close()
-        await drop_test_database(base_url, database_url)
 
 
 async def test_every_answer_to_generated_requests_is_declared_and_none_is_a_5xx(

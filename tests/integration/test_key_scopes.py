@@ -5,10 +5,8 @@ The routes are taken from the app itself, so a route added later is covered with
 
 from __future__ import annotations
 
-import asyncio
 import re
 import secrets
-import sys
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -22,17 +20,12 @@ from services.gateway.deps import SCOPE_EXTENSION
 from shared.db.orgs import KeyScope, add_api_key, create_org, new_api_key
 from shared.db.runs import insert_run
 from shared.settings import Settings
-from tests.support.infra import service_env
+from tests.support.cli import activator, activator_fails, output_field
+from tests.support.connections import outbound_custom_api
 
 pytestmark = pytest.mark.integration
 
-OUTBOUND = {
-    "name": "scoped-out",
-    "platform": "custom_api",
-    "direction": "outbound",
-    "authType": "none",
-    "config": {"api_base_url": "http://127.0.0.1:9/custom", "default_cpm": 1, "currency": "USD"},
-}
+OUTBOUND = outbound_custom_api("scoped-out")
 INBOUND = {
     "name": "scoped-in",
     "platform": "custom_api",
@@ -237,60 +230,24 @@ async def test_a_console_session_of_a_read_key_is_read_only(world: World, http: 
     assert (await http.delete("/api/session", headers=csrf)).status_code == 204  # signing out is allowed
 
 
-async def _activator(settings: Settings, *args: str) -> str:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "services",
-        *args,
-        env=service_env(settings),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    stdout, stderr = await process.communicate()
-    assert process.returncode == 0, stderr.decode()
-    return stdout.decode()
-
-
-def _field(output: str, name: str) -> str:
-    match = re.search(rf"^{name}=(\S+)$", output, re.MULTILINE)
-    assert match, output
-    return match.group(1)
-
-
 async def test_the_cli_makes_read_keys_and_revoking_keeps_the_newest_of_each_scope(
     settings: Settings, gateway_url: str
 ) -> None:
-    created = await _activator(settings, "org", "create", "--name", "dashboards", "--scope", "read")
-    org_id, read_key = _field(created, "org_id"), _field(created, "api_key")
-    assert _field(created, "scope") == "read"
-    rotated = await _activator(settings, "org", "key", "rotate", "--org", org_id)
-    admin_key = _field(rotated, "api_key")
-    assert _field(rotated, "scope") == "admin"  # the default, as for every key made before scopes
+    created = await activator(settings, "org", "create", "--name", "dashboards", "--scope", "read")
+    org_id, read_key = output_field(created, "org_id"), output_field(created, "api_key")
+    assert output_field(created, "scope") == "read"
+    rotated = await activator(settings, "org", "key", "rotate", "--org", org_id)
+    admin_key = output_field(rotated, "api_key")
+    assert output_field(rotated, "scope") == "admin"  # the default, as for every key made before scopes
     async with httpx.AsyncClient(base_url=gateway_url, timeout=30) as http:
         for key, expected in ((read_key, 403), (admin_key, 201)):
             response = await http.post(
                 "/api/topics", headers={"Authorization": f"Bearer {key}"}, json={"name": "t"}
             )
             assert response.status_code == expected, response.text
-        revoked = await _activator(settings, "org", "key", "revoke", "--org", org_id)
+        revoked = await activator(settings, "org", "key", "revoke", "--org", org_id)
         assert "revoked 0 key(s)" in revoked  # one key of each scope: both are the newest of theirs
         assert f"{read_key[:8]}… (read)" in revoked
         assert f"{admin_key[:8]}… (admin)" in revoked
-        bad = await _activator_fails(settings, "org", "key", "rotate", "--org", org_id, "--scope", "write")
+        bad = await activator_fails(settings, "org", "key", "rotate", "--org", org_id, "--scope", "write")
         assert "write" in bad
-
-
-async def _activator_fails(settings: Settings, *args: str) -> str:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "services",
-        *args,
-        env=service_env(settings),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    _stdout, stderr = await process.communicate()
-    assert process.returncode != 0
-    return stderr.decode()

@@ -10,19 +10,15 @@ from collections.abc import AsyncIterator
 import pytest
 
 from shared.db.migrate import pending_migrations
-from tests.support.infra import create_test_database, drop_test_database, required_env
+from tests.support.infra import own_database
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 async def blank_database() -> AsyncIterator[str]:
-    base_url = required_env("DATABASE_URL")
-    url = await create_test_database(base_url, migrated=False)
-    try:
+    async with own_database(migrated=False) as url:
         yield url
-    finally:
-        await drop_test_database(base_url, url)
 
 
 def _activator(*args: str) -> list[str]:

@@ -17,9 +17,8 @@ import pytest
 
 from services.gateway.retention import RetentionPruner
 from shared.db.orgs import create_org
-from shared.db.pool import create_pool
 from shared.settings import Settings
-from tests.support.infra import create_test_database, drop_test_database, required_env
+from tests.support.infra import own_database_pool
 
 pytestmark = pytest.mark.integration
 
@@ -28,14 +27,8 @@ DAY = "interval '1 day'"
 
 @pytest.fixture(scope="module")
 async def own_pool() -> AsyncIterator[asyncpg.Pool[Any]]:
-    base_url = required_env("DATABASE_URL")
-    url = await create_test_database(base_url, prefix="activator_retention")
-    pool = await create_pool(url, max_size=4)
-    try:
+    async with own_database_pool(max_size=4, prefix="activator_retention") as (_url, pool):
         yield pool
-    finally:
-        await pool.close()
-        await drop_test_database(base_url, url)
 
 
 async def _connection(pool: asyncpg.Pool[Any]) -> tuple[uuid.UUID, uuid.UUID]:

@@ -15,16 +15,11 @@ from services.cli_client.sse import ServerSentEvent, SseParser
 from services.gateway.view_tokens import mint, token_secret
 from shared.db.orgs import create_org
 from shared.settings import Settings
+from tests.support.connections import outbound_custom_api
 
 pytestmark = pytest.mark.integration
 
-CONNECTION = {
-    "name": "events",
-    "platform": "custom_api",
-    "direction": "outbound",
-    "authType": "none",
-    "config": {"api_base_url": "http://127.0.0.1:9/custom", "default_cpm": 1, "currency": "USD"},
-}
+CONNECTION = outbound_custom_api("events")
 
 
 class EventReader:

@@ -12,9 +12,8 @@ import pytest
 from services.gateway.run_supervisor import RunSupervisor
 from shared.db.connections import ConnectionFields, create_connection
 from shared.db.orgs import create_org
-from shared.db.pool import create_pool
 from shared.settings import Settings
-from tests.support.infra import create_test_database, drop_test_database, required_env
+from tests.support.infra import own_database_pool
 
 pytestmark = pytest.mark.integration
 
@@ -23,14 +22,8 @@ pytestmark = pytest.mark.integration
 async def quiet_pool(settings: Settings) -> AsyncIterator[asyncpg.Pool[Any]]:
     """A database of its own that no relay drains and no worker reads: a redelivered command stays
     untaken, as the supervisor's case needs (the session's database has live e2e workers on it)."""
-    base_url = required_env("DATABASE_URL")
-    url = await create_test_database(base_url)
-    pool = await create_pool(url, max_size=2)
-    try:
+    async with own_database_pool() as (_url, pool):
         yield pool
-    finally:
-        await pool.close()
-        await drop_test_database(base_url, url)
 
 
 async def _stalled_run(pool: asyncpg.Pool[Any], settings: Settings) -> uuid.UUID:

@@ -21,16 +21,11 @@ from services.gateway.scheduler import Scheduler
 from shared.db.pool import create_pool
 from shared.runs.schedules import slot_idempotency_key
 from shared.settings import Settings
+from tests.support.connections import outbound_custom_api
 
 pytestmark = pytest.mark.integration
 
-OUTBOUND = {
-    "name": "scheduled",
-    "platform": "custom_api",
-    "direction": "outbound",
-    "authType": "none",
-    "config": {"api_base_url": "http://127.0.0.1:9/custom", "default_cpm": 1, "currency": "USD"},
-}
+OUTBOUND = outbound_custom_api("scheduled")
 MINUTE = timedelta(minutes=1)
 
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
+from collections.abc import AsyncIterator
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
 from shared.db.migrate import apply_migrations
+from shared.db.pool import create_pool
 from shared.settings import Settings
 
 TEST_ENCRYPTION_KEY = "test-only-credentials-key-0123456789"
@@ -56,6 +60,30 @@ async def drop_test_database(base_url: str, test_url: str) -> None:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await admin.close()
+
+
+@contextlib.asynccontextmanager
+async def own_database(*, migrated: bool = True, prefix: str = "activator_test") -> AsyncIterator[str]:
+    """A fresh database beside the suite's (DATABASE_URL), dropped afterwards; its URL."""
+    base_url = required_env("DATABASE_URL")
+    url = await create_test_database(base_url, migrated=migrated, prefix=prefix)
+    try:
+        yield url
+    finally:
+        await drop_test_database(base_url, url)
+
+
+@contextlib.asynccontextmanager
+async def own_database_pool(
+    *, max_size: int = 2, prefix: str = "activator_test"
+) -> AsyncIterator[tuple[str, asyncpg.Pool[Any]]]:
+    """A fresh migrated database and a pool on it, both gone afterwards: (URL, pool)."""
+    async with own_database(prefix=prefix) as url:
+        pool = await create_pool(url, max_size=max_size)
+        try:
+            yield url, pool
+        finally:
+            await pool.close()
 
 
 def isolated_settings(database_url: str, kafka: str, prefix: str, **overrides: object) -> Settings:
