@@ -1,0 +1,106 @@
+"""A retryable failure heals without a person: through the real processes, items a platform refused with
+503 are pushed again by an automatic retry run once the platform recovers, each created once.
+
+The system has a 1 s first retry delay (the default is minutes), a quick platform backoff and a
+database and topic prefix of its own (its gateway's retry loop must not start the shared system's runs).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from tests.e2e.conftest import System, running_system
+from tests.e2e.helpers import (
+    add_topics,
+    connection_body,
+    create_connection,
+    org_client,
+    start_push,
+    wait_for_run,
+)
+from tests.support.infra import isolated_settings, own_database_pool, required_env
+
+pytestmark = pytest.mark.e2e
+
+ATTEMPTS = 3
+TOPICS = 12
+FAILING = 4  # items whose every attempt the mock answers 503
+QUICK_RETRIES = {
+    "REQUEST_ATTEMPTS": str(ATTEMPTS),
+    "REQUEST_BACKOFF_BASE_S": "0.05",
+    "AUTO_RETRY_FIRST_DELAY_S": "1",
+    "AUTO_RETRY_POLL_INTERVAL_S": "0.5",
+    "AUTO_RETRY_HORIZON_S": "600",
+}
+
+
+@dataclass
+class RetryWorld:
+    system: System
+    pool: asyncpg.Pool[Any]
+
+
+@pytest.fixture(scope="module")
+async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[RetryWorld]:
+    async with own_database_pool(max_size=4) as (database_url, pool):
+        settings = isolated_settings(
+            database_url, required_env("KAFKA_BOOTSTRAP_SERVERS"), f"ar{secrets.token_hex(3)}.activator"
+        )
+        async with running_system(settings, tmp_path_factory.mktemp("auto-retry"), QUICK_RETRIES) as system:
+            yield RetryWorld(system, pool)
+
+
+async def _retry_child(api: httpx.AsyncClient, run_id: str, timeout_s: float = 60) -> dict[str, Any]:
+    """The automatic retry run of `run_id`, once it exists (listed by parentRunId)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        page = (await api.get("/api/runs", params={"parentRunId": run_id})).json()
+        if page["items"]:
+            [child] = page["items"]
+            return dict(child)
+        await asyncio.sleep(0.25)
+    msg = f"no automatic retry of {run_id} within {timeout_s}s"
+    raise TimeoutError(msg)
+
+
+async def test_items_refused_with_503_are_created_by_an_automatic_retry(world: RetryWorld) -> None:
+    system = world.system
+    async with (
+        await org_client(world.pool, system.gateway_url) as api,
+        httpx.AsyncClient(base_url=system.mock_url, timeout=30) as mock,
+    ):
+        await mock.post("/admin/reset")
+        connection_id = await create_connection(
+            api, connection_body("custom_api", system.mock_url, system.mock_sftp_port, max_concurrency=1)
+        )
+        await add_topics(api, TOPICS)
+        # One request at a time: the first FAILING items get every attempt refused, the rest go through.
+        await mock.put("/admin/faults/custom_api", json={"status": 503, "count": FAILING * ATTEMPTS})
+        run_id = await start_push(api, connection_id)
+        first = await wait_for_run(api, connection_id, run_id)
+        assert (first["status"], first["succeeded"], first["failed"]) == (
+            "partial",
+            TOPICS - FAILING,
+            FAILING,
+        )
+        assert first["nextRetryAt"] is not None, first
+
+        child = await _retry_child(api, run_id)
+        healed = await wait_for_run(api, connection_id, child["runId"])
+        parent_after = (await api.get(f"/api/runs/{run_id}")).json()
+        stats = (await mock.get("/admin/stats/custom_api")).json()
+
+    assert (healed["status"], healed["succeeded"], healed["total"]) == ("succeeded", FAILING, FAILING), healed
+    assert healed["retryAttempt"] == 1
+    assert healed["nextRetryAt"] is None  # nothing left to retry
+    assert parent_after["nextRetryAt"] is None  # the child took the chain over
+    assert stats["segments"] == len(stats["creates_by_key"]) == TOPICS  # every topic created, once
