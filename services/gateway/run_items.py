@@ -1,8 +1,9 @@
 """A run's item results as the API shows them: JSON pages, and the same rows as a CSV stream.
 
-Push runs itemise every topic (`run_items`, written by the status recorder). Sync runs count their
-inserted, updated and unchanged records without keeping them one by one; the records they keep are
-the rejected ones (`sync_rejects`), listed here as `invalid` items.
+Push runs itemise every topic (`run_items`, written by the status recorder). Sync runs list every record
+they wrote or found unchanged (`run_items` too, written with each page, and the topics their close soft-
+deleted) in topic id order, then the records they rejected (`sync_rejects`) as `invalid` items in the
+order they were met: a sync cursor is a topic id while it is in the former, a reject's row number after.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from shared.db.sync_rejects import REJECT_ERROR_CODE, SyncReject, list_rejects
 
 CSV_COLUMNS = [field.alias or name for name, field in RunItemOut.model_fields.items()]
 CSV_CHUNK = 1000
+SYNC_RECORD_OUTCOMES = frozenset({"inserted", "updated", "unchanged", "deleted"})
 
 # Spreadsheets run a cell starting with one of these as a formula; platform messages are not trusted.
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -44,7 +46,9 @@ def _error_class(code: str | None) -> str | None:
     return code.partition(":")[0] if code else None
 
 
-async def _push_items(db: Db, run: Run, outcomes: Sequence[str], after: str | None, limit: int) -> ItemPage:
+async def _recorded_items(
+    db: Db, run: Run, outcomes: Sequence[str], after: str | None, limit: int
+) -> ItemPage:
     records = await run_history.list_run_items(db, run.id, outcomes, after=after, limit=limit + 1)
     page = records[:limit]
     topic_ids = {record.item_id: _topic_id(record.item_id) for record in page}
@@ -92,12 +96,25 @@ def _reject_item(reject: SyncReject) -> RunItemOut:
     )
 
 
-async def _sync_items(db: Db, run: Run, outcomes: Sequence[str], after: int | None, limit: int) -> ItemPage:
+async def _sync_items(
+    db: Db, run: Run, outcomes: Sequence[str], after: str | int | None, limit: int
+) -> ItemPage:
+    items: list[RunItemOut] = []
+    if not isinstance(after, int):
+        recorded = [outcome for outcome in outcomes if outcome in SYNC_RECORD_OUTCOMES]
+        if recorded or not outcomes:
+            page = await _recorded_items(db, run, recorded, after, limit)
+            if page.after is not None:
+                return page
+            items = page.items
+        after = 0  # reject row numbers start at 1
     if outcomes and "invalid" not in outcomes:
-        return ItemPage([], None)
-    rejects = await list_rejects(db, run.id, limit=limit + 1, after=after)
-    page = rejects[:limit]
-    return ItemPage([_reject_item(reject) for reject in page], page[-1].id if len(rejects) > limit else None)
+        return ItemPage(items, None)
+    room = limit - len(items)
+    rejects = await list_rejects(db, run.id, limit=room + 1, after=after)
+    kept = rejects[:room]
+    items += [_reject_item(reject) for reject in kept]
+    return ItemPage(items, (kept[-1].id if kept else after) if len(rejects) > room else None)
 
 
 async def item_page(
@@ -105,8 +122,8 @@ async def item_page(
 ) -> ItemPage:
     """The run's items of the given outcomes (any when empty) after the position `after`."""
     if run.kind == "sync":
-        return await _sync_items(db, run, outcomes, after if isinstance(after, int) else None, limit)
-    return await _push_items(db, run, outcomes, after if isinstance(after, str) else None, limit)
+        return await _sync_items(db, run, outcomes, after, limit)
+    return await _recorded_items(db, run, outcomes, after if isinstance(after, str) else None, limit)
 
 
 def _cell(value: object) -> object:

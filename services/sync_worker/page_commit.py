@@ -1,5 +1,5 @@
-"""A sync page's commit: one transaction for its topics, rejects, counters and checkpoint (and, on the
-last page, the run's closing), under the run's row lock."""
+"""A sync page's commit: one transaction for its topics, record outcomes (run items), rejects, counters and
+checkpoint (and, on the last page, the run's closing), under the run's row lock."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from shared.inbound.checkpoint import SyncCheckpoint
 from shared.inbound.classify import PagePlan, plan_pages
 from shared.inbound.config import InboundConfig
 from shared.inbound.mapping import InvalidRecord, MappedTopic
+from shared.messages import deterministic_event_id
 from shared.settings import Settings
 
 
@@ -80,7 +81,8 @@ async def commit_pages(
         source_ids = [r.source_id for page in batch for r in page.records if r.source_id is not None]
         new_ids, stored = await sync_runs.claim_source_ids(connection, run.run_id, run.org_id, source_ids)
         plans = plan_pages([page.records for page in batch], new_ids, stored, run.connection_id)
-        created = await _upsert(connection, run, settings, plans)
+        written, created = await _upsert(connection, run, settings, plans)
+        await _record_items(connection, run, before, written, plans)
         counts: list[sync_runs.PageCounts] = []
         error_room = settings.max_run_errors_stored - state.errors_stored
         for number, plan in enumerate(plans, start=before.page + 1):
@@ -122,13 +124,34 @@ async def commit_pages(
     return CommittedPages(counts, closing)
 
 
+async def _record_items(
+    connection: DbConnection,
+    run: SyncRunRef,
+    before: SyncCheckpoint,
+    written: list[tuple[uuid.UUID, bool]],
+    plans: list[PagePlan],
+) -> None:
+    """List every record the pages wrote or found unchanged as the run's items, in one statement."""
+    unchanged = [topic_id for plan in plans for topic_id in plan.unchanged_topic_ids]
+    await sync_runs.record_items(
+        connection,
+        run.run_id,
+        # One commit per checkpoint it starts from: a replay of these pages reproduces the id.
+        event_id=deterministic_event_id(run.run_id, "pages after", before.page),
+        topic_ids=[topic_id for topic_id, _ in written] + unchanged,
+        outcomes=["inserted" if was_created else "updated" for _, was_created in written]
+        + ["unchanged"] * len(unchanged),
+    )
+
+
 async def _upsert(
     connection: DbConnection, run: SyncRunRef, settings: Settings, plans: list[PagePlan]
-) -> list[int]:
-    """Upsert every page's inserts and updates in one statement; how many each page created."""
+) -> tuple[list[tuple[uuid.UUID, bool]], list[int]]:
+    """Upsert every page's inserts and updates in one statement: each topic written (id, created), and
+    how many each page created."""
     page_of = {topic.source_id: index for index, plan in enumerate(plans) for topic in plan.upserts}
     if not page_of:
-        return [0] * len(plans)
+        return [], [0] * len(plans)
     # One lock order for every writer of the org's topics: no deadlock between concurrent syncs.
     upserts = sorted((topic for plan in plans for topic in plan.upserts), key=lambda topic: topic.source_id)
     fields = [_topic_fields(topic, run.connection_id) for topic in upserts]
@@ -140,15 +163,15 @@ async def _upsert(
     # The upsert, not the classification, says what was created (a concurrent writer may have come
     # first); all created or none needs no lookup to tell which page each belongs to.
     if len(plans) == 1:
-        return [len(created_ids)]
+        return written, [len(created_ids)]
     if not created_ids:
-        return [0] * len(plans)
+        return written, [0] * len(plans)
     if len(created_ids) == len(upserts):
-        return [len(plan.upserts) for plan in plans]
+        return written, [len(plan.upserts) for plan in plans]
     per_page = [0] * len(plans)
     for external_id in await sync_runs.external_ids_of(connection, created_ids):
         per_page[page_of[external_id]] += 1
-    return per_page
+    return written, per_page
 
 
 def _summed(counts: list[sync_runs.PageCounts]) -> sync_runs.PageCounts:

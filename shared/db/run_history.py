@@ -90,7 +90,7 @@ async def list_runs(
 
 @dataclass(frozen=True, slots=True)
 class ItemRecord:
-    """One item's terminal result in a run, as the recorder stored it."""
+    """One item's terminal result in a run, as the recorder (push) or the page's commit (sync) stored it."""
 
     item_id: str
     outcome: str
@@ -106,7 +106,8 @@ class ItemRecord:
 async def list_run_items(
     db: Db, run_id: uuid.UUID, outcomes: Sequence[str], *, after: str | None, limit: int
 ) -> list[ItemRecord]:
-    """A page of a push run's item results in item id order, after the item id `after`."""
+    """A page of a run's item results (a push run's topics, a sync run's records) in item id order,
+    after the item id `after`."""
     where = _Where()
     where.add(f"run_id = {where.param(run_id)}")
     chosen = sorted(set(outcomes))

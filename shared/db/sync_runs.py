@@ -1,4 +1,5 @@
-"""A sync run's own writes: its start, each page's counters and checkpoint, the ids it saw, its close."""
+"""A sync run's own writes: its start, each page's counters, checkpoint and record outcomes (as run items),
+the ids it saw, its close."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from shared.db.pool import Db, DbConnection
 from shared.inbound.checkpoint import SyncCheckpoint
 from shared.inbound.classify import StoredTopic
 from shared.inbound.completion import may_soft_delete
+from shared.messages import deterministic_event_id
 from shared.runs.status import TERMINAL_STATUS_VALUES, TERMINAL_STATUSES
 
 
@@ -124,7 +126,7 @@ async def claim_source_ids(
         """WITH claimed AS (
                INSERT INTO sync_seen (run_id, source_id) SELECT $1, unnest($2::text[])
                ON CONFLICT DO NOTHING RETURNING source_id)
-           SELECT c.source_id, t.external_id, t.name, t.parent_category, t.path, t.description, t.cpm,
+           SELECT c.source_id, t.id, t.external_id, t.name, t.parent_category, t.path, t.description, t.cpm,
                   t.attributes, t.status, t.source_connection_id
            FROM claimed c LEFT JOIN topics t ON t.org_id = $3 AND t.external_id = c.source_id""",
         run_id,
@@ -142,6 +144,7 @@ async def claim_source_ids(
             attributes=row["attributes"],
             status=row["status"],
             source_connection_id=row["source_connection_id"],
+            topic_id=row["id"],
         )
         for row in rows
         if row["external_id"] is not None
@@ -175,6 +178,29 @@ async def record_page(
         counts.errors_stored,
         checkpoint.model_dump(mode="json"),
         pages,
+    )
+
+
+async def record_items(
+    connection: DbConnection,
+    run_id: uuid.UUID,
+    *,
+    event_id: uuid.UUID,
+    topic_ids: list[uuid.UUID],
+    outcomes: list[str],
+) -> None:
+    """List each record's outcome (inserted, updated, unchanged) as the run's item, keyed by topic id, in
+    one statement; a record already listed for the run keeps its first outcome."""
+    if not topic_ids:
+        return
+    await connection.execute(
+        """INSERT INTO run_items (run_id, item_id, outcome, event_id, at)
+           SELECT $1, topic_id::text, outcome, $2, now() FROM unnest($3::uuid[], $4::text[]) AS r(topic_id, outcome)
+           ON CONFLICT (run_id, item_id) DO NOTHING""",
+        run_id,
+        event_id,
+        topic_ids,
+        outcomes,
     )
 
 
@@ -212,15 +238,24 @@ async def soft_delete_unseen(
     active, unseen = int(row["active"]), int(row["unseen"])
     if not may_soft_delete(candidates=unseen, active=active, max_share=max_share):
         return SoftDeletes(candidates=unseen, active=active, deleted=0)
-    result: str = await connection.execute(
-        """UPDATE topics t SET status = 'deleted', updated_at = now()
-           WHERE t.org_id = $1 AND t.source_connection_id = $2 AND t.status = 'active'
-             AND NOT EXISTS (SELECT 1 FROM sync_seen s WHERE s.run_id = $3 AND s.source_id = t.external_id)""",
+    # The deleted topics are listed as the run's items in the same statement.
+    deleted: int = await connection.fetchval(
+        """WITH deleted AS (
+               UPDATE topics t SET status = 'deleted', updated_at = now()
+               WHERE t.org_id = $1 AND t.source_connection_id = $2 AND t.status = 'active'
+                 AND NOT EXISTS (SELECT 1 FROM sync_seen s WHERE s.run_id = $3 AND s.source_id = t.external_id)
+               RETURNING t.id),
+           listed AS (
+               INSERT INTO run_items (run_id, item_id, outcome, event_id, at)
+               SELECT $3, id::text, 'deleted', $4, now() FROM deleted
+               ON CONFLICT (run_id, item_id) DO NOTHING)
+           SELECT count(*) FROM deleted""",
         org_id,
         connection_id,
         run_id,
+        deterministic_event_id(run_id, "soft deletes"),
     )
-    return SoftDeletes(candidates=unseen, active=active, deleted=int(result.rsplit(" ", 1)[-1]))
+    return SoftDeletes(candidates=unseen, active=active, deleted=deleted)
 
 
 async def close_sync_run(

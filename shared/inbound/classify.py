@@ -33,6 +33,7 @@ class StoredTopic:
     attributes: dict[str, Any]
     status: str
     source_connection_id: uuid.UUID | None
+    topic_id: uuid.UUID
 
 
 def classify(mapped: MappedTopic, stored: StoredTopic | None, connection_id: uuid.UUID) -> Classification:
@@ -60,6 +61,7 @@ class PagePlan:
     inserts: int = 0
     updates: int = 0
     unchanged: int = 0
+    unchanged_topic_ids: list[uuid.UUID] = field(default_factory=list)  # listed as the run's items
     duplicates: int = 0
     invalid: list[InvalidRecord] = field(default_factory=list)
 
@@ -109,6 +111,7 @@ def plan_pages(
                 plan.updates += 1
             else:
                 plan.unchanged += 1
+                plan.unchanged_topic_ids.append(stored[record.source_id].topic_id)
                 continue
             plan.upserts.append(record)
         plans.append(plan)

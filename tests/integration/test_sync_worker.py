@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import uuid
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +24,7 @@ from shared.connectors import ConnectorDeps, HttpSettings
 from shared.db.connections import Connection, ConnectionFields, create_connection
 from shared.db.orgs import create_org
 from shared.db.runs import insert_run, request_cancel
+from shared.db.sync_runs import record_items
 from shared.inbound.config import InboundConfig
 from shared.inbound.pager import Pager, PagingLimits
 from shared.inbound.source import InboundSource, build_inbound_source
@@ -73,6 +76,7 @@ class World:
     publisher: RecordingPublisher
     deps: SyncDependencies
     org_id: uuid.UUID
+    api_key: str
 
 
 def dmp_config(**overrides: Any) -> dict[str, Any]:
@@ -114,9 +118,9 @@ async def world(pool: asyncpg.Pool[Any], settings: Settings) -> World:
             pager=Pager(config, PagingLimits(max_empty_pages=settings.sync_max_empty_pages)),
         )
 
-    org_id, _key = await create_org(pool, f"sync-{uuid.uuid4().hex[:6]}")
+    org_id, api_key = await create_org(pool, f"sync-{uuid.uuid4().hex[:6]}")
     deps = SyncDependencies(pool=pool, settings=settings, publisher=publisher, source_factory=source_factory)
-    return World(pool, settings, mock, publisher, deps, org_id)
+    return World(pool, settings, mock, publisher, deps, org_id, api_key)
 
 
 async def connection_for(world: World, **config: Any) -> uuid.UUID:
@@ -259,6 +263,8 @@ async def test_a_crash_after_a_committed_page_resumes_from_the_checkpoint(world:
     # count, 10 pages, recount - and again the pages fetched ahead but not committed before the crash
     # (at most `parallel_pages`), never a committed one
     assert world.mock.platforms[Platform.DMP].stats.requests - (1 + 10 + 1) in range(0, 8 + 1)
+    items = await world.pool.fetch("SELECT outcome FROM run_items WHERE run_id = $1", command.run_id)
+    assert [row["outcome"] for row in items] == ["inserted"] * 950  # each record listed once
 
 
 async def test_invalid_records_are_kept_with_payload_page_and_reason(world: World) -> None:
@@ -465,3 +471,97 @@ async def test_committed_records_are_counted_by_outcome_on_the_worker_metrics(wo
     assert counted("inserted") - before["inserted"] == 29
     assert counted("invalid") - before["invalid"] == 2, "the invalid record is counted on each run"
     assert counted("unchanged") - before["unchanged"] == 29
+
+
+async def _listed(
+    api: httpx.AsyncClient, run_id: uuid.UUID, limit: int, **params: Any
+) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        query = {**params, "limit": limit, **({"cursor": cursor} if cursor else {})}
+        answer = await api.get(f"/api/runs/{run_id}/items", params=query)
+        assert answer.status_code == 200, answer.text
+        items += answer.json()["items"]
+        if not (cursor := answer.json()["nextCursor"]):
+            return items
+
+
+async def test_a_sync_lists_each_records_outcome_as_the_runs_items(world: World, gateway_url: str) -> None:
+    records = generate_records(22, seed=22)
+    world.mock.dmp = DmpDataset(records[:20])
+    connection_id = await connection_for(world, pagination_params={"page_size": 4})
+    await drive(world, await sync(world, connection_id))
+
+    changed = [{**record, "segment_name": f"Renamed {index}"} for index, record in enumerate(records[:3])]
+    invalid = {**records[0], "segment_id": "dmp-bad", "segment_name": ""}
+    # 3 renamed, 15 as they were, 2 new, 1 invalid; the last 2 of the first run gone (10 %: deleted)
+    world.mock.dmp = DmpDataset([*changed, *records[3:18], invalid, *records[20:]])
+    second = await sync(world, connection_id)
+    await drive(world, second)
+    row = await run_row(world, second)
+    assert (row["status"], row["inserted"], row["updated"], row["unchanged"], row["invalid"]) == (
+        "partial", 2, 3, 15, 1
+    )  # fmt: skip
+
+    expected = {
+        **{record["segment_id"]: "updated" for record in records[:3]},
+        **{record["segment_id"]: "unchanged" for record in records[3:18]},
+        **{record["segment_id"]: "deleted" for record in records[18:20]},
+        **{record["segment_id"]: "inserted" for record in records[20:]},
+        "dmp-bad": "invalid",
+    }
+    async with httpx.AsyncClient(
+        base_url=gateway_url, headers={"Authorization": f"Bearer {world.api_key}"}, timeout=30
+    ) as api:
+        # 22 records then 1 reject: pages end inside the records, at their last one, and across both.
+        for limit in (5, 11, 22, 100):
+            items = await _listed(api, second.run_id, limit)
+            assert len(items) == len(expected), limit  # none repeated
+            assert {item["externalId"]: item["outcome"] for item in items} == expected, limit
+        recorded = [item for item in items if item["outcome"] != "invalid"]
+        assert [item["itemId"] for item in recorded] == sorted(item["topicId"] for item in recorded)
+        assert (items[-1]["itemId"], items[-1]["errorCode"]) == (
+            "5:2",
+            "invalid_record",
+        )  # page 5, 3rd record
+
+        assert {item["externalId"] for item in await _listed(api, second.run_id, 2, outcome="updated")} == {
+            record["segment_id"] for record in records[:3]
+        }
+        mixed = await _listed(api, second.run_id, 4, outcome=["inserted", "invalid"])
+        assert [item["outcome"] for item in mixed] == ["inserted", "inserted", "invalid"]
+        assert await _listed(api, second.run_id, 10, outcome="created") == []  # a push outcome
+
+        csv_answer = await api.get(f"/api/runs/{second.run_id}/items", headers={"Accept": "text/csv"})
+        rows = list(csv.DictReader(io.StringIO(csv_answer.text)))
+        assert [(row["externalId"], row["outcome"]) for row in rows] == [
+            (item["externalId"], item["outcome"]) for item in items
+        ]
+        deleted_csv = await api.get(
+            f"/api/runs/{second.run_id}/items", params={"outcome": "deleted"}, headers={"Accept": "text/csv"}
+        )
+        assert sorted(row["externalId"] for row in csv.DictReader(io.StringIO(deleted_csv.text))) == [
+            record["segment_id"] for record in records[18:20]
+        ]
+
+
+async def test_a_replayed_pages_records_are_listed_once_with_their_first_outcome(world: World) -> None:
+    world.mock.dmp = DmpDataset(generate_records(8, seed=23))
+    command = await sync(world, await connection_for(world))
+    await drive(world, command)
+    topic_ids = [row["id"] for row in await world.pool.fetch(
+        "SELECT id FROM topics WHERE org_id = $1 ORDER BY id", world.org_id
+    )]  # fmt: skip
+    async with world.pool.acquire() as connection, connection.transaction():
+        await record_items(
+            connection,
+            command.run_id,
+            event_id=uuid.uuid4(),
+            topic_ids=topic_ids,
+            outcomes=["unchanged"] * len(topic_ids),
+        )
+    rows = await world.pool.fetch(
+        "SELECT item_id, outcome FROM run_items WHERE run_id = $1 ORDER BY item_id", command.run_id
+    )
+    assert [(row["item_id"], row["outcome"]) for row in rows] == [(str(tid), "inserted") for tid in topic_ids]

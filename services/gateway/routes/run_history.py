@@ -132,8 +132,8 @@ async def list_run_items(
         raise not_found("run")
     outcomes = list(outcome or ())
     after = decode_cursor(cursor, frozenset({"after"}))["after"] if cursor is not None else None
-    # Push items continue after an item id, sync rejects after a row number.
-    if after is not None and type(after) is not (int if run.kind == "sync" else str):
+    # Items continue after an item id; a sync run's rejects, listed after its records, after a row number.
+    if after is not None and type(after) not in ((str, int) if run.kind == "sync" else (str,)):
         raise cursor_problem()
     if "text/csv" in request.headers.get("accept", ""):
         return StreamingResponse(

@@ -95,18 +95,31 @@ class RunPage(ApiModel):
 
 
 ItemOutcomeName = Literal[
-    "created", "updated", "unchanged", "deactivated", "planned", "failed", "skipped", "inserted", "invalid"
+    "created",
+    "updated",
+    "unchanged",
+    "deactivated",
+    "planned",
+    "failed",
+    "skipped",
+    "inserted",
+    "invalid",
+    "deleted",
 ]
-"""Outcomes of push items and of sync records (the filter of GET /api/runs/{runId}/items)."""
+"""Outcomes of push items and of sync records (the filter of GET /api/runs/{runId}/items): push
+`created | updated | unchanged | deactivated | planned | failed | skipped`, sync
+`inserted | updated | unchanged | invalid | deleted` (a topic the source no longer lists)."""
 
 
 class RunItemOut(ApiModel):
     """One item's result in a run; the CSV of the items has these fields as its columns, in this order."""
 
-    item_id: str = Field(description="The topic id (push runs) or the rejected record's number (sync runs)")
+    item_id: str = Field(
+        description="The topic id (push runs, sync records), or `page:position` of a rejected sync record"
+    )
     topic_id: uuid.UUID | None
     external_id: str | None
-    outcome: str
+    outcome: str = Field(description="One of the outcomes the `outcome` filter takes")
     planned_action: str | None = Field(description="Dry runs: create, update, deactivate or unchanged")
     segment_name: str | None
     platform_segment_id: str | None

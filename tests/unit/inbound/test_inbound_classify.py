@@ -30,6 +30,7 @@ def stored(mapped: MappedTopic, **changes: object) -> StoredTopic:
         attributes=dict(mapped.attributes),
         status="active",
         source_connection_id=CONNECTION,
+        topic_id=uuid.uuid4(),
     )
     return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
 
@@ -64,13 +65,15 @@ def test_a_page_plan_counts_every_record_once_and_writes_only_what_changed() -> 
         repeat_in_page,
         seen_on_an_earlier_page,
     ]
+    kept = stored(unchanged)
     plan = plan_page(
         records,
         new_source_ids={"dmp-0001", "dmp-0002", "dmp-0003", "dmp-0004"},
-        stored={"dmp-0001": stored(unchanged), "dmp-0002": stored(changed, description="old")},
+        stored={"dmp-0001": kept, "dmp-0002": stored(changed, description="old")},
         connection_id=CONNECTION,
     )
     assert (plan.inserts, plan.updates, plan.unchanged, plan.duplicates) == (1, 1, 1, 2)
+    assert plan.unchanged_topic_ids == [kept.topic_id]  # listed as the run's item, though not written
     assert plan.invalid == [invalid]
     assert plan.records == len(records)
     assert [t.source_id for t in plan.upserts] == ["dmp-0002", "dmp-0003"]  # sorted: one lock order
