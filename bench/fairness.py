@@ -15,9 +15,8 @@ from bench.harness import (
     Org,
     ScenarioFailed,
     add_topics,
-    create_connection,
-    custom_api_connection,
     median,
+    new_custom_api_connection,
     new_org,
     ratio,
     set_platform_latency,
@@ -37,11 +36,11 @@ async def _connection_on(org: Org, world: World, config: BenchConfig, partition:
     """A new connection of the org whose commands land on `partition` (any one when None)."""
     partitions = world.settings_for("bench").kafka_partitions
     for _ in range(50 * partitions):
-        connection_id = await create_connection(
+        connection_id = await new_custom_api_connection(
             org.api,
-            custom_api_connection(
-                world.mock_url, max_concurrency=config.push_concurrency, name=f"fair-{uuid.uuid4().hex[:8]}"
-            ),
+            world.mock_url,
+            max_concurrency=config.push_concurrency,
+            name=f"fair-{uuid.uuid4().hex[:8]}",
         )
         if partition is None or _partition(connection_id, partitions) == partition:
             return connection_id

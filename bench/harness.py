@@ -96,6 +96,15 @@ def custom_api_connection(mock_url: str, *, max_concurrency: int, name: str) -> 
     }
 
 
+async def new_custom_api_connection(
+    api: httpx.AsyncClient, mock_url: str, *, max_concurrency: int, name: str
+) -> str:
+    """Create an outbound connection to the mock Custom API; returns its id."""
+    return await create_connection(
+        api, custom_api_connection(mock_url, max_concurrency=max_concurrency, name=name)
+    )
+
+
 async def start_run(api: httpx.AsyncClient, connection_id: str, kind: str, **body: Any) -> str:
     """Start a push or sync run; returns its id."""
     response = await api.post(f"/api/connections/{connection_id}/{kind}/run", json=body)
@@ -124,6 +133,31 @@ async def wait_processed(
             return time.perf_counter()
         await asyncio.sleep(poll_s)
     raise ScenarioFailed(f"run {run_id} did not finish in {timeout:.0f}s")
+
+
+async def timed_push(
+    pool: asyncpg.Pool[Any], api: httpx.AsyncClient, connection_id: str, expected: int, **body: Any
+) -> float:
+    """Seconds from an auto push run's request to its last item persisted; it must succeed with `expected`."""
+    started = time.perf_counter()
+    run_id = await start_run(api, connection_id, "push", **body)
+    finished = await wait_processed(pool, run_id)
+    await require_succeeded(pool, run_id, expected)
+    return finished - started
+
+
+async def step_through(api: httpx.AsyncClient, connection_id: str, run_id: str) -> list[float]:
+    """Drive a step run to its end, one `POST .../push` per batch in series; returns each call's seconds."""
+    calls: list[float] = []
+    while True:
+        started = time.perf_counter()
+        response = await api.post(f"/api/connections/{connection_id}/push/run/{run_id}/push")
+        calls.append(time.perf_counter() - started)
+        if response.status_code != 200:
+            raise ScenarioFailed(f"step push: {response.status_code} {response.text[:200]}")
+        status: dict[str, Any] = response.json()
+        if status["processed"] >= status["total"] or status["status"] in ("failed", "cancelled"):
+            return calls
 
 
 async def require_succeeded(

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from bench.config import BenchConfig
-from bench.harness import create_connection, custom_api_connection, new_org
+from bench.harness import new_custom_api_connection, new_org
 from bench.latency import percentiles
 from bench.report import say
 from bench.world import World
@@ -73,8 +73,8 @@ async def run_history(world: World, config: BenchConfig) -> dict[str, Any]:
     """p95 of the two first pages, with how long generating the history took."""
     org = await new_org(world.pool, world.gateway_url)
     try:
-        connection_id = await create_connection(
-            org.api, custom_api_connection(world.mock_url, max_concurrency=1, name="history")
+        connection_id = await new_custom_api_connection(
+            org.api, world.mock_url, max_concurrency=1, name="history"
         )
         started = time.monotonic()
         await world.pool.execute(_RUNS, org.org_id, connection_id, config.history_runs)

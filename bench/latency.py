@@ -16,9 +16,8 @@ from bench.harness import (
     Org,
     ScenarioFailed,
     add_topics,
-    create_connection,
-    custom_api_connection,
     median,
+    new_custom_api_connection,
     new_org,
     set_platform_latency,
     start_run,
@@ -100,11 +99,11 @@ async def _repetition(
         world.pool, org, runs * config.latency_run_topics, f"lat{repetition}-{uuid.uuid4().hex[:6]}"
     )
     connection_ids = [
-        await create_connection(
+        await new_custom_api_connection(
             org.api,
-            custom_api_connection(
-                world.mock_url, max_concurrency=config.push_concurrency, name=f"lat-{uuid.uuid4().hex[:8]}"
-            ),
+            world.mock_url,
+            max_concurrency=config.push_concurrency,
+            name=f"lat-{uuid.uuid4().hex[:8]}",
         )
         for _ in range(CONNECTIONS)
     ]

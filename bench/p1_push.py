@@ -4,7 +4,6 @@ the seed's client-driven step loop, all on the mock Custom API with injected lat
 from __future__ import annotations
 
 import asyncio
-import itertools
 import time
 import uuid
 from typing import Any
@@ -16,16 +15,16 @@ from bench.harness import (
     Org,
     ScenarioFailed,
     add_topics,
-    create_connection,
-    custom_api_connection,
     median,
+    new_custom_api_connection,
     new_org,
     rate,
     ratio,
     require_succeeded,
     set_platform_latency,
     start_run,
-    wait_processed,
+    step_through,
+    timed_push,
 )
 from bench.procstats import cpu_seconds, cpu_since, peak_rss_mb, reset_peaks
 from bench.world import World
@@ -33,17 +32,10 @@ from bench.world import World
 
 async def pushed_by_activator(world: World, org: Org, config: BenchConfig, repetition: int) -> float:
     """Seconds from the run request to its last item persisted, on a fresh connection (every item a create)."""
-    connection_id = await create_connection(
-        org.api,
-        custom_api_connection(
-            world.mock_url, max_concurrency=config.push_concurrency, name=f"p1-{repetition}"
-        ),
+    connection_id = await new_custom_api_connection(
+        org.api, world.mock_url, max_concurrency=config.push_concurrency, name=f"p1-{repetition}"
     )
-    started = time.perf_counter()
-    run_id = await start_run(org.api, connection_id, "push")
-    finished = await wait_processed(world.pool, run_id)
-    await require_succeeded(world.pool, run_id, config.p1_topics)
-    return finished - started
+    return await timed_push(world.pool, org.api, connection_id, config.p1_topics)
 
 
 async def pushed_by_bare_client(world: World, config: BenchConfig, repetition: int) -> float:
@@ -82,21 +74,12 @@ async def pushed_by_step_loop(
     world: World, org: Org, topic_ids: list[str], config: BenchConfig, repetition: int
 ) -> float:
     """Seconds for the seed's client-driven loop: a step run and one POST .../push per batch, in series."""
-    connection_id = await create_connection(
-        org.api,
-        custom_api_connection(
-            world.mock_url, max_concurrency=config.push_concurrency, name=f"p1-step-{repetition}"
-        ),
+    connection_id = await new_custom_api_connection(
+        org.api, world.mock_url, max_concurrency=config.push_concurrency, name=f"p1-step-{repetition}"
     )
     started = time.perf_counter()
     run_id = await start_run(org.api, connection_id, "push", mode="step", topicIds=topic_ids)
-    for _ in itertools.count():
-        response = await org.api.post(f"/api/connections/{connection_id}/push/run/{run_id}/push")
-        if response.status_code != 200:
-            raise ScenarioFailed(f"step push: {response.status_code} {response.text[:200]}")
-        status: dict[str, Any] = response.json()
-        if status["processed"] >= status["total"] or status["status"] in ("failed", "cancelled"):
-            break
+    await step_through(org.api, connection_id, run_id)
     elapsed = time.perf_counter() - started
     await require_succeeded(world.pool, run_id, len(topic_ids))
     return elapsed

@@ -16,9 +16,8 @@ from bench.config import BenchConfig
 from bench.harness import (
     Org,
     ScenarioFailed,
-    create_connection,
-    custom_api_connection,
     median,
+    new_custom_api_connection,
     new_org,
     rate,
     ratio,
@@ -198,8 +197,8 @@ async def run_p2(world: World, config: BenchConfig) -> dict[str, Any]:
     """P2 figures."""
     org = await new_org(world.pool, world.gateway_url)
     try:
-        connection_id = await create_connection(
-            org.api, custom_api_connection(world.mock_url, max_concurrency=1, name="p2 runs")
+        connection_id = await new_custom_api_connection(
+            org.api, world.mock_url, max_concurrency=1, name="p2 runs"
         )
         activator: list[float] = []
         baseline: list[float] = []

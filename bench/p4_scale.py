@@ -16,9 +16,8 @@ from bench.harness import (
     Org,
     ScenarioFailed,
     add_topics,
-    create_connection,
-    custom_api_connection,
     median,
+    new_custom_api_connection,
     new_org,
     rate,
     ratio,
@@ -83,10 +82,12 @@ async def spread_connections(world: World, org: Org, config: BenchConfig, slots:
     chosen: list[str | None] = [None] * len(slots)
     spare: list[str] = []
     for _ in range(300):
-        body = custom_api_connection(
-            world.mock_url, max_concurrency=config.p4_max_concurrency, name=f"p4-{uuid.uuid4().hex[:8]}"
+        connection_id = await new_custom_api_connection(
+            org.api,
+            world.mock_url,
+            max_concurrency=config.p4_max_concurrency,
+            name=f"p4-{uuid.uuid4().hex[:8]}",
         )
-        connection_id = await create_connection(org.api, body)
         partition = partition_of(connection_id, world.settings.kafka_partitions)
         free = next(
             (index for index, slot in enumerate(slots) if chosen[index] is None and partition in slot), None

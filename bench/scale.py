@@ -20,8 +20,7 @@ from bench.config import BenchConfig
 from bench.harness import (
     Org,
     ScenarioFailed,
-    create_connection,
-    custom_api_connection,
+    new_custom_api_connection,
     new_org,
     rate,
     ratio,
@@ -94,9 +93,7 @@ async def _imported(world: World, org: Org, baseline_org: uuid.UUID, count: int)
 
 async def _dry_run(world: World, org: Org, count: int, timeout: float = 1800) -> float:
     """Seconds a dry-run push of every topic took, from the request to the run's final status."""
-    connection_id = await create_connection(
-        org.api, custom_api_connection(world.mock_url, max_concurrency=8, name="scale")
-    )
+    connection_id = await new_custom_api_connection(org.api, world.mock_url, max_concurrency=8, name="scale")
     started = time.perf_counter()
     response = await org.api.post(f"/api/connections/{connection_id}/push/run", json={"dryRun": True})
     if response.status_code != 202:

@@ -8,7 +8,6 @@ same topics pushed by an auto run, for the ratio of the two modes.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import statistics
 import time
 import uuid
@@ -21,16 +20,16 @@ from bench.harness import (
     Org,
     ScenarioFailed,
     add_topics,
-    create_connection,
-    custom_api_connection,
     median,
+    new_custom_api_connection,
     new_org,
     rate,
     ratio,
     require_succeeded,
     set_platform_latency,
     start_run,
-    wait_processed,
+    step_through,
+    timed_push,
 )
 from bench.world import World
 
@@ -39,40 +38,21 @@ BATCH = 25
 
 async def step_batches(world: World, org: Org, topic_ids: list[str], config: BenchConfig) -> list[float]:
     """Seconds of each `POST .../push` of a step run over the topics, on a fresh connection."""
-    connection_id = await create_connection(
-        org.api,
-        custom_api_connection(
-            world.mock_url, max_concurrency=config.push_concurrency, name=f"step-{uuid.uuid4().hex[:8]}"
-        ),
+    connection_id = await new_custom_api_connection(
+        org.api, world.mock_url, max_concurrency=config.push_concurrency, name=f"step-{uuid.uuid4().hex[:8]}"
     )
     run_id = await start_run(org.api, connection_id, "push", mode="step", topicIds=topic_ids)
-    calls: list[float] = []
-    for _ in itertools.count():
-        started = time.perf_counter()
-        response = await org.api.post(f"/api/connections/{connection_id}/push/run/{run_id}/push")
-        calls.append(time.perf_counter() - started)
-        if response.status_code != 200:
-            raise ScenarioFailed(f"step push: {response.status_code} {response.text[:200]}")
-        status: dict[str, Any] = response.json()
-        if status["processed"] >= status["total"] or status["status"] in ("failed", "cancelled"):
-            break
+    calls = await step_through(org.api, connection_id, run_id)
     await require_succeeded(world.pool, run_id, len(topic_ids))
     return calls
 
 
 async def auto_run(world: World, org: Org, topic_ids: list[str], config: BenchConfig) -> float:
     """Seconds of an auto run over the same topics, from its request to its last item persisted."""
-    connection_id = await create_connection(
-        org.api,
-        custom_api_connection(
-            world.mock_url, max_concurrency=config.push_concurrency, name=f"auto-{uuid.uuid4().hex[:8]}"
-        ),
+    connection_id = await new_custom_api_connection(
+        org.api, world.mock_url, max_concurrency=config.push_concurrency, name=f"auto-{uuid.uuid4().hex[:8]}"
     )
-    started = time.perf_counter()
-    run_id = await start_run(org.api, connection_id, "push", topicIds=topic_ids)
-    finished = await wait_processed(world.pool, run_id)
-    await require_succeeded(world.pool, run_id, len(topic_ids))
-    return finished - started
+    return await timed_push(world.pool, org.api, connection_id, len(topic_ids), topicIds=topic_ids)
 
 
 async def platform_batches(world: World, config: BenchConfig, batches: int) -> list[float]:
