@@ -7,6 +7,8 @@ from typing import Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.connectors.taxonomy_path import Ancestors
+
 
 class CreateSegmentParams(BaseModel):
     """What a new segment on a platform is made of."""
@@ -21,6 +23,8 @@ class CreateSegmentParams(BaseModel):
     # Stable per (connection, topic): TTD's ProviderElementId, the Custom API's
     # Idempotency-Key, Index Exchange's externalSegmentID. Makes a repeated create harmless.
     external_key: str
+    # The topic's ancestors, root first (TTD hangs the element under containers of these names).
+    ancestors: Ancestors = ()
 
 
 class UpdateSegmentParams(BaseModel):
@@ -32,6 +36,8 @@ class UpdateSegmentParams(BaseModel):
     description: str
     cpm: float | None = Field(default=None, ge=0)
     currency: str | None = None
+    # As on create: TTD sends the element's parent again and cannot move it.
+    ancestors: Ancestors = ()
 
 
 class PlatformSegment(BaseModel):

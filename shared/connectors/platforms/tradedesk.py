@@ -1,10 +1,12 @@
-"""The Trade Desk: third-party data elements keyed by our ProviderElementId, CPMs in one data-rate batch per push batch."""
+"""The Trade Desk: third-party data elements keyed by our ProviderElementId, under containers for the topic's
+path, CPMs in one data-rate batch per push batch."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 
@@ -30,8 +32,15 @@ from shared.connectors.platforms.tradedesk_rules import (
     batch_state,
     check_element,
     data_rate,
+    invalid_for_platform,
     is_duplicate_element,
     per_item,
+)
+from shared.connectors.platforms.tradedesk_tree import (
+    Container,
+    ContainerCache,
+    containers_for,
+    process_containers,
 )
 from shared.connectors.protocol import (
     ConnectionTestResult,
@@ -54,7 +63,8 @@ class TradeDeskClient:
     """PlatformClient for The Trade Desk; the platform segment id is the ProviderElementId.
 
     In a push batch each element is written on its own (`apply_item`), then every CPM the batch set goes
-    to TTD in one data-rate batch (`complete_batch`), which `confirm` polls later.
+    to TTD in one data-rate batch (`complete_batch`), which `confirm` polls later. A topic's ancestors become
+    non-buyable containers, each created once per process (`containers`) before the first child needing it.
     """
 
     def __init__(
@@ -64,11 +74,13 @@ class TradeDeskClient:
         *,
         sleep: Sleep = asyncio.sleep,
         clock: Clock = time.monotonic,
+        containers: ContainerCache = process_containers,
     ) -> None:
         self._http = http
         self._config = config
         self._sleep = sleep
         self._clock = clock
+        self._containers = containers
         # Element id -> its data rate, from the element's write until its batch completes.
         self._unsent_rates: dict[str, dict[str, Any]] = {}
         # Element id -> the data-rate batch that set its CPM, until TTD reports it processed.
@@ -99,20 +111,22 @@ class TradeDeskClient:
         match operation:
             case CreateOperation(params=params):
                 element_id = params.external_key
-                element = self._element(element_id, params.name, params.description, buyable=True)
-                try:
-                    await self._call("POST", _ELEMENTS, element)
-                except PlatformError as exc:
-                    if not is_duplicate_element(exc):
-                        raise
-                    # A redelivered or retried create: the element is ours, so bring it up to date.
-                    await self._call("PUT", _ELEMENTS, element)
+                containers = self._containers_for(params.ancestors)
+                parent = containers[-1].element_id if containers else self._config.parent
+                element = self._element(
+                    element_id, params.name, params.description, buyable=True, parent=parent
+                )
+                await self._create_leaf(element, containers)
                 self._unsent_rates[element_id] = data_rate(
                     self._config, element_id, params.cpm, params.currency
                 )
             case UpdateOperation(platform_segment_id=element_id, params=update):
-                element = self._element(element_id, update.name, update.description, buyable=True)
-                await self._call("PUT", _ELEMENTS, element)
+                containers = self._containers_for(update.ancestors)
+                parent = containers[-1].element_id if containers else self._config.parent
+                element = self._element(
+                    element_id, update.name, update.description, buyable=True, parent=parent
+                )
+                await self._put(element)
                 if update.cpm is not None:
                     currency = update.currency or self._config.currency
                     self._unsent_rates[element_id] = data_rate(self._config, element_id, update.cpm, currency)
@@ -123,8 +137,12 @@ class TradeDeskClient:
                         ErrorClass.PERMANENT, f"element {element_id!r} not found", status_code=404
                     )
                 name, description = str(found.get("DisplayName", "")), str(found.get("Description", ""))
+                # The element's own parent: ParentElementId cannot change, whatever the topic's path is now.
+                parent = str(found.get("ParentElementId") or self._config.parent)
                 await self._call(
-                    "PUT", _ELEMENTS, self._element(element_id, name, description, buyable=False)
+                    "PUT",
+                    _ELEMENTS,
+                    self._element(element_id, name, description, buyable=False, parent=parent),
                 )
         return element_id
 
@@ -193,16 +211,96 @@ class TradeDeskClient:
             raise errors[element_id]
         return element_id
 
-    def _element(self, element_id: str, name: str, description: str, *, buyable: bool) -> dict[str, Any]:
+    def _element(
+        self, element_id: str, name: str, description: str, *, buyable: bool, parent: str
+    ) -> dict[str, Any]:
         check_element(element_id, name, description)
         return {
             "ProviderId": self._config.provider_id,
             "ProviderElementId": element_id,
-            "ParentElementId": self._config.parent,
+            "ParentElementId": parent,
             "DisplayName": name,
             "Buyable": buyable,
             "Description": description,
         }
+
+    def _containers_for(self, ancestors: Sequence[str]) -> list[Container]:
+        # Checked before any call, like the leaf: a container TTD would refuse fails the item at once.
+        containers = containers_for(self._config.provider_id, self._config.parent, ancestors)
+        for container in containers:
+            try:
+                check_element(container.element_id, container.display_name, "")
+            except PlatformError as exc:
+                rule = exc.message.removeprefix("invalid for The Trade Desk: ")
+                raise invalid_for_platform(f"container {container.path!r}", rule) from None
+        return containers
+
+    async def _create_leaf(self, element: dict[str, Any], containers: list[Container]) -> None:
+        remembered = await self._ensure_containers(containers)
+        try:
+            await self._write_leaf(element)
+        except PlatformError as exc:
+            if not remembered or exc.status_code != 400:
+                raise
+            # Containers trusted from earlier in this process may be gone (a reset platform): make them again.
+            self._containers.forget(self._config.api_base_url, [c.element_id for c in containers])
+            await self._ensure_containers(containers)
+            await self._write_leaf(element)
+
+    async def _write_leaf(self, element: dict[str, Any]) -> None:
+        try:
+            await self._call("POST", _ELEMENTS, element)
+        except PlatformError as exc:
+            if not is_duplicate_element(exc):
+                raise
+            # A redelivered or retried create: the element is ours, so bring it up to date.
+            await self._put(element)
+
+    async def _ensure_containers(self, containers: list[Container]) -> bool:
+        # Outermost first: TTD needs a parent before its child. True when any came from the cache.
+        remembered = False
+        for container in containers:
+            create = partial(self._create_container, container)
+            try:
+                remembered |= await self._containers.ensure(
+                    self._config.api_base_url, container.element_id, create
+                )
+            except LoginRefused:
+                raise
+            except PlatformError as exc:
+                raise PlatformError(
+                    exc.error_class,
+                    trim(f"container {container.path!r}: {exc.message}"),
+                    status_code=exc.status_code,
+                    retry_after=exc.retry_after,
+                    attempts=exc.attempts,
+                ) from None
+        return remembered
+
+    async def _create_container(self, container: Container) -> None:
+        body = self._element(
+            container.element_id, container.display_name, "", buyable=False, parent=container.parent_id
+        )
+        try:
+            await self._call("POST", _ELEMENTS, body)
+        except PlatformError as exc:
+            # Made by an earlier process (or another connection of this provider): same id, same place.
+            if not is_duplicate_element(exc):
+                raise
+
+    async def _put(self, element: dict[str, Any]) -> None:
+        try:
+            await self._call("PUT", _ELEMENTS, element)
+        except PlatformError as exc:
+            if exc.status_code != 400:
+                raise
+            # ParentElementId cannot change: an element made under another parent (before its topic had a
+            # path, or since moved) stays where it is, and only its content is brought up to date.
+            found = await self._find(str(element["ProviderElementId"]))
+            held = found.get("ParentElementId") if found else None
+            if not isinstance(held, str) or held == element["ParentElementId"]:
+                raise exc from None
+            await self._call("PUT", _ELEMENTS, {**element, "ParentElementId": held})
 
     async def _call(self, method: str, path: str, body: object = None) -> Any:
         try:
