@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Response
 from starlette.responses import JSONResponse
 
-from services.mock_platforms.admin_models import DmpGenerate, DmpRecords, PlatformSettings, TenantRegistration
+from services.mock_platforms.admin_models import (
+    DmpGenerate,
+    DmpRecords,
+    PlatformSettings,
+    SegmentDrift,
+    TenantRegistration,
+)
 from services.mock_platforms.dmp_records import DmpDataset, generate_records
 from services.mock_platforms.faults import FaultSpec
 from services.mock_platforms.platform_errors import PlatformHTTPError
 from services.mock_platforms.platforms import Platform, UnknownPlatformError, parse_platform
-from services.mock_platforms.state import MockState
+from services.mock_platforms.state import MockState, Segment
 
 # Fault knobs that only make sense on one platform.
 _PLATFORM_ONLY_FAULTS = {
@@ -21,6 +28,11 @@ _PLATFORM_ONLY_FAULTS = {
     "repeat_cursor": Platform.DMP,
     "shrink_after_pages": Platform.DMP,
     "shrink_by": Platform.DMP,
+}
+# The platforms whose segments can drift, and where each keeps them.
+_DRIFTABLE: dict[Platform, Callable[[MockState], dict[str, Segment]]] = {
+    Platform.CUSTOM_API: lambda state: state.custom_api.segments,
+    Platform.LIVERAMP: lambda state: state.liveramp.segments,
 }
 _PLATFORM_SETTINGS = {
     "processing_delay_s": Platform.TRADEDESK,
@@ -49,6 +61,25 @@ def _faults_view(state: MockState, platform: Platform) -> dict[str, Any]:
         "request_faults_active": faults.spec is not None,
         "remaining": faults.remaining if faults.spec is not None else 0,
     }
+
+
+def _drift(state: MockState, platform: Platform, segment_id: str, change: SegmentDrift) -> dict[str, Any]:
+    """What another user of the platform does to a segment: rename it, turn it off, or delete it."""
+    held = _DRIFTABLE.get(platform)
+    if held is None:
+        raise _invalid(f"drift is not simulated on {platform.value}")
+    segments = held(state)
+    if segment_id not in segments:
+        raise PlatformHTTPError(404, {"error": f"no segment {segment_id!r}"})
+    if change.remove:
+        del segments[segment_id]
+        return {"removed": segment_id}
+    segment = segments[segment_id]
+    if change.rename is not None:
+        segment["name"] = change.rename
+    if change.disable:
+        segment["status"] = "DISABLED" if platform is Platform.LIVERAMP else "inactive"
+    return dict(segment)
 
 
 def build_admin_router(state: MockState) -> APIRouter:
@@ -140,6 +171,10 @@ def build_admin_router(state: MockState) -> APIRouter:
     async def segments(platform_name: str) -> Response:
         platform = _platform(platform_name)
         return JSONResponse({"platform": platform.value, "segments": state.held_segments(platform)})
+
+    @router.post("/drift/{platform_name}/{segment_id}")
+    async def drift(platform_name: str, segment_id: str, change: SegmentDrift) -> Response:
+        return JSONResponse(_drift(state, _platform(platform_name), segment_id, change))
 
     @router.put("/dmp/records")
     async def set_dmp_records(body: DmpRecords) -> Response:

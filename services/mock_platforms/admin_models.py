@@ -35,3 +35,13 @@ class DmpGenerate(BaseModel):
 
     count: int = Field(ge=0, le=1_000_000)
     seed: int = 0
+
+
+class SegmentDrift(BaseModel):
+    """A change made on the platform behind Activator's back (`POST /admin/drift/{platform}/{id}`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rename: str | None = Field(default=None, min_length=1)
+    disable: bool = False
+    remove: bool = False

@@ -65,7 +65,8 @@ def build_custom_api_router(state: MockState) -> APIRouter:
         key = request.headers.get("idempotency-key")
         # Without an Idempotency-Key the name is the best evidence of a repeated create.
         platform.stats.record_create(key or f"name:{body.name}")
-        if key and (existing := store.by_idempotency_key.get(key)):
+        # A repeated create answers the segment it made (unless that was deleted on the platform since).
+        if key and (existing := store.by_idempotency_key.get(key)) and existing in store.segments:
             return JSONResponse(store.segments[existing], 200)
         segment_id = f"seg-{store.next_id:07d}"
         store.next_id += 1

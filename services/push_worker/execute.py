@@ -65,7 +65,8 @@ def item_event(
         org_id=context.org_id,
         item_id=str(item.topic_id),
         outcome=outcome,
-        planned_action=planned_action,
+        # Dry runs say what each item would do; reconcile runs also what drift they found.
+        planned_action=planned_action or (item.reported_action if item.drift is not None else None),
         segment_name=item.name or None,
         platform_segment_id=platform_segment_id,
         error_code=error.code if error else None,
@@ -168,7 +169,7 @@ def plan_events(context: RunContext, items: Sequence[PlannedItem]) -> list[ItemR
             item,
             ItemOutcome.PLANNED,
             platform_segment_id=item.platform_segment_id,
-            planned_action=item.action.value if item.action is not Action.REPLAY else "unchanged",
+            planned_action=item.reported_action,
         )
         for item in items
     ]

@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 
+from shared.connectors.errors import PlatformError
+from shared.connectors.protocol import PlatformSegment
 from shared.db.activations import Activation
 from shared.db.topics import Topic
 from shared.output_templates import RenderedSegment
@@ -23,6 +25,23 @@ class Action(StrEnum):
     REPLAY = "replay"  # done by an earlier delivery of this same run: report it again, call nothing
 
 
+class Drift(StrEnum):
+    """How a segment on the platform differs from what the ledger says was pushed (reconcile runs)."""
+
+    MISSING = "missing"  # the platform no longer has it: created again
+    RENAMED = "renamed"  # its name was changed there: updated back
+    DEACTIVATED = "deactivated"  # someone turned it off there: reported, never turned back on
+    UNREADABLE = "unreadable"  # reading it back failed: left as it is
+
+
+LIVE_STATUSES = frozenset({"active", "in_review", "pending"})
+"""Platform statuses (any case) of a segment that is on: custom API `active`, LiveRamp `ACTIVE` and
+`IN_REVIEW`, a buyable Trade Desk element; anything else (`inactive`, `DISABLED`) is off."""
+
+Observed = Mapping[uuid.UUID, PlatformSegment | PlatformError | None]
+"""What the platform answered for a topic's segment when read back: the segment, a failure, or None."""
+
+
 @dataclass(frozen=True, slots=True)
 class PlannedItem:
     topic_id: uuid.UUID
@@ -34,6 +53,23 @@ class PlannedItem:
     platform_segment_id: str | None
     external_key: str
     replay_outcome: str | None = None
+    drift: Drift | None = None  # reconcile runs: how the platform differed from the ledger
+
+    @property
+    def reported_action(self) -> str:
+        """The action as an item's `plannedAction` shows it (`<action>:<drift>` when drift was found)."""
+        action = "unchanged" if self.action is Action.REPLAY else self.action.value
+        return action if self.drift is None else f"{action}:{self.drift.value}"
+
+
+def _drift(observed: PlatformSegment | PlatformError | None, name: str) -> Drift | None:
+    if isinstance(observed, PlatformError):
+        return Drift.UNREADABLE
+    if observed is None:
+        return Drift.MISSING
+    if observed.status.lower() not in LIVE_STATUSES:
+        return Drift.DEACTIVATED
+    return Drift.RENAMED if observed.name != name else None
 
 
 def content_hash(segment: RenderedSegment, cpm: float, currency: str) -> str:
@@ -57,16 +93,31 @@ def plan_push(
     render: Callable[[Topic], RenderedSegment],
     default_cpm: float,
     currency: str,
+    observed: Observed | None = None,
 ) -> list[PlannedItem]:
-    """One planned item per topic in the selection plus one per deleted topic still live on the platform."""
+    """One planned item per topic in the selection plus one per deleted topic still live on the platform.
+
+    With `observed` (a reconcile run) a topic whose segment was read back is planned against what the
+    platform has: created again when missing, updated when renamed there; left alone (and reported)
+    when deactivated there or unreadable.
+    """
+    observed = observed or {}
     plan: list[PlannedItem] = []
     for topic in topics:
         segment = render(topic)
         cpm = float(topic.cpm) if isinstance(topic.cpm, Decimal) else default_cpm
         digest = content_hash(segment, cpm, currency)
         activation = activations.get(topic.id)
+        drift = _drift(observed[topic.id], segment.name) if topic.id in observed else None
+        segment_id = activation.platform_segment_id if activation else None
         if activation is not None and activation.last_run_id == run_id:
-            action = Action.REPLAY
+            action, drift = Action.REPLAY, None
+        elif drift is Drift.MISSING:
+            action, segment_id = Action.CREATE, None
+        elif drift in (Drift.DEACTIVATED, Drift.UNREADABLE):
+            action = Action.UNCHANGED
+        elif drift is Drift.RENAMED:
+            action = Action.UPDATE
         elif activation is None or activation.platform_segment_id is None:
             action = Action.CREATE
         elif activation.content_hash != digest or activation.state != "active":
@@ -81,9 +132,12 @@ def plan_push(
                 description=segment.description,
                 cpm=cpm,
                 content_hash=digest,
-                platform_segment_id=activation.platform_segment_id if activation else None,
-                external_key=external_key(connection_id, topic.id),
+                platform_segment_id=segment_id,
+                external_key=external_key(connection_id, topic.id)
+                if drift is not Drift.MISSING
+                else f"{external_key(connection_id, topic.id)}-r{run_id.hex[:8]}",
                 replay_outcome=activation.last_outcome if action is Action.REPLAY and activation else None,
+                drift=drift,
             )
         )
     for topic_id in deactivate:

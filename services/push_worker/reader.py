@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from services.push_worker.plan import PlannedItem, plan_push
+from services.push_worker.plan import Observed, PlannedItem, plan_push
 from shared.db import activations as ledger
 from shared.db.activations import Activation
 from shared.db.pool import Db
@@ -41,6 +41,10 @@ class PushCursor(BaseModel):
         return self.model_dump(mode="json")
 
 
+ReadBack = Callable[[Sequence[tuple[uuid.UUID, str]]], Awaitable[Observed]]
+"""Reads (topic id, platform segment id) pairs back from the platform (reconcile runs)."""
+
+
 @dataclass(frozen=True, slots=True)
 class PlanContext:
     """What planning needs besides the rows: the run, its connection's pricing and naming."""
@@ -52,6 +56,7 @@ class PlanContext:
     render: Callable[[Topic], RenderedSegment]
     default_cpm: float
     currency: str
+    read_back: ReadBack | None = None  # a reconcile run: plan against what the platform has
 
 
 class PlanReader:
@@ -96,6 +101,17 @@ class PlanReader:
             for key in [t.id for t in topics] + deleted
             if key in self._activations
         }
+        observed = None
+        if context.read_back is not None and topics:
+            live = [
+                (topic.id, found.platform_segment_id)
+                for topic in topics
+                if (found := activations.get(topic.id)) is not None
+                and found.platform_segment_id is not None
+                and found.state in ("active", "pending")
+                and found.last_run_id != context.run_id
+            ]
+            observed = await context.read_back(live) if live else None
         batch = plan_push(
             run_id=context.run_id,
             connection_id=context.connection_id,
@@ -105,6 +121,7 @@ class PlanReader:
             render=context.render,
             default_cpm=context.default_cpm,
             currency=context.currency,
+            observed=observed,
         )
         self._batches += 1
         return batch, PushCursor(phase=self._phase, after=self._after, batches=self._batches, started=True)

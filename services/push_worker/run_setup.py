@@ -14,12 +14,13 @@ import asyncpg
 import structlog
 
 from services.push_worker.execute import RunContext
-from services.push_worker.reader import PlanContext
+from services.push_worker.plan import Observed
+from services.push_worker.reader import PlanContext, ReadBack
 from services.push_worker.slice import SliceTarget
 from shared.connectors.deps import SegmentLookup
 from shared.connectors.errors import ConnectorConfigError, PlatformError
 from shared.connectors.factory import outbound_config
-from shared.connectors.protocol import ConfirmingPlatformClient, PlatformClient
+from shared.connectors.protocol import ConfirmingPlatformClient, PlatformClient, PlatformSegment
 from shared.connectors.throttle import ConnectionThrottle
 from shared.db import activations as ledger
 from shared.db.activations import ActivationWrite
@@ -171,6 +172,24 @@ class OpenedRun:
         await self.client.aclose()
 
 
+def read_back(client: PlatformClient, concurrency: int) -> ReadBack:
+    """A reconcile run's read-back: each segment fetched from the platform, `concurrency` at a time."""
+    slots = asyncio.Semaphore(concurrency)
+
+    async def one(segment_id: str) -> PlatformSegment | PlatformError | None:
+        async with slots:
+            try:
+                return await client.get_segment(segment_id)
+            except PlatformError as exc:
+                return exc
+
+    async def fetch(pairs: Sequence[tuple[uuid.UUID, str]]) -> Observed:
+        found = await asyncio.gather(*(one(segment_id) for _, segment_id in pairs))
+        return {topic_id: segment for (topic_id, _), segment in zip(pairs, found, strict=True)}
+
+    return fetch
+
+
 async def open_run(deps: PushDependencies, run: Run) -> OpenedRun | None:
     """The run's connection opened for pushing; None when the run ended instead (its end published)."""
     ref = RunRef(run.id, run.org_id)
@@ -211,6 +230,7 @@ async def open_run(deps: PushDependencies, run: Run) -> OpenedRun | None:
     key = config.output_template_key
     template = await active_template(deps.pool, run.org_id, key) if key else None
     topic_ids = run.request.get("topicIds")
+    concurrency = config.max_concurrency or deps.settings.push_concurrency_per_connection
     return OpenedRun(
         command_ref=ref,
         connection=connection,
@@ -231,8 +251,9 @@ async def open_run(deps: PushDependencies, run: Run) -> OpenedRun | None:
             render=lambda topic: render(template, topic, currency=config.currency),
             default_cpm=config.default_cpm,
             currency=config.currency,
+            read_back=read_back(client, concurrency) if run.request.get("reconcile") else None,
         ),
-        concurrency=config.max_concurrency or deps.settings.push_concurrency_per_connection,
+        concurrency=concurrency,
         dry_run=run.dry_run,
         deps=deps,
     )

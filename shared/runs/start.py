@@ -38,6 +38,9 @@ class PushSpec:
     topic_ids: list[uuid.UUID] | None = None
     dry_run: bool = False
     mode: RunMode = RunMode.AUTO
+    # Plan against what the platform has (each live segment read back) instead of the ledger alone:
+    # drift found is reported per item and, unless a dry run, repaired (POST .../reconcile).
+    reconcile: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +67,8 @@ def _request_document(spec: PushSpec | SyncSpec) -> dict[str, Any]:
     if isinstance(spec, SyncSpec):
         return {"mode": spec.mode.value}
     topic_ids = None if spec.topic_ids is None else [str(topic_id) for topic_id in spec.topic_ids]
-    return {"topicIds": topic_ids, "dryRun": spec.dry_run, "mode": spec.mode.value}
+    document: dict[str, Any] = {"topicIds": topic_ids, "dryRun": spec.dry_run, "mode": spec.mode.value}
+    return {**document, "reconcile": True} if spec.reconcile else document
 
 
 async def lock_connection(

@@ -13,7 +13,7 @@ from services.gateway.metrics import RUNS_STARTED
 from services.gateway.problems import run_refused
 from services.gateway.run_documents import counted, run_of, run_status
 from services.gateway.run_progress import Progress
-from services.gateway.schemas import RunAccepted, RunRequest, RunStatusOut, SyncRunRequest
+from services.gateway.schemas import ReconcileRequest, RunAccepted, RunRequest, RunStatusOut, SyncRunRequest
 from shared.db import runs as repo
 from shared.db.pool import PgPool
 from shared.messages import RunMode
@@ -87,6 +87,39 @@ async def start_push_run(
     """Start a push run; a push-worker drives it (auto) or each /push call advances a batch (step)."""
     body = body or RunRequest()
     spec = PushSpec(topic_ids=body.topic_ids, dry_run=body.dry_run, mode=RunMode(body.mode))
+    return await _start(
+        pool,
+        settings,
+        response,
+        org_id=org_id,
+        connection_id=connection_id,
+        spec=spec,
+        idempotency_key=idempotency_key,
+    )
+
+
+ReconcileBody = Annotated[
+    ReconcileRequest | None,
+    Body(description="Omit to report drift without repairing it", examples=[{"repair": False}]),
+]
+
+
+@router.post("/reconcile", status_code=202)
+async def start_reconcile_run(
+    connection_id: uuid.UUID,
+    org_id: OrgId,
+    pool: Pool,
+    settings: AppSettings,
+    response: Response,
+    body: ReconcileBody = None,
+    idempotency_key: IdempotencyKey = None,
+) -> RunAccepted:
+    """Start a reconcile run: a push run that reads every live segment back from the platform and plans
+    against what it finds. Each item's `plannedAction` names the drift (`create:missing`,
+    `update:renamed`, `unchanged:deactivated`, `unchanged:unreadable`); with `repair` the drift is
+    pushed away, except a deactivation made on the platform, which is reported and left to a person."""
+    body = body or ReconcileRequest()
+    spec = PushSpec(topic_ids=body.topic_ids, dry_run=not body.repair, reconcile=True)
     return await _start(
         pool,
         settings,

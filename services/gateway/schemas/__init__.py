@@ -17,6 +17,7 @@ from services.gateway.schemas.connections import (
 )
 from services.gateway.schemas.runs import (
     ItemOutcomeName,
+    ReconcileRequest,
     RunAccepted,
     RunErrorOut,
     RunItemOut,
@@ -75,6 +76,7 @@ __all__ = [
     "OutputTemplateUpdate",
     "Platform",
     "PreviewItemOut",
+    "ReconcileRequest",
     "RenderedSegmentOut",
     "RunAccepted",
     "RunErrorOut",

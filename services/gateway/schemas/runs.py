@@ -21,6 +21,17 @@ class RunRequest(ApiModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"dryRun": False, "mode": "auto"}]})
 
 
+class ReconcileRequest(ApiModel):
+    repair: bool = Field(
+        default=False,
+        description="Push the ledger's content again where the platform drifted (missing: created again; "
+        "renamed: updated back); without it the run only reports the drift, as a dry run does",
+    )
+    topic_ids: list[uuid.UUID] | None = Field(default=None, max_length=MAX_TOPIC_IDS_PER_RUN)
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"repair": False}]})
+
+
 class SyncRunRequest(ApiModel):
     mode: Literal["auto", "step"] = "auto"
 
@@ -120,7 +131,10 @@ class RunItemOut(ApiModel):
     topic_id: uuid.UUID | None
     external_id: str | None
     outcome: str = Field(description="One of the outcomes the `outcome` filter takes")
-    planned_action: str | None = Field(description="Dry runs: create, update, deactivate or unchanged")
+    planned_action: str | None = Field(
+        description="Dry runs: create, update, deactivate or unchanged; reconcile runs add the drift found, "
+        "e.g. `update:renamed`, `create:missing`, `unchanged:deactivated`"
+    )
     segment_name: str | None
     platform_segment_id: str | None
     error_class: str | None = Field(

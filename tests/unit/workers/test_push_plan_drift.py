@@ -1,0 +1,101 @@
+"""Reconcile planning: a topic is planned against what the platform answered when read back."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+
+from services.push_worker.plan import Action, Drift, Observed, content_hash, plan_push
+from shared.connectors.errors import ErrorClass, PlatformError
+from shared.connectors.protocol import PlatformSegment
+from shared.db.activations import Activation
+from shared.db.topics import Topic
+from shared.output_templates import RenderedSegment
+
+RUN = uuid.uuid4()
+CONNECTION = uuid.uuid4()
+NOW = datetime(2026, 12, 1, tzinfo=UTC)
+
+
+def _topic(name: str) -> Topic:
+    return Topic(uuid.uuid4(), uuid.uuid4(), name, None, [], "", None, None, None, {}, "active", NOW, NOW)
+
+
+def _render(topic: Topic) -> RenderedSegment:
+    return RenderedSegment(name=topic.name, description="")
+
+
+def _pushed(topic: Topic) -> Activation:
+    """The ledger row of a topic pushed as it is now by an earlier run."""
+    digest = content_hash(_render(topic), 1.0, "USD")
+    return Activation(topic.id, f"seg-{topic.name}", digest, "active", uuid.uuid4(), "created")
+
+
+def _plan(topic: Topic, observed: PlatformSegment | PlatformError | None) -> tuple[Action, Drift | None, str]:
+    seen: Observed = {topic.id: observed}
+    [item] = plan_push(
+        run_id=RUN,
+        connection_id=CONNECTION,
+        topics=[topic],
+        deactivate=[],
+        activations={topic.id: _pushed(topic)},
+        render=_render,
+        default_cpm=1.0,
+        currency="USD",
+        observed=seen,
+    )
+    return item.action, item.drift, item.reported_action
+
+
+@pytest.mark.parametrize(
+    ("status", "name", "expected"),
+    [
+        pytest.param("active", "Sports", (Action.UNCHANGED, None, "unchanged"), id="in-sync"),
+        pytest.param("IN_REVIEW", "Sports", (Action.UNCHANGED, None, "unchanged"), id="in-review-is-live"),
+        pytest.param("ACTIVE", "Sport!", (Action.UPDATE, Drift.RENAMED, "update:renamed"), id="renamed"),
+        pytest.param(
+            "DISABLED",
+            "Sports",
+            (Action.UNCHANGED, Drift.DEACTIVATED, "unchanged:deactivated"),
+            id="disabled",
+        ),
+        pytest.param(
+            "inactive",
+            "Sport!",
+            (Action.UNCHANGED, Drift.DEACTIVATED, "unchanged:deactivated"),
+            id="off-wins",
+        ),
+    ],
+)
+def test_a_read_back_segment_is_planned_by_what_the_platform_holds(
+    status: str, name: str, expected: tuple[Action, Drift | None, str]
+) -> None:
+    topic = _topic("Sports")
+    assert _plan(topic, PlatformSegment(id="seg-Sports", name=name, status=status)) == expected
+
+
+def test_a_missing_segment_is_created_again_under_a_key_of_this_run() -> None:
+    topic = _topic("Sports")
+    seen: Observed = {topic.id: None}
+    [item] = plan_push(
+        run_id=RUN,
+        connection_id=CONNECTION,
+        topics=[topic],
+        deactivate=[],
+        activations={topic.id: _pushed(topic)},
+        render=_render,
+        default_cpm=1.0,
+        currency="USD",
+        observed=seen,
+    )
+    assert (item.action, item.drift, item.platform_segment_id) == (Action.CREATE, Drift.MISSING, None)
+    # The platform's idempotent create would otherwise answer with the segment that is gone.
+    assert item.external_key.endswith(RUN.hex[:8])
+
+
+def test_an_unreadable_segment_is_left_alone_and_reported() -> None:
+    topic = _topic("Sports")
+    failure = PlatformError(ErrorClass.RETRYABLE, "timeout", status_code=None)
+    assert _plan(topic, failure) == (Action.UNCHANGED, Drift.UNREADABLE, "unchanged:unreadable")
