@@ -84,6 +84,22 @@ async def start_push(api: httpx.AsyncClient, connection_id: str, **body: Any) ->
     return str(response.json()["runId"])
 
 
+async def push_new_topics(
+    api: httpx.AsyncClient,
+    mock_url: str,
+    sftp_port: int,
+    topics: int,
+    *,
+    platform: str = "custom_api",
+    prefix: str = "seg",
+    **run: Any,
+) -> tuple[str, str]:
+    """A new connection to a mock platform, `topics` new topics and a push run started: (connection, run)."""
+    connection_id = await create_connection(api, connection_body(platform, mock_url, sftp_port))
+    await add_topics(api, topics, prefix=prefix)
+    return connection_id, await start_push(api, connection_id, **run)
+
+
 async def wait_for_run(
     api: httpx.AsyncClient, connection_id: str, run_id: str, kind: str = "push", timeout: float = 240
 ) -> dict[str, Any]:

@@ -24,7 +24,6 @@ import asyncpg
 import httpx
 import pytest
 
-from shared.db.pool import create_pool
 from tests.e2e.conftest import System, running_system
 from tests.e2e.helpers import (
     add_topics,
@@ -35,7 +34,7 @@ from tests.e2e.helpers import (
     wait_for_run,
 )
 from tests.e2e.sync_helpers import dmp_connection, start_sync
-from tests.support.infra import create_test_database, drop_test_database, isolated_settings, required_env
+from tests.support.infra import isolated_settings, own_database_pool, required_env
 
 pytestmark = pytest.mark.e2e
 
@@ -59,18 +58,12 @@ class HostileWorld:
 @pytest.fixture(scope="module")
 async def hostile(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[HostileWorld]:
     """Every service with a 2 s platform timeout and a 50 ms backoff, on a database of its own."""
-    base_url = required_env("DATABASE_URL")
-    database_url = await create_test_database(base_url)
-    settings = isolated_settings(
-        database_url, required_env("KAFKA_BOOTSTRAP_SERVERS"), f"h{secrets.token_hex(3)}.activator"
-    )
-    pool = await create_pool(database_url, max_size=4)
-    try:
+    async with own_database_pool(max_size=4) as (database_url, pool):
+        settings = isolated_settings(
+            database_url, required_env("KAFKA_BOOTSTRAP_SERVERS"), f"h{secrets.token_hex(3)}.activator"
+        )
         async with running_system(settings, tmp_path_factory.mktemp("hostile"), SHORT_TIMEOUTS) as system:
             yield HostileWorld(system, pool)
-    finally:
-        await pool.close()
-        await drop_test_database(base_url, database_url)
 
 
 @pytest.fixture

@@ -20,23 +20,10 @@ import pytest
 from shared.db.pool import create_pool
 from shared.settings import Settings
 from tests.e2e.conftest import running_system
-from tests.e2e.helpers import (
-    add_topics,
-    connection_body,
-    create_connection,
-    org_client,
-    start_push,
-    wait_for_run,
-)
+from tests.e2e.helpers import org_client, push_new_topics, wait_for_run
 from tests.e2e.sync_helpers import create_dmp_connection, feed_records, set_records, sync_to_end
-from tests.support.infra import (
-    create_test_database,
-    drop_test_database,
-    isolated_settings,
-    required_env,
-    service_env,
-)
-from tests.support.kafka import OwnKafka, free_port_pair
+from tests.support.infra import service_env
+from tests.support.kafka import OwnKafka, own_kafka_and_database
 
 pytestmark = pytest.mark.e2e
 
@@ -44,26 +31,9 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 async def secured(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[tuple[OwnKafka, Settings]]:
     """A SASL_SSL broker and a database of this module's own, removed afterwards."""
-    base_url = required_env("DATABASE_URL")
     root: Path = tmp_path_factory.mktemp("kafka-sasl-ssl")
-    kafka = OwnKafka(root / "state", free_port_pair(), security="SASL_SSL")
-    database_url = await create_test_database(base_url)
-    try:
-        await kafka.start()
-        settings = isolated_settings(
-            database_url,
-            kafka.bootstrap,
-            "sasl.activator",
-            kafka_security_protocol="SASL_SSL",
-            kafka_sasl_mechanism="SCRAM-SHA-512",
-            kafka_sasl_username=kafka.sasl_username,
-            kafka_sasl_password=kafka.sasl_password,
-            kafka_ssl_ca_file=str(kafka.ca_file),
-        )
-        yield kafka, settings
-    finally:
-        await kafka.stop(keep_data=False)
-        await drop_test_database(base_url, database_url)
+    async with own_kafka_and_database(root, "sasl.activator", security="SASL_SSL") as secured_world:
+        yield secured_world
 
 
 async def test_a_push_and_a_sync_run_end_to_end_over_sasl_ssl(
@@ -78,11 +48,9 @@ async def test_a_push_and_a_sync_run_end_to_end_over_sasl_ssl(
             httpx.AsyncClient(base_url=system.mock_url) as mock,
         ):
             await mock.post("/admin/reset")
-            push_connection = await create_connection(
-                api, connection_body("custom_api", system.mock_url, system.mock_sftp_port)
+            push_connection, run_id = await push_new_topics(
+                api, system.mock_url, system.mock_sftp_port, 50, prefix="sasl"
             )
-            await add_topics(api, 50, prefix="sasl")
-            run_id = await start_push(api, push_connection)
             pushed = await wait_for_run(api, push_connection, run_id, timeout=120)
 
             await set_records(mock, feed_records(300, seed=16))

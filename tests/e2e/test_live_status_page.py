@@ -14,7 +14,7 @@ import pytest
 
 from tests.e2e.browser import Page, ensure_chromium, headless_page
 from tests.e2e.conftest import System
-from tests.e2e.helpers import add_topics, connection_body, create_connection, org_client, outcomes, start_push
+from tests.e2e.helpers import org_client, outcomes, push_new_topics
 
 pytestmark = pytest.mark.e2e
 
@@ -101,11 +101,14 @@ async def test_the_page_follows_a_run_live_and_ends_with_the_numbers_of_the_api(
 ) -> None:
     del chromium  # installed by the fixture when missing
     async with await org_client(pool, system.gateway_url) as api:
-        connection_id = await create_connection(
-            api, connection_body("custom_api", system.mock_url, system.mock_sftp_port)
+        connection_id, run_id = await push_new_topics(
+            api,
+            system.mock_url,
+            system.mock_sftp_port,
+            60,
+            prefix=f"page-{uuid.uuid4().hex[:4]}",
+            mode="step",  # moves only when the test says so
         )
-        await add_topics(api, 60, prefix=f"page-{uuid.uuid4().hex[:4]}")
-        run_id = await start_push(api, connection_id, mode="step")  # moves only when the test says so
         minted = (await api.post(f"/api/runs/{run_id}/view-token")).json()
 
         async with headless_page(tmp_path / "profile", system.log_dir / "chromium.log") as page:

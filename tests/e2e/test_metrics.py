@@ -11,14 +11,7 @@ import pytest
 from services.gateway.consumer_lag import measure_lag
 from shared.settings import Settings
 from tests.e2e.conftest import System
-from tests.e2e.helpers import (
-    add_topics,
-    connection_body,
-    create_connection,
-    org_client,
-    start_push,
-    wait_for_run,
-)
+from tests.e2e.helpers import org_client, push_new_topics, wait_for_run
 from tests.support.metrics import prometheus_sample
 
 pytestmark = pytest.mark.e2e
@@ -30,11 +23,7 @@ async def test_a_push_run_shows_in_the_worker_recorder_and_gateway_metrics(
     async with httpx.AsyncClient(timeout=10) as scrape:
         before = (await scrape.get(system.metrics_urls["push-worker"])).text
         async with await org_client(pool, system.gateway_url) as api:
-            connection_id = await create_connection(
-                api, connection_body("custom_api", system.mock_url, system.mock_sftp_port)
-            )
-            await add_topics(api, 40)
-            await wait_for_run(api, connection_id, await start_push(api, connection_id))
+            await wait_for_run(api, *await push_new_topics(api, system.mock_url, system.mock_sftp_port, 40))
         worker = (await scrape.get(system.metrics_urls["push-worker"])).text
         recorder = (await scrape.get(system.metrics_urls["status-recorder"])).text
         gateway = (await scrape.get(system.metrics_urls["gateway"])).text

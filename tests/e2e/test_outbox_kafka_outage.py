@@ -22,14 +22,8 @@ from aiokafka import AIOKafkaConsumer
 from shared.db.orgs import create_org
 from shared.db.pool import create_pool
 from shared.settings import Settings
-from tests.support.infra import (
-    create_test_database,
-    drop_test_database,
-    isolated_settings,
-    required_env,
-    service_env,
-)
-from tests.support.kafka import OwnKafka, free_port_pair
+from tests.support.infra import service_env
+from tests.support.kafka import OwnKafka, own_kafka_and_database
 from tests.support.processes import ServiceProcess, free_port
 
 pytestmark = pytest.mark.e2e
@@ -56,25 +50,19 @@ class OutageWorld:
 @pytest.fixture
 async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[OutageWorld]:
     """Own broker, own database, own gateway process; all stopped and removed afterwards."""
-    base_url = required_env("DATABASE_URL")
     root: Path = tmp_path_factory.mktemp("kafka-outage")
-    kafka = OwnKafka(root / "state", free_port_pair())
-    database_url = await create_test_database(base_url)
-    await kafka.start()
-    settings = isolated_settings(database_url, kafka.bootstrap, "outage.activator")
-    port = free_port()
-    env = service_env(settings) | {"ACTIVATOR_GATEWAY_PORT": str(port)}
-    gateway = ServiceProcess("gateway", ["gateway"], env, root / "gateway.log")
-    pool = await create_pool(database_url, max_size=2)
-    try:
-        gateway.start()
-        await gateway.wait_for_http(f"http://127.0.0.1:{port}/readyz")
-        yield OutageWorld(kafka, settings, pool, gateway, f"http://127.0.0.1:{port}")
-    finally:
-        gateway.stop()
-        await pool.close()
-        await kafka.stop(keep_data=False)
-        await drop_test_database(base_url, database_url)
+    async with own_kafka_and_database(root, "outage.activator") as (kafka, settings):
+        port = free_port()
+        env = service_env(settings) | {"ACTIVATOR_GATEWAY_PORT": str(port)}
+        gateway = ServiceProcess("gateway", ["gateway"], env, root / "gateway.log")
+        pool = await create_pool(settings.database_url, max_size=2)
+        try:
+            gateway.start()
+            await gateway.wait_for_http(f"http://127.0.0.1:{port}/readyz")
+            yield OutageWorld(kafka, settings, pool, gateway, f"http://127.0.0.1:{port}")
+        finally:
+            gateway.stop()
+            await pool.close()
 
 
 async def _commands_for(settings: Settings, run_id: str, *, settle_s: float = 5.0) -> list[dict[str, Any]]:

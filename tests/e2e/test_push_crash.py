@@ -11,15 +11,7 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import System
-from tests.e2e.helpers import (
-    add_topics,
-    connection_body,
-    create_connection,
-    org_client,
-    outcomes,
-    start_push,
-    wait_for_run,
-)
+from tests.e2e.helpers import org_client, outcomes, push_new_topics, wait_for_run
 from tests.support.processes import WORKER_READY
 
 pytestmark = pytest.mark.e2e
@@ -38,11 +30,7 @@ async def test_kill_9_of_the_push_worker_mid_run_loses_and_duplicates_nothing(
     ):
         await mock.post("/admin/reset")
         await mock.put("/admin/faults/custom_api", json={"latency_ms": 15, "count": 1_000_000})
-        connection_id = await create_connection(
-            api, connection_body("custom_api", system.mock_url, system.mock_sftp_port)
-        )
-        await add_topics(api, TOPICS)
-        run_id = await start_push(api, connection_id)
+        connection_id, run_id = await push_new_topics(api, system.mock_url, system.mock_sftp_port, TOPICS)
         for _ in range(600):
             status = (await api.get(f"/api/connections/{connection_id}/push/run/{run_id}/status")).json()
             if status["processed"] >= kill_after:

@@ -10,15 +10,7 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import System
-from tests.e2e.helpers import (
-    add_topics,
-    connection_body,
-    create_connection,
-    org_client,
-    outcomes,
-    start_push,
-    wait_for_run,
-)
+from tests.e2e.helpers import org_client, outcomes, push_new_topics, start_push, wait_for_run
 
 pytestmark = pytest.mark.e2e
 
@@ -35,11 +27,9 @@ async def test_every_topic_becomes_exactly_one_segment(
         httpx.AsyncClient(base_url=system.mock_url, timeout=60) as mock,
     ):
         await mock.post("/admin/reset")
-        connection_id = await create_connection(
-            api, connection_body(platform, system.mock_url, system.mock_sftp_port)
+        connection_id, run_id = await push_new_topics(
+            api, system.mock_url, system.mock_sftp_port, TOPICS, platform=platform, prefix=platform
         )
-        await add_topics(api, TOPICS, prefix=platform)
-        run_id = await start_push(api, connection_id)
         status = await wait_for_run(api, connection_id, run_id, timeout=600)
         assert (status["status"], status["succeeded"], status["failed"]) == ("succeeded", TOPICS, 0), status
         assert await outcomes(pool, run_id) == {"created": TOPICS}

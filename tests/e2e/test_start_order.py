@@ -18,22 +18,9 @@ import pytest
 
 from shared.db.pool import create_pool
 from shared.settings import Settings
-from tests.e2e.helpers import (
-    add_topics,
-    connection_body,
-    create_connection,
-    org_client,
-    start_push,
-    wait_for_run,
-)
-from tests.support.infra import (
-    create_test_database,
-    drop_test_database,
-    isolated_settings,
-    required_env,
-    service_env,
-)
-from tests.support.kafka import OwnKafka, free_port_pair
+from tests.e2e.helpers import org_client, push_new_topics, wait_for_run
+from tests.support.infra import service_env
+from tests.support.kafka import OwnKafka, own_kafka_and_database
 from tests.support.processes import ServiceProcess, free_port, system_processes
 
 pytestmark = pytest.mark.e2e
@@ -42,16 +29,10 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture
 async def world(tmp_path: Path) -> AsyncIterator[tuple[OwnKafka, Settings]]:
     """An own broker (formatted, then stopped) and an own database."""
-    base_url = required_env("DATABASE_URL")
-    kafka = OwnKafka(tmp_path / "state", free_port_pair())
-    database_url = await create_test_database(base_url)
-    try:
-        await kafka.start()  # formats the storage once; the services then start while it is away
+    # Started once to format its storage; the services then start while it is away.
+    async with own_kafka_and_database(tmp_path, "order.activator") as (kafka, settings):
         await kafka.stop()
-        yield kafka, isolated_settings(database_url, kafka.bootstrap, "order.activator")
-    finally:
-        await kafka.stop(keep_data=False)
-        await drop_test_database(base_url, database_url)
+        yield kafka, settings
 
 
 async def _probe(url: str) -> tuple[int, dict[str, Any]]:
@@ -105,11 +86,9 @@ async def test_services_started_before_kafka_work_once_it_comes(
         ready_after_s = await _until_ready(f"{worker_probe}/readyz")
         await services["mock-platforms"].wait_for_http(f"http://127.0.0.1:{mock_port}/admin/stats/custom_api")
         async with await org_client(pool, gateway) as api:
-            connection_id = await create_connection(
-                api, connection_body("custom_api", f"http://127.0.0.1:{mock_port}", 0)
+            connection_id, run_id = await push_new_topics(
+                api, f"http://127.0.0.1:{mock_port}", 0, 20, prefix="order"
             )
-            await add_topics(api, 20, prefix="order")
-            run_id = await start_push(api, connection_id)
             final = await wait_for_run(api, connection_id, run_id, timeout=120)
     finally:
         await pool.close()

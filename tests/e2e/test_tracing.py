@@ -14,15 +14,8 @@ import pytest
 from shared.db.pool import create_pool
 from shared.settings import Settings
 from tests.e2e.conftest import System, running_system
-from tests.e2e.helpers import (
-    add_topics,
-    connection_body,
-    create_connection,
-    org_client,
-    start_push,
-    wait_for_run,
-)
-from tests.support.infra import create_test_database, drop_test_database, required_env
+from tests.e2e.helpers import org_client, push_new_topics, wait_for_run
+from tests.support.infra import own_database
 
 pytestmark = pytest.mark.e2e
 
@@ -31,12 +24,8 @@ pytestmark = pytest.mark.e2e
 async def traced_database() -> AsyncIterator[str]:
     """A database of its own: run work is claimed from Postgres, so the shared system's untraced workers
     on the session database would otherwise take this system's runs."""
-    base_url = required_env("DATABASE_URL")
-    database_url = await create_test_database(base_url)
-    try:
+    async with own_database() as database_url:
         yield database_url
-    finally:
-        await drop_test_database(base_url, database_url)
 
 
 @pytest.fixture(scope="module")
@@ -69,11 +58,9 @@ async def test_one_trace_spans_gateway_worker_and_platform_calls(
     traced_system: System, traced_pool: asyncpg.Pool[Any]
 ) -> None:
     async with await org_client(traced_pool, traced_system.gateway_url) as api:
-        connection_id = await create_connection(
-            api, connection_body("custom_api", traced_system.mock_url, traced_system.mock_sftp_port)
+        connection_id, run_id = await push_new_topics(
+            api, traced_system.mock_url, traced_system.mock_sftp_port, 5
         )
-        await add_topics(api, 5)
-        run_id = await start_push(api, connection_id)
         await wait_for_run(api, connection_id, run_id)
     for name in ("gateway", "push-worker", "status-recorder"):
         traced_system.services[name].stop()  # flushes the batch span processors

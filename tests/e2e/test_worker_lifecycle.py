@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import subprocess
-import sys
 from typing import Any
 
 import asyncpg
@@ -20,25 +18,14 @@ from tests.e2e.helpers import (
     connection_body,
     create_connection,
     org_client,
+    push_new_topics,
     start_push,
     wait_for_run,
 )
-from tests.support.infra import service_env
+from tests.support.cli import activator
 from tests.support.processes import WORKER_READY
 
 pytestmark = pytest.mark.e2e
-
-
-def _cli(settings: Settings, *args: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", "services", *args],
-        env=service_env(settings),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    return result.stdout
 
 
 async def test_a_poison_command_is_dead_lettered_and_the_worker_moves_on(
@@ -64,11 +51,11 @@ async def test_a_poison_command_is_dead_lettered_and_the_worker_moves_on(
         status = await wait_for_run(api, connection_id, await start_push(api, connection_id), timeout=120)
     assert (status["status"], status["succeeded"]) == ("succeeded", 30)
 
-    listed = _cli(settings, "dlq", "list")
+    listed = await activator(settings, "dlq", "list")
     poison = [line for line in listed.splitlines() if "push.commands" in line and "PoisonMessage" in line]
     assert poison, listed
     position = poison[-1].split()[0]
-    replayed = _cli(settings, "dlq", "replay", "--message", position)
+    replayed = await activator(settings, "dlq", "replay", "--message", position)
     assert "replayed 1 message(s)" in replayed
 
 
@@ -82,11 +69,7 @@ async def test_sigterm_hands_the_run_over_and_it_completes_exactly(
     ):
         await mock.post("/admin/reset")
         await mock.put("/admin/faults/custom_api", json={"latency_ms": 20, "count": 1_000_000})
-        connection_id = await create_connection(
-            api, connection_body("custom_api", system.mock_url, system.mock_sftp_port)
-        )
-        await add_topics(api, 1500)
-        run_id = await start_push(api, connection_id)
+        connection_id, run_id = await push_new_topics(api, system.mock_url, system.mock_sftp_port, 1500)
         for _ in range(1200):
             status = (await api.get(f"/api/connections/{connection_id}/push/run/{run_id}/status")).json()
             if status["processed"] >= 200:

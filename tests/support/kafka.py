@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
+import contextlib
 import socket
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
+from shared.settings import Settings
+from tests.support.infra import isolated_settings, own_database
+from tests.support.own_service import LOCAL_SCRIPTS, OwnService
 from tests.support.processes import free_port
-
-KAFKA_SH = Path(__file__).resolve().parents[2] / "deploy" / "local" / "kafka.sh"
 
 
 def free_port_pair() -> int:
@@ -28,15 +30,18 @@ def free_port_pair() -> int:
 
 
 @dataclass
-class OwnKafka:
+class OwnKafka(OwnService):
     """A single-node broker with its own state dir; stopping it keeps its data so it can come back.
 
     With `security="SASL_SSL"` kafka.sh makes a throwaway CA and broker certificate and a SCRAM-SHA-512
-    user; `client_env()` is what a service needs to reach it.
+    user; `client_env()` is what a service needs to reach it. `start()` waits until the broker accepts
+    idempotent writes (~5 s).
     """
 
-    state_dir: Path
-    port: int
+    script: ClassVar[Path] = LOCAL_SCRIPTS / "kafka.sh"
+    env_name: ClassVar[str] = "KAFKA"
+    suite_env: ClassVar[frozenset[str]] = frozenset({"KAFKA_BOOTSTRAP_SERVERS", "ACTIVATOR_KAFKA_LOCAL"})
+
     security: str = "PLAINTEXT"
     sasl_username: str = "activator"
     sasl_password: str = field(default="activator-e2e-secret", repr=False)
@@ -46,23 +51,13 @@ class OwnKafka:
         """The broker's address."""
         return f"127.0.0.1:{self.port}"
 
-    def _env(self, *, keep_data: bool) -> dict[str, str]:
-        env = {
-            key: value
-            for key, value in os.environ.items()
-            if key not in {"KAFKA_BOOTSTRAP_SERVERS", "ACTIVATOR_KAFKA_LOCAL"}
+    def script_env(self) -> dict[str, str]:
+        """The listener's security and the SCRAM user kafka.sh creates for SASL_SSL."""
+        return {
+            "ACTIVATOR_KAFKA_SECURITY": self.security,
+            "ACTIVATOR_KAFKA_SASL_USERNAME": self.sasl_username,
+            "ACTIVATOR_KAFKA_SASL_PASSWORD": self.sasl_password,
         }
-        env.update(
-            {
-                "ACTIVATOR_STATE_DIR": str(self.state_dir),
-                "ACTIVATOR_KAFKA_PORT": str(self.port),
-                "ACTIVATOR_KAFKA_KEEP": "1" if keep_data else "0",
-                "ACTIVATOR_KAFKA_SECURITY": self.security,
-                "ACTIVATOR_KAFKA_SASL_USERNAME": self.sasl_username,
-                "ACTIVATOR_KAFKA_SASL_PASSWORD": self.sasl_password,
-            }
-        )
-        return env
 
     @property
     def ca_file(self) -> Path:
@@ -81,23 +76,31 @@ class OwnKafka:
             }
         return env
 
-    async def _run(self, command: str, *, keep_data: bool = True) -> None:
-        process = await asyncio.create_subprocess_exec(
-            str(KAFKA_SH),
-            command,
-            env=self._env(keep_data=keep_data),
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-        output, _ = await process.communicate()
-        if process.returncode != 0:
-            msg = f"kafka.sh {command} failed ({process.returncode}):\n{output.decode(errors='replace')[-3000:]}"
-            raise RuntimeError(msg)
+    def client_settings(self) -> dict[str, object]:
+        """The Settings fields of a client of this broker beyond its address (as `client_env()`)."""
+        if self.security != "SASL_SSL":
+            return {}
+        return {
+            "kafka_security_protocol": "SASL_SSL",
+            "kafka_sasl_mechanism": "SCRAM-SHA-512",
+            "kafka_sasl_username": self.sasl_username,
+            "kafka_sasl_password": self.sasl_password,
+            "kafka_ssl_ca_file": str(self.ca_file),
+        }
 
-    async def start(self) -> None:
-        """Start (or restart) the broker and wait until it accepts idempotent writes (~5 s)."""
-        await self._run("start")
 
-    async def stop(self, *, keep_data: bool = True) -> None:
-        """Stop the broker; with `keep_data` its topics and offsets survive a restart."""
-        await self._run("stop", keep_data=keep_data)
+@contextlib.asynccontextmanager
+async def own_kafka_and_database(
+    root: Path, topic_prefix: str, *, security: str = "PLAINTEXT"
+) -> AsyncIterator[tuple[OwnKafka, Settings]]:
+    """A started broker and a migrated database of a test's own, and settings on both; removed afterwards."""
+    kafka = OwnKafka(root / "state", free_port_pair(), security=security)
+    async with own_database() as database_url:
+        try:
+            await kafka.start()
+            yield (
+                kafka,
+                isolated_settings(database_url, kafka.bootstrap, topic_prefix, **kafka.client_settings()),
+            )
+        finally:
+            await kafka.stop(keep_data=False)

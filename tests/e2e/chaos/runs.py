@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from shared.runs.status import TERMINAL_STATUSES
-from tests.e2e.helpers import add_topics, connection_body, create_connection, start_push
+from tests.e2e.helpers import push_new_topics
 from tests.e2e.sync_helpers import CURSOR_PAGING, create_dmp_connection, feed_records, set_records, start_sync
 from tests.support.processes import WORKER_READY, ServiceProcess
 
@@ -99,9 +99,7 @@ async def push_run(
     await mock.put(
         f"/admin/faults/{platform}", json={"latency_ms": SLOW_PLATFORM[platform], "count": 100_000_000}
     )
-    connection_id = await create_connection(api, connection_body(platform, system_mock_url, sftp_port))
-    await add_topics(api, topics)
-    return connection_id, await start_push(api, connection_id)
+    return await push_new_topics(api, system_mock_url, sftp_port, topics, platform=platform)
 
 
 async def finish_push(

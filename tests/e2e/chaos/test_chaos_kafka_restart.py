@@ -16,8 +16,7 @@ import pytest
 from tests.e2e.chaos.outages import runs_through_an_outage
 from tests.e2e.chaos.tally import ChaosTable
 from tests.e2e.conftest import System, running_system
-from tests.support.infra import create_test_database, drop_test_database, isolated_settings, required_env
-from tests.support.kafka import OwnKafka, free_port_pair
+from tests.support.kafka import OwnKafka, own_kafka_and_database
 
 pytestmark = pytest.mark.e2e
 
@@ -32,18 +31,12 @@ class KafkaWorld:
 @pytest.fixture(scope="module")
 async def kafka_world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[KafkaWorld]:
     """Own broker, own database, every service; all stopped and removed afterwards."""
-    base_url = required_env("DATABASE_URL")
     root = tmp_path_factory.mktemp("chaos-kafka")
-    kafka = OwnKafka(root / "state", free_port_pair())
-    database_url = await create_test_database(base_url)
-    try:
-        await kafka.start()
-        settings = isolated_settings(database_url, kafka.bootstrap, "chaos.activator")
-        async with running_system(settings, root) as system:
-            yield KafkaWorld(kafka, system, database_url)
-    finally:
-        await kafka.stop(keep_data=False)
-        await drop_test_database(base_url, database_url)
+    async with (
+        own_kafka_and_database(root, "chaos.activator") as (kafka, settings),
+        running_system(settings, root) as system,
+    ):
+        yield KafkaWorld(kafka, system, settings.database_url)
 
 
 async def test_kafka_broker_restarted_mid_run(
