@@ -221,6 +221,20 @@ class RequestRejected(Message):
     at: datetime = Field(default_factory=_now)
 
 
+class ActivationReviewed(Message):
+    """A platform's review of a segment ended (or moved on) after its run: the activation's new state."""
+
+    type: Literal["activation_reviewed"] = "activation_reviewed"
+    event_id: uuid.UUID
+    org_id: uuid.UUID
+    connection_id: uuid.UUID
+    topic_id: uuid.UUID
+    platform_segment_id: str
+    state: Literal["active", "failed"]
+    message: str | None = None
+    at: datetime = Field(default_factory=_now)
+
+
 class DeadLetterMessage(BaseModel):
     """A message a consumer gave up on, with why, how often it tried, and the original bytes and headers."""
 
@@ -242,8 +256,15 @@ StatusEvent = Annotated[ItemResult | RunStarted | RunFinished | SyncPageRecorded
 STATUS_EVENT: TypeAdapter[StatusEvent] = TypeAdapter(StatusEvent)
 
 StatusTopicEvent = Annotated[
-    ItemResult | RunStarted | RunFinished | SyncPageRecorded | RequestAccepted | RequestRejected,
+    ItemResult
+    | RunStarted
+    | RunFinished
+    | SyncPageRecorded
+    | RequestAccepted
+    | RequestRejected
+    | ActivationReviewed,
     Field(discriminator="type"),
 ]
-"""Everything activator.status carries: the runs' events and the intake's answers to requests."""
+"""Everything activator.status carries: the runs' events, the intake's answers to requests and the
+review poller's news of activations."""
 STATUS_TOPIC_EVENT: TypeAdapter[StatusTopicEvent] = TypeAdapter(StatusTopicEvent)

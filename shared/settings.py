@@ -111,6 +111,12 @@ class Settings(BaseSettings):
     auto_retry_horizon_s: float = Field(default=14_400.0, ge=0)
     auto_retry_first_delay_s: float = Field(default=120.0, gt=0)
     auto_retry_poll_interval_s: float = Field(default=15.0, gt=0)
+    # The review poller (services/push_worker/review.py): pending activations of platforms that review
+    # segments (LiveRamp) are asked about after the first delay, doubled per check, at most the max.
+    review_poll_interval_s: float = Field(default=30.0, gt=0)
+    review_first_delay_s: float = Field(default=60.0, gt=0)
+    review_max_delay_s: float = Field(default=3_600.0, gt=0)
+    review_batch: int = Field(default=200, ge=1)
     stuck_run_timeout_s: float = 300.0
     stuck_run_check_interval_s: float = 30.0
     stuck_run_max_redeliveries: int = 3

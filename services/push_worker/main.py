@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from faststream import AckPolicy, FastStream
 from pydantic import ValidationError
 
 from services.push_worker.handler import give_up_push, handle_push, slice_budget, work_push_slice
+from services.push_worker.review import ReviewPoller
 from services.push_worker.run_setup import PushDependencies
 from shared.connections.clients import build_platform_client
 from shared.connectors.deps import SegmentLookup
@@ -15,7 +17,7 @@ from shared.connectors.protocol import PlatformClient
 from shared.connectors.throttle import ConnectionThrottle
 from shared.db.connections import Connection
 from shared.db.runs import fail_run
-from shared.messages import PushCommand, StatusEvent
+from shared.messages import ActivationReviewed, PushCommand, StatusEvent
 from shared.messaging.consumer_guard import guard_middleware
 from shared.messaging.status_publisher import KafkaStatusPublisher
 from shared.messaging.worker_app import RunSlices, WorkerRuntime, service_broker, service_guard, worker_app
@@ -87,5 +89,20 @@ def build_push_worker(settings: Settings) -> FastStream:
         description="One event per topic of a push run, plus the run's start and end; keyed by run id.",
         schema=StatusEvent,
     )
+    broker.publisher(
+        settings.topic("status"),
+        title="push-worker/status-reviews",
+        description="ActivationReviewed: a platform's review of a segment ended after its run; keyed by "
+        "connection id.",
+        schema=ActivationReviewed,
+    )
 
-    return worker_app(broker, settings, runtime, background=[slices.run])
+    async def announce(reviewed: Sequence[ActivationReviewed]) -> None:
+        # Keyed by connection: a connection's reviews stay in order.
+        for event in reviewed:
+            await broker.publish(
+                event.model_dump(mode="json"), settings.topic("status"), key=str(event.connection_id).encode()
+            )
+
+    reviews = ReviewPoller(announce)
+    return worker_app(broker, settings, runtime, background=[slices.run, reviews.run])

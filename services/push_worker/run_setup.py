@@ -190,6 +190,23 @@ def read_back(client: PlatformClient, concurrency: int) -> ReadBack:
     return fetch
 
 
+async def connection_client(
+    deps: PushDependencies, connection: Connection, throttle: ConnectionThrottle
+) -> PlatformClient:
+    """The connection's platform client over its decrypted credentials; ConnectorConfigError when its
+    stored config no longer builds one."""
+    credentials = await decrypt_credentials(
+        deps.pool,
+        connection.org_id,
+        connection.id,
+        deps.settings.require_encryption_key(),
+        fallback_keys=deps.settings.previous_encryption_keys(),
+    )
+    return deps.client_factory(
+        connection, credentials, throttle, ledger.segment_lookup(deps.pool, connection.id)
+    )
+
+
 async def open_run(deps: PushDependencies, run: Run) -> OpenedRun | None:
     """The run's connection opened for pushing; None when the run ended instead (its end published)."""
     ref = RunRef(run.id, run.org_id)
@@ -205,13 +222,6 @@ async def open_run(deps: PushDependencies, run: Run) -> OpenedRun | None:
     except ConnectorConfigError as exc:
         await finish_run(deps, ref, total=0, failed_reason=str(exc))
         return None
-    credentials = await decrypt_credentials(
-        deps.pool,
-        run.org_id,
-        run.connection_id,
-        deps.settings.require_encryption_key(),
-        fallback_keys=deps.settings.previous_encryption_keys(),
-    )
     throttle = ConnectionThrottle(
         rps=config.rate_limit_rps, on_pause=lambda seconds: set_throttled_until(deps.pool, run.id, seconds)
     )
@@ -221,9 +231,7 @@ async def open_run(deps: PushDependencies, run: Run) -> OpenedRun | None:
         if remaining > 0:
             await throttle.pause(remaining)
     try:
-        client = deps.client_factory(
-            connection, credentials, throttle, ledger.segment_lookup(deps.pool, connection.id)
-        )
+        client = await connection_client(deps, connection, throttle)
     except ConnectorConfigError as exc:
         await finish_run(deps, ref, total=0, failed_reason=str(exc))
         return None

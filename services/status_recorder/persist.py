@@ -24,7 +24,8 @@ async def persist_events(
     closed with retryable failures is scheduled for its automatic retry (`retries`) in the same one.
 
     Sync page events need nothing here: the sync-worker wrote the page's counters itself; neither do
-    the intake's answers to requests (the run they name is in Postgres already, a rejection has none).
+    the intake's answers to requests (the run they name is in Postgres already, a rejection has none)
+    nor reviewed activations (the poller wrote the ledger before it published them).
     """
     started = [event for event in events if isinstance(event, RunStarted)]
     items = [event for event in events if isinstance(event, ItemResult)]

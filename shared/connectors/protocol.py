@@ -91,3 +91,13 @@ class ConfirmingPlatformClient(PlatformClient, Protocol):
     async def confirm(self, platform_segment_ids: Sequence[str]) -> dict[str, SegmentConfirmation]:
         """Wait (bounded) for the platform to finish the writes this client made; one state per id asked."""
         ...
+
+
+@runtime_checkable
+class ReviewedPlatformClient(ConfirmingPlatformClient, Protocol):
+    """A platform whose review of a segment any client may ask about, long after the run that wrote it
+    (LiveRamp's privacy review of 1-2 business days): the review poller asks until it ends."""
+
+    async def review(self, platform_segment_ids: Sequence[str]) -> dict[str, SegmentConfirmation]:
+        """Where the platform's review of each segment stands now (no waiting); one state per id asked."""
+        ...

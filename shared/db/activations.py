@@ -122,20 +122,28 @@ class ActivationView:
 
 
 async def list_activations(
-    db: asyncpg.Pool[Any], org_id: uuid.UUID, connection_id: uuid.UUID, *, limit: int, after: uuid.UUID | None
+    db: asyncpg.Pool[Any],
+    org_id: uuid.UUID,
+    connection_id: uuid.UUID,
+    *,
+    limit: int,
+    after: uuid.UUID | None,
+    states: Sequence[str] | None = None,
 ) -> list[ActivationView]:
-    """A page of a connection's ledger, by topic id."""
+    """A page of a connection's ledger, by topic id (only activations in `states` when given)."""
     rows = await db.fetch(
         """SELECT a.topic_id, t.name AS topic_name, a.platform_segment_id, a.state, a.state_message, a.last_outcome,
                   a.last_run_id,
                   a.last_pushed_at
            FROM activations a JOIN topics t ON t.id = a.topic_id
            WHERE a.org_id = $1 AND a.connection_id = $2 AND ($3::uuid IS NULL OR a.topic_id > $3)
+             AND ($5::text[] IS NULL OR a.state = ANY($5::text[]))
            ORDER BY a.topic_id LIMIT $4""",
         org_id,
         connection_id,
         after,
         limit,
+        None if states is None else list(states),
     )
     return [ActivationView(**dict(row)) for row in rows]
 

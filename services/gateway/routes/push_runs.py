@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
@@ -20,6 +21,8 @@ from shared.runs.retries import start_retry
 from shared.runs.start import RunRefused
 
 router = APIRouter(prefix="/api/connections/{connection_id}", tags=["runs"])
+
+ActivationState = Literal["active", "pending", "failed", "inactive"]
 
 
 def _batch_recorded(processed: int) -> Progressed:
@@ -83,11 +86,18 @@ async def list_activations(
     pool: Pool,
     limit: int = Query(default=100, ge=1, le=1000),
     cursor: uuid.UUID | None = None,
+    state: Annotated[
+        list[ActivationState] | None,
+        Query(description="Only activations in these states (repeat for several), e.g. `pending`"),
+    ] = None,
 ) -> ActivationPage:
-    """Topic → platform segment id, state and last push, for one connection."""
+    """Topic → platform segment id, state and last push, for one connection. `pending`: written, the
+    platform's review or processing not finished yet (asked about again by the review poller)."""
     if await connections.get_connection(pool, org_id, connection_id) is None:
         raise not_found("connection")
-    rows = await ledger.list_activations(pool, org_id, connection_id, limit=limit + 1, after=cursor)
+    rows = await ledger.list_activations(
+        pool, org_id, connection_id, limit=limit + 1, after=cursor, states=state
+    )
     page = rows[:limit]
     return ActivationPage(
         items=[ActivationOut.model_validate(row, from_attributes=True) for row in page],

@@ -110,6 +110,10 @@ class LiveRampClient:
             confirmed[segment_id] = SegmentConfirmation(state=state, message=message)
         return confirmed
 
+    async def review(self, platform_segment_ids: Sequence[str]) -> dict[str, SegmentConfirmation]:
+        """Each segment read once, by any client: its review's state is on the segment itself."""
+        return await self.confirm(platform_segment_ids)
+
     async def aclose(self) -> None:
         """Close the HTTP pool."""
         await self._http.aclose()

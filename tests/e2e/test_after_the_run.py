@@ -1,8 +1,10 @@
-"""A retryable failure heals without a person: through the real processes, items a platform refused with
-503 are pushed again by an automatic retry run once the platform recovers, each created once.
+"""What happens after a run ended, through the real processes, without a person: items a platform
+refused with 503 are pushed again by an automatic retry once it recovers, each created once; LiveRamp
+segments still in review when their run ended become active once the review poller sees the review end.
 
-The system has a 1 s first retry delay (the default is minutes), a quick platform backoff and a
-database and topic prefix of its own (its gateway's retry loop must not start the shared system's runs).
+The system asks again quickly (a 1 s first retry delay and review delay; the defaults are minutes), has a
+quick platform backoff, and a database and topic prefix of its own (its gateway's retry loop and its
+workers' review poller must not take the shared system's work).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from tests.e2e.helpers import (
     connection_body,
     create_connection,
     org_client,
+    push_new_topics,
     start_push,
     wait_for_run,
 )
@@ -34,12 +37,14 @@ pytestmark = pytest.mark.e2e
 ATTEMPTS = 3
 TOPICS = 12
 FAILING = 4  # items whose every attempt the mock answers 503
-QUICK_RETRIES = {
+QUICK_FOLLOW_UP = {
     "REQUEST_ATTEMPTS": str(ATTEMPTS),
     "REQUEST_BACKOFF_BASE_S": "0.05",
     "AUTO_RETRY_FIRST_DELAY_S": "1",
     "AUTO_RETRY_POLL_INTERVAL_S": "0.5",
     "AUTO_RETRY_HORIZON_S": "600",
+    "REVIEW_FIRST_DELAY_S": "1",
+    "REVIEW_POLL_INTERVAL_S": "0.5",
 }
 
 
@@ -55,7 +60,7 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Retry
         settings = isolated_settings(
             database_url, required_env("KAFKA_BOOTSTRAP_SERVERS"), f"ar{secrets.token_hex(3)}.activator"
         )
-        async with running_system(settings, tmp_path_factory.mktemp("auto-retry"), QUICK_RETRIES) as system:
+        async with running_system(settings, tmp_path_factory.mktemp("auto-retry"), QUICK_FOLLOW_UP) as system:
             yield RetryWorld(system, pool)
 
 
@@ -104,3 +109,38 @@ async def test_items_refused_with_503_are_created_by_an_automatic_retry(world: R
     assert healed["nextRetryAt"] is None  # nothing left to retry
     assert parent_after["nextRetryAt"] is None  # the child took the chain over
     assert stats["segments"] == len(stats["creates_by_key"]) == TOPICS  # every topic created, once
+
+
+async def _ledger(api: httpx.AsyncClient, connection_id: str, **params: Any) -> list[dict[str, Any]]:
+    page = (await api.get(f"/api/connections/{connection_id}/activations", params=params)).json()
+    return list(page["items"])
+
+
+async def test_segments_in_review_become_active_when_the_review_ends_after_the_run(world: RetryWorld) -> None:
+    system = world.system
+    async with (
+        await org_client(world.pool, system.gateway_url) as api,
+        httpx.AsyncClient(base_url=system.mock_url, timeout=30) as mock,
+    ):
+        await mock.post("/admin/reset")
+        # LiveRamp's privacy review outlasts the run (1-2 business days there; 6 s here).
+        await mock.put("/admin/settings/liveramp", json={"review_delay_s": 6})
+        connection_id, run_id = await push_new_topics(
+            api, system.mock_url, system.mock_sftp_port, 5, platform="liveramp", prefix="review"
+        )
+        run = await wait_for_run(api, connection_id, run_id)
+        in_review = await _ledger(api, connection_id, state="pending")
+        assert await _ledger(api, connection_id, state="active") == []
+
+        for _ in range(120):  # a minute at most
+            if not await _ledger(api, connection_id, state="pending"):
+                break
+            await asyncio.sleep(0.5)
+        reviewed = await _ledger(api, connection_id)
+
+    assert (run["status"], run["succeeded"]) == ("succeeded", 5)
+    assert len(in_review) == 5  # the run ended with every segment still in review
+    assert [item["state"] for item in reviewed] == ["active"] * 5
+    assert {item["platformSegmentId"] for item in reviewed} == {
+        item["platformSegmentId"] for item in in_review
+    }

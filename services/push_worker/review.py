@@ -1,0 +1,146 @@
+"""The review poller: pending activations of platforms that review segments (LiveRamp's privacy review
+takes 1-2 business days) are asked about long after their run ended, until the review ends.
+
+Every push-worker replica runs it beside its run executor. A round claims due pending activations
+(`FOR UPDATE SKIP LOCKED`, so replicas share them, and for a while, so a dead poller's return), asks each
+connection's platform about its share, writes the ends of reviews to the ledger, announces each on
+activator.status (`ActivationReviewed`) and puts the rest back with a later due time: the first delay
+doubled per check, at most the maximum. A platform whose confirmation only the run's own client can
+give (The Trade Desk's data-rate batches) is asked again by the connection's next push instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+
+import asyncpg
+import structlog
+from prometheus_client import Counter
+
+from services.push_worker.run_setup import PushDependencies, connection_client
+from shared.connectors.errors import ConnectorConfigError, PlatformError
+from shared.connectors.factory import outbound_config
+from shared.connectors.protocol import ReviewedPlatformClient
+from shared.connectors.throttle import ConnectionThrottle
+from shared.db import activations as ledger
+from shared.db import reviews
+from shared.db.connections import get_connection
+from shared.messages import ActivationReviewed, deterministic_event_id
+
+log = structlog.get_logger(__name__)
+
+REVIEWS = Counter(
+    "activator_activation_reviews_total",
+    "Pending activations asked about after their run, by platform and what the platform said "
+    "(active | failed | pending | unasked: the platform has no review to ask about)",
+    ["platform", "state"],
+)
+
+Announce = Callable[[Sequence[ActivationReviewed]], Awaitable[None]]
+"""Publishes reviewed activations on activator.status."""
+
+_DB_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
+
+
+class ReviewPoller:
+    """A push-worker's background loop (see `worker_app`): a round every `review_poll_interval_s`."""
+
+    def __init__(self, announce: Announce) -> None:
+        self._announce = announce
+
+    async def run(self, deps: PushDependencies) -> None:
+        """Poll until `deps.stopping`; an outage skips a round."""
+        while not deps.stopping.is_set():
+            try:
+                await self.round(deps)
+            except _DB_ERRORS as exc:
+                log.warning("review_round_failed", error_type=type(exc).__name__)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(deps.stopping.wait(), timeout=deps.settings.review_poll_interval_s)
+
+    async def round(self, deps: PushDependencies) -> int:
+        """Ask about every due pending activation once; how many reviews ended."""
+        settings = deps.settings
+        claim_s = max(settings.review_first_delay_s, 4 * settings.request_timeout_s)
+        due = await reviews.claim_due(deps.pool, limit=settings.review_batch, claim_s=claim_s)
+        ended = 0
+        by_connection = itertools.groupby(
+            sorted(due, key=lambda d: d.connection_id.int), lambda d: d.connection_id
+        )
+        for connection_id, held in by_connection:
+            ended += await self._review(deps, connection_id, list(held))
+        return ended
+
+    async def _review(
+        self, deps: PushDependencies, connection_id: uuid.UUID, due: list[reviews.DueReview]
+    ) -> int:
+        settings = deps.settings
+        topic_ids = [item.topic_id for item in due]
+
+        async def later(first_s: float) -> None:
+            await reviews.review_later(
+                deps.pool, connection_id, topic_ids, first_s=first_s, max_s=settings.review_max_delay_s
+            )
+
+        connection = await get_connection(deps.pool, due[0].org_id, connection_id)
+        if connection is None:
+            return 0  # deleted meanwhile: its activations went with it
+        try:
+            config = outbound_config(connection.platform, connection.config)
+            client = await connection_client(deps, connection, ConnectionThrottle(rps=config.rate_limit_rps))
+        except ConnectorConfigError:
+            await later(settings.review_max_delay_s)
+            return 0
+        try:
+            if not isinstance(client, ReviewedPlatformClient):
+                REVIEWS.labels(connection.platform, "unasked").inc(len(due))
+                await later(settings.review_max_delay_s)
+                return 0
+            try:
+                found = await client.review([item.platform_segment_id for item in due])
+            except PlatformError as exc:
+                log.warning("review_failed", connection_id=str(connection_id), error_code=exc.code)
+                await later(settings.review_first_delay_s)
+                return 0
+        finally:
+            await client.aclose()
+        ended = [
+            (item, found[item.platform_segment_id])
+            for item in due
+            if item.platform_segment_id in found and found[item.platform_segment_id].state != "pending"
+        ]
+        await ledger.record_confirmations(
+            deps.pool, connection_id, {item.topic_id: (seen.state, seen.message) for item, seen in ended}
+        )
+        ended_ids = {item.topic_id for item, _ in ended}
+        await reviews.review_later(
+            deps.pool,
+            connection_id,
+            [topic_id for topic_id in topic_ids if topic_id not in ended_ids],
+            first_s=settings.review_first_delay_s,
+            max_s=settings.review_max_delay_s,
+        )
+        for _, seen in ended:
+            REVIEWS.labels(connection.platform, seen.state).inc()
+        REVIEWS.labels(connection.platform, "pending").inc(len(due) - len(ended))
+        await self._announce(
+            [
+                ActivationReviewed(
+                    event_id=deterministic_event_id(
+                        item.connection_id, item.topic_id, "reviewed", item.checks
+                    ),
+                    org_id=item.org_id,
+                    connection_id=item.connection_id,
+                    topic_id=item.topic_id,
+                    platform_segment_id=item.platform_segment_id,
+                    state="active" if seen.state == "active" else "failed",
+                    message=seen.message,
+                )
+                for item, seen in ended
+            ]
+        )
+        return len(ended)

@@ -1,0 +1,3 @@
+ALTER TABLE activations
+    DROP COLUMN IF EXISTS review_checks,
+    DROP COLUMN IF EXISTS next_review_at;
