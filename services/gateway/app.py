@@ -15,11 +15,13 @@ from services.gateway.openapi_security import install_security_documentation
 from services.gateway.outbox_relay import declare_publications
 from services.gateway.problems import install_problem_handlers
 from services.gateway.routes import (
+    api_keys,
     connection_test,
     connections,
     console_schemas,
     console_session,
     console_template_preview,
+    dead_letters,
     health,
     output_templates,
     push_runs,
@@ -114,6 +116,8 @@ def build_app(settings: Settings) -> FastAPI:
         console_schemas.router,
         console_template_preview.router,
         schedules.router,
+        api_keys.router,
+        dead_letters.router,
     ):
         app.include_router(router)
     install_ui(app)

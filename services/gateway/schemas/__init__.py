@@ -1,7 +1,8 @@
 """The gateway's JSON shapes, one module a resource; import them from here.
 
 base: ApiModel (camelCase on the wire, unknown fields refused); connections; runs (requests, status
-documents, items, rejects, view tokens); schedules; topics (and the bulk import, activations); templates.
+documents, items, rejects, view tokens); schedules; topics (and the bulk import, activations); templates;
+keys (the org's API keys); dead_letters.
 """
 
 from services.gateway.schemas.base import ApiModel
@@ -15,6 +16,8 @@ from services.gateway.schemas.connections import (
     LastRunOut,
     Platform,
 )
+from services.gateway.schemas.dead_letters import DeadLetterOut, DeadLetterPage, DeadLetterReplayed
+from services.gateway.schemas.keys import ApiKeyCreated, ApiKeyInput, ApiKeyOut
 from services.gateway.schemas.runs import (
     ItemOutcomeName,
     ReconcileRequest,
@@ -60,6 +63,9 @@ __all__ = [
     "TEMPLATE_KEY_PATTERN",
     "ActivationOut",
     "ActivationPage",
+    "ApiKeyCreated",
+    "ApiKeyInput",
+    "ApiKeyOut",
     "ApiModel",
     "AuthType",
     "BulkTopicsInput",
@@ -68,6 +74,9 @@ __all__ = [
     "ConnectionInput",
     "ConnectionOut",
     "ConnectionTestOut",
+    "DeadLetterOut",
+    "DeadLetterPage",
+    "DeadLetterReplayed",
     "Direction",
     "ItemOutcomeName",
     "LastRunOut",
