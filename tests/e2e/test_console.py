@@ -1,5 +1,7 @@
 """The console in headless Chromium: sign in, create an inbound connection through the generated form
-(a field error shown, then fixed), Test it, Sync Now from the mock DMP and watch the run finish."""
+(a field error shown, then fixed), Test it, Sync Now from the mock DMP and watch the run finish; and the
+operations pages: a connection's next scheduled run, a read key created (shown once) and revoked, the
+dead letters."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from shared.db.orgs import create_org
 from tests.e2e.browser import Page, ensure_chromium, headless_page
 from tests.e2e.conftest import System
 from tests.e2e.sync_helpers import dmp_connection, feed_records, set_records
+from tests.support.connections import outbound_custom_api
 
 pytestmark = pytest.mark.e2e
 
@@ -169,3 +172,74 @@ async def test_sign_in_create_test_and_sync_now_in_the_browser(
     assert status["status"] == "succeeded"
     assert shown_status == history_status == "succeeded"
     assert int(shown_inserted) == status["inserted"] == RECORDS
+
+
+async def _create_and_revoke_a_read_key(page: Page, gateway_url: str, log_dir: Path) -> None:
+    """Admin > API keys: a read key created (its secret shown once, working, read-only), then revoked."""
+    await page.evaluate("location.hash = '#/keys'")
+    await page.wait_until("document.querySelector('#keys-list tr[data-in-use=\"true\"]')")
+    await _fill(page, "new-key-scope", "read")
+    await _click(page, "#create-key")
+    await page.wait_until("document.getElementById('new-secret-value')?.value")
+    secret: str = await page.evaluate("document.getElementById('new-secret-value').value")
+    key_id: str = await page.evaluate("document.getElementById('new-secret').dataset.keyId")
+    assert secret.startswith("act_")
+    row = f'#keys-list tr[data-key-id="{key_id}"]'
+    await page.wait_until(f"document.querySelector({json.dumps(row)})?.dataset.scope === 'read'")
+    assert secret not in await page.evaluate(_text("#keys-list"))  # listed by its prefix only
+    stored = await page.evaluate(
+        "JSON.stringify([localStorage.length, sessionStorage.length, location.href])"
+    )
+    assert secret not in stored
+    assert json.loads(stored)[:2] == [0, 0]
+    async with httpx.AsyncClient(
+        base_url=gateway_url, headers={"Authorization": f"Bearer {secret}"}
+    ) as reader:
+        assert (await reader.get("/api/connections")).status_code == 200
+        assert (await reader.post("/api/topics", json={"name": "nope"})).status_code == 403
+
+    await _click(page, "#dismiss-secret")
+    await page.wait_until("!document.getElementById('new-secret')")  # shown once: gone from the page
+    await _click(page, f"{row} button[data-action=revoke]")
+    await _click(page, f"{row} button[data-confirm]")
+    await page.wait_until(f"!document.querySelector({json.dumps(row)})")
+    await page.screenshot(log_dir / "console-api-keys.png")
+    async with httpx.AsyncClient(
+        base_url=gateway_url, headers={"Authorization": f"Bearer {secret}"}
+    ) as reader:
+        assert (await reader.get("/api/connections")).status_code == 401
+
+
+@pytest.mark.timeout(600)
+async def test_api_keys_dead_letters_and_next_runs_in_the_browser(
+    system: System, pool: asyncpg.Pool[Any], chromium: Path, tmp_path: Path
+) -> None:
+    del chromium  # installed by the fixture when missing
+    _org_id, api_key = await create_org(pool, f"console-ops-{uuid.uuid4().hex[:6]}")
+    async with httpx.AsyncClient(
+        base_url=system.gateway_url, headers={"Authorization": f"Bearer {api_key}"}
+    ) as api:
+        created = await api.post("/api/connections", json=outbound_custom_api("scheduled from the console"))
+        assert created.status_code == 201, created.text
+        connection_id = created.json()["id"]
+        schedule = await api.put(
+            f"/api/connections/{connection_id}/schedules/push", json={"everyMinutes": 60}
+        )
+        assert schedule.status_code == 200, schedule.text
+
+    async with headless_page(tmp_path / "profile", system.log_dir / "chromium-console-ops.log") as page:
+        await page.send("Page.navigate", {"url": system.gateway_url + "/ui/"})
+        await page.wait_until(
+            "document.body.dataset.state === 'signed-out' && document.getElementById('api-key')"
+        )
+        await _sign_in(page, api_key)
+        next_run = f'tr[data-connection-id="{connection_id}"] td[data-field=next-run]'
+        await page.wait_until(f"{_text(next_run)}.startsWith('push ')")
+
+        await _create_and_revoke_a_read_key(page, system.gateway_url, system.log_dir)
+
+        await page.evaluate("location.hash = '#/dead-letters'")
+        await page.wait_until("document.getElementById('dead-letters-empty')", timeout=90)
+        await page.screenshot(system.log_dir / "console-dead-letters.png")
+        await _click(page, "#sign-out")
+        await page.wait_until("document.body.dataset.state === 'signed-out'")

@@ -7,8 +7,24 @@ import { runsTable } from "./runs.js";
 const INBOUND = ["inbound", "bidirectional"];
 const OUTBOUND = ["outbound", "bidirectional"];
 
+// The soonest enabled slot of a connection's schedules, e.g. "push 01/12/2026, 13:00"; paused ones say so.
+function nextRun(schedules) {
+  const due = schedules.filter((schedule) => schedule.nextRunAt)
+    .sort((a, b) => a.nextRunAt.localeCompare(b.nextRunAt));
+  if (due.length) return `${due[0].kind} ${when(due[0].nextRunAt)}`;
+  return schedules.length ? "paused" : "–";
+}
+
 export async function connectionsPage() {
   const connections = await get("/api/connections");
+  const nextRuns = new Map(connections.map((connection) => [connection.id,
+    h("td", { dataset: { field: "next-run" } }, "…")]));
+  // One request a connection, after the list is shown: the list itself does not carry schedules.
+  for (const connection of connections) {
+    get(`/api/connections/${connection.id}/schedules`).then(
+      (schedules) => nextRuns.get(connection.id).replaceChildren(nextRun(schedules)),
+      () => nextRuns.get(connection.id).replaceChildren("?"));
+  }
   const rows = connections.map((connection) => h("tr", { dataset: { connectionId: connection.id } },
     h("td", {}, h("a", { href: `#/connections/${connection.id}` }, connection.name)),
     h("td", {}, connection.platform),
@@ -18,12 +34,13 @@ export async function connectionsPage() {
       ? [statusBadge(connection.lastRun.status), " ", h("a", { href: `#/runs/${connection.lastRun.id}` },
         `${connection.lastRun.kind} ${when(connection.lastRun.finishedAt)}`)]
       : statusBadge(null)),
-    h("td", {}, when(connection.lastSuccessAt))));
+    h("td", {}, when(connection.lastSuccessAt)),
+    nextRuns.get(connection.id)));
   show(
     h("h1", {}, "Connections"),
     h("p", {}, h("a", { href: "#/connections/new", class: "button", id: "new-connection" }, "New connection")),
     connections.length
-      ? table("The org's connections", ["Name", "Platform", "Direction", "Enabled", "Last run", "Last success"], rows)
+      ? table("The org's connections", ["Name", "Platform", "Direction", "Enabled", "Last run", "Last success", "Next run"], rows)
       : h("p", { class: "muted" }, "No connections yet."),
   );
 }

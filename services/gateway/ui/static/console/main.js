@@ -1,9 +1,11 @@
 // The console's shell: sign-in and sign-out, the navigation, and the hash routes of its pages.
 
 import { api, get, useSession } from "./api.js";
+import { apiKeysPage } from "./api_keys.js";
 import { h, notify, show } from "./dom.js";
 import { connectionDetail, connectionsPage } from "./connections.js";
 import { connectionEditor } from "./connection_form.js";
+import { deadLettersPage } from "./dead_letters.js";
 import { runDetail, runsPage } from "./runs.js";
 import { templatesPage } from "./templates.js";
 import { topicsPage } from "./topics.js";
@@ -20,6 +22,8 @@ const routes = [
   [/^#\/runs$/, () => runsPage()],
   [/^#\/templates$/, () => templatesPage()],
   [/^#\/topics$/, () => topicsPage()],
+  [/^#\/keys$/, () => apiKeysPage()],
+  [/^#\/dead-letters$/, () => deadLettersPage()],
   [/^#?\/?(connections)?$/, () => connectionsPage()],
 ];
 
