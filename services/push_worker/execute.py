@@ -86,6 +86,7 @@ def _operation(context: RunContext, item: PlannedItem) -> SegmentOperation:
                 currency=context.currency,
                 data_source_location=context.data_source_location,
                 external_key=item.external_key,
+                ancestors=item.ancestors,
             )
         )
     assert item.platform_segment_id is not None
@@ -93,7 +94,11 @@ def _operation(context: RunContext, item: PlannedItem) -> SegmentOperation:
         return UpdateOperation(
             item.platform_segment_id,
             UpdateSegmentParams(
-                name=item.name, description=item.description, cpm=item.cpm, currency=context.currency
+                name=item.name,
+                description=item.description,
+                cpm=item.cpm,
+                currency=context.currency,
+                ancestors=item.ancestors,
             ),
         )
     return DeactivateOperation(item.platform_segment_id)

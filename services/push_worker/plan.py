@@ -12,6 +12,7 @@ from enum import StrEnum
 
 from shared.connectors.errors import PlatformError
 from shared.connectors.protocol import PlatformSegment
+from shared.connectors.taxonomy_path import ancestors_of
 from shared.db.activations import Activation
 from shared.db.topics import Topic
 from shared.output_templates import RenderedSegment
@@ -54,6 +55,7 @@ class PlannedItem:
     external_key: str
     replay_outcome: str | None = None
     drift: Drift | None = None  # reconcile runs: how the platform differed from the ledger
+    ancestors: tuple[str, ...] = ()  # the topic's ancestors' names, root first (TTD's element tree)
 
     @property
     def reported_action(self) -> str:
@@ -138,6 +140,7 @@ def plan_push(
                 else f"{external_key(connection_id, topic.id)}-r{run_id.hex[:8]}",
                 replay_outcome=activation.last_outcome if action is Action.REPLAY and activation else None,
                 drift=drift,
+                ancestors=ancestors_of(topic.path, topic.name),
             )
         )
     for topic_id in deactivate:

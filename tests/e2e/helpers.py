@@ -67,14 +67,26 @@ async def create_connection(api: httpx.AsyncClient, body: dict[str, Any]) -> str
 
 
 async def add_topics(api: httpx.AsyncClient, count: int, prefix: str = "seg") -> list[str]:
-    """Bulk-create `count` topics; returns their external ids."""
+    """Bulk-create `count` topics; returns their external ids. Their paths make a taxonomy as sources
+    send them, ending with the topic itself: E2E > `<prefix> <n>` (a group of 1,000) > the topic."""
     external_ids = [f"{prefix}-{index}" for index in range(count)]
+    topics = [
+        {
+            "name": f"Segment {eid}",
+            "externalId": eid,
+            "path": ["E2E", f"{prefix} {index // 1000}", f"Segment {eid}"],
+        }
+        for index, eid in enumerate(external_ids)
+    ]
     for start in range(0, count, 5000):
-        chunk = external_ids[start : start + 5000]
-        topics = [{"name": f"Segment {eid}", "externalId": eid, "path": ["E2E", eid]} for eid in chunk]
-        response = await api.post("/api/topics/bulk", json={"topics": topics})
+        response = await api.post("/api/topics/bulk", json={"topics": topics[start : start + 5000]})
         assert response.status_code == 200, response.text
     return external_ids
+
+
+def taxonomy_groups(count: int) -> int:
+    """The group containers `add_topics` puts `count` topics under (besides the one E2E root)."""
+    return -(-count // 1000)
 
 
 async def start_push(api: httpx.AsyncClient, connection_id: str, **body: Any) -> str:
