@@ -10,7 +10,7 @@ import asyncpg
 from services.gateway.problems import not_found
 from services.gateway.run_progress import RunProgress, started
 from services.gateway.schemas import RunAccepted, RunErrorOut, RunStatusOut, RunSummaryOut
-from shared.db import connections
+from shared.db import connections, reviews
 from shared.db import runs as repo
 from shared.db.pool import Db, PgPool
 from shared.settings import Settings
@@ -35,7 +35,10 @@ async def counted(
 async def run_status(pool: asyncpg.Pool[Any], settings: Settings, run: repo.Run) -> RunStatusOut:
     """The status document of a run, with at most the stored error records."""
     errors = await repo.run_errors(pool, run.id, settings.max_run_errors_stored)
-    return status_document(run, errors)
+    document = status_document(run, errors)
+    if run.kind == "push" and not run.dry_run and run.started_at is not None:
+        document.pending_review = await reviews.pending_of_run(pool, run.id)
+    return document
 
 
 def status_document(run: repo.Run, errors: list[repo.RunError]) -> RunStatusOut:

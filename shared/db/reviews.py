@@ -55,3 +55,11 @@ async def review_later(
         first_s,
         max_s,
     )
+
+
+async def pending_of_run(db: Db, run_id: uuid.UUID) -> int:
+    """How many of a push run's writes the platform is still reviewing or processing."""
+    count: int = await db.fetchval(
+        "SELECT count(*) FROM activations WHERE state = 'pending' AND last_run_id = $1", run_id
+    )
+    return count

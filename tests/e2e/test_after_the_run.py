@@ -137,9 +137,12 @@ async def test_segments_in_review_become_active_when_the_review_ends_after_the_r
                 break
             await asyncio.sleep(0.5)
         reviewed = await _ledger(api, connection_id)
+        run_after = (await api.get(f"/api/connections/{connection_id}/push/run/{run_id}/status")).json()
 
     assert (run["status"], run["succeeded"]) == ("succeeded", 5)
     assert len(in_review) == 5  # the run ended with every segment still in review
+    assert run["pendingReview"] == 5
+    assert run_after["pendingReview"] == 0
     assert [item["state"] for item in reviewed] == ["active"] * 5
     assert {item["platformSegmentId"] for item in reviewed} == {
         item["platformSegmentId"] for item in in_review

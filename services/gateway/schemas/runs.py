@@ -98,6 +98,11 @@ class RunSummaryOut(ApiModel):
 
 class RunStatusOut(RunSummaryOut):
     errors: list[RunErrorOut]
+    pending_review: int | None = Field(
+        default=None,
+        description="Push runs: items written whose platform review or processing has not ended yet "
+        "(LiveRamp's privacy review, TTD's data rates); they stay counted as succeeded",
+    )
 
 
 class RunPage(ApiModel):

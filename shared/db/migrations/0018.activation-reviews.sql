@@ -5,3 +5,6 @@
 ALTER TABLE activations
     ADD COLUMN review_checks int NOT NULL DEFAULT 0,
     ADD COLUMN next_review_at timestamptz;
+
+-- A push run's items still under review, counted on its status document.
+CREATE INDEX activations_pending_by_run ON activations (last_run_id) WHERE state = 'pending';
