@@ -39,6 +39,13 @@ SLOTS = Counter(
     ["kind", "outcome"],
 )
 
+_SPECS: dict[str, PushSpec | SyncSpec] = {
+    "push": PushSpec(),
+    "sync": SyncSpec(),
+    # A scheduled reconcile reports drift (a dry run); repairing it is a person's call (POST .../reconcile).
+    "reconcile": PushSpec(dry_run=True, reconcile=True),
+}
+
 CLAIM_BATCH = 50
 """Schedules one round claims at a time; a round claims again until fewer are due."""
 
@@ -130,7 +137,7 @@ class Scheduler:
             return "started", earlier, None
         if await repo.run_is_open(self._pool, schedule.last_run_id):
             return "skipped", None, f"skipped: the previous run {schedule.last_run_id} has not finished"
-        spec = PushSpec() if schedule.kind == "push" else SyncSpec()
+        spec = _SPECS[schedule.kind]
         try:
             started = await start_run(
                 self._pool,

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cronsim import CronSim, CronSimError
 
-ScheduleKind = Literal["push", "sync"]
+ScheduleKind = Literal["push", "sync", "reconcile"]  # reconcile: a drift report per slot
 
 MAX_EVERY_MINUTES = 366 * 24 * 60
 """A year and a day: the longest interval a schedule may have."""

@@ -266,3 +266,26 @@ async def test_schedules_api_validates_naming_the_field_and_shows_the_next_run(
     assert (await api.get(f"{base}/push")).status_code == 404
     assert (await api.delete(f"{base}/push")).status_code == 404
     assert (await api.get(f"/api/connections/{uuid.uuid4()}/schedules")).status_code == 404
+
+
+async def test_a_reconcile_schedule_starts_a_drift_report(
+    api: httpx.AsyncClient,
+    pool: asyncpg.Pool[Any],
+    replicas: tuple[TestClock, list[Scheduler]],
+    t0: datetime,
+) -> None:
+    clock, (scheduler, _other) = replicas
+    connection_id = await _connection(api)
+    saved = await api.put(f"/api/connections/{connection_id}/schedules/reconcile", json={"everyMinutes": 60})
+    assert saved.status_code == 200, saved.text
+    await pool.execute(
+        "UPDATE connection_schedules SET next_run_at = $2 WHERE connection_id = $1 AND kind = 'reconcile'",
+        uuid.UUID(connection_id),
+        t0,
+    )
+    clock.now = t0 + timedelta(seconds=1)
+    [outcome] = [o for o in await scheduler.tick() if str(o.schedule.connection_id) == connection_id]
+    run = await pool.fetchrow("SELECT kind, dry_run, request FROM runs WHERE id = $1", outcome.run_id)
+    assert outcome.outcome == "started"
+    assert run is not None
+    assert (run["kind"], run["dry_run"], run["request"]["reconcile"]) == ("push", True, True)

@@ -16,7 +16,11 @@ from shared.runs.schedules import Cadence, InvalidCadence
 
 router = APIRouter(prefix="/api/connections/{connection_id}/schedules", tags=["schedules"])
 
-_DIRECTIONS = {"push": ("outbound", "bidirectional"), "sync": ("inbound", "bidirectional")}
+_DIRECTIONS = {
+    "push": ("outbound", "bidirectional"),
+    "sync": ("inbound", "bidirectional"),
+    "reconcile": ("outbound", "bidirectional"),
+}
 
 
 def _out(schedule: repo.Schedule) -> ScheduleOut:

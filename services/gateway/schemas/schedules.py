@@ -11,7 +11,7 @@ from pydantic import ConfigDict, Field
 from services.gateway.schemas.base import ApiModel
 from shared.runs.schedules import MAX_EVERY_MINUTES
 
-ScheduleKindName = Literal["push", "sync"]
+ScheduleKindName = Literal["push", "sync", "reconcile"]
 
 
 class ScheduleInput(ApiModel):
