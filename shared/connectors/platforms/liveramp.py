@@ -6,16 +6,20 @@ from collections.abc import Sequence
 from typing import Any, Literal
 from urllib.parse import quote
 
-from pydantic import Field
-
 from shared.connectors.auth import OAuth2Auth
 from shared.connectors.credentials import OAuth2Credentials
 from shared.connectors.deps import ConnectorDeps
 from shared.connectors.errors import PlatformError
 from shared.connectors.failures import require_segment_id
 from shared.connectors.http import HttpSettings, PlatformHttp
-from shared.connectors.outbound_config import AbsoluteUrl, OutboundConfig
 from shared.connectors.platform_entry import PlatformEntry, ValidatedConnection
+from shared.connectors.platforms.liveramp_rules import (
+    LiveRampConfig,
+    create_body,
+    frozen_price,
+    pricing,
+    segment_terms,
+)
 from shared.connectors.protocol import (
     ConnectionTestResult,
     CreateSegmentParams,
@@ -36,17 +40,8 @@ _REVIEW_STATES: dict[str, Literal["active", "failed"]] = {
 }
 
 
-class LiveRampConfig(OutboundConfig):
-    """Config of a `liveramp` connection."""
-
-    api_base_url: AbsoluteUrl
-    token_url: AbsoluteUrl
-    org_id: str = Field(min_length=1)
-    scope: str | None = None
-
-
 class LiveRampClient:
-    """PlatformClient for LiveRamp; creates are idempotent through clientReference."""
+    """PlatformClient for LiveRamp's Data Seller API: Data Marketplace segments on an activation segment."""
 
     def __init__(self, http: PlatformHttp, config: LiveRampConfig) -> None:
         self._http = http
@@ -62,26 +57,37 @@ class LiveRampClient:
         return ConnectionTestResult(success=True)
 
     async def create_segment(self, params: CreateSegmentParams) -> str:
-        """POST the segment with the external key as clientReference; a repeat returns the existing one."""
-        body = await self._http.request_json(
-            "POST",
-            _SEGMENTS,
-            json={
-                "name": params.name,
-                "description": params.description,
-                "dataSourceLocation": params.data_source_location,
-                "pricing": {"cpm": params.cpm, "currency": params.currency},
-                "clientReference": params.external_key,
-            },
+        """POST the documented create body; the answer's integer `id` is the segment id.
+
+        The Data Seller API documents no idempotency key: a create retried after a lost answer may
+        make a second segment (docs/platform-wire.md)."""
+        body = create_body(
+            self._config,
+            name=params.name,
+            description=params.description,
+            cpm=params.cpm,
+            currency=params.currency,
+            location=params.data_source_location,
         )
-        return require_segment_id(body)
+        return require_segment_id(await self._http.request_json("POST", _SEGMENTS, json=body))
 
     async def update_segment(self, platform_segment_id: str, params: UpdateSegmentParams) -> None:
-        """PATCH name, description and, when a CPM is given, pricing."""
-        body: dict[str, Any] = {"name": params.name, "description": params.description}
+        """PATCH name, description, type and restrictions, and pricing when a CPM is given.
+
+        A distributed segment's pricing is frozen: LiveRamp's refusal is a permanent error of the item."""
+        body: dict[str, Any] = {
+            "name": params.name,
+            "description": params.description,
+            **segment_terms(self._config),
+        }
         if params.cpm is not None:
-            body["pricing"] = {"cpm": params.cpm, "currency": params.currency or self._config.currency}
-        await self._http.request("PATCH", self._segment_path(platform_segment_id), json=body)
+            body["pricing"] = pricing(self._config, params.cpm, params.currency or self._config.currency)
+        try:
+            await self._http.request("PATCH", self._segment_path(platform_segment_id), json=body)
+        except PlatformError as exc:
+            if exc.status_code == 409 and "pricing" in body:
+                raise frozen_price(exc) from None
+            raise
 
     async def deactivate_segment(self, platform_segment_id: str) -> None:
         """PATCH status DISABLED."""

@@ -1,33 +1,45 @@
-"""LiveRamp client: OAuth2 token, LR-Org-Id on API calls, clientReference, PATCH to disable."""
+"""LiveRamp client: OAuth2 token, LR-Org-Id on API calls, the Data Seller API's segment bodies."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qs
 
 import httpx
+import pytest
 
+from services.mock_platforms.app import build_app
+from services.mock_platforms.state import MockState
+from shared.connections.config import check_connection
 from shared.connectors import (
+    ConnectorConfigError,
     ConnectorDeps,
     CreateSegmentParams,
     HttpSettings,
     PlatformClient,
+    PlatformError,
     PlatformSegment,
     UpdateSegmentParams,
     create_platform_client,
 )
+from shared.connectors.errors import ErrorClass
+from shared.connectors.factory import outbound_config
 from shared.connectors.protocol import ConfirmingPlatformClient
 from tests.unit.connectors.connector_fakes import FakeSleep, ScriptedPlatform
 
 BASE = "http://127.0.0.1:8090/liveramp"
-CONFIG = {
+CONFIG: dict[str, Any] = {
     "api_base_url": BASE,
     "token_url": f"{BASE}/oauth2/token",
     "org_id": "org-7",
     "scope": "segments",
     "default_cpm": 1.0,
     "currency": "USD",
+    "activation_segment_id": "fp-123",
+    "segment_type": "SYNDICATED",
+    "permitted_use_cases": ["DIGITAL_AD_TARGETING"],
 }
 CREDENTIALS = {"client_id": "activator", "client_secret": "lr-secret-42"}
 PARAMS = CreateSegmentParams(
@@ -41,7 +53,7 @@ PARAMS = CreateSegmentParams(
 
 
 class FakeLiveRamp:
-    """Token endpoint plus segments keyed by clientReference; expires tokens on demand."""
+    """Token endpoint plus segments with integer ids; expires tokens on demand."""
 
     def __init__(self) -> None:
         self.tokens: list[str] = []
@@ -57,7 +69,7 @@ class FakeLiveRamp:
                 return httpx.Response(401, json={"error": "invalid_client"})
             self.tokens.append(f"lr-{len(self.tokens) + 1}")
             return httpx.Response(
-                200, json={"access_token": self.tokens[-1], "token_type": "Bearer", "expires_in": 3600}
+                200, json={"access_token": self.tokens[-1], "token_type": "Bearer", "expires_in": 600}
             )
         if request.headers.get("Authorization") in {f"Bearer {token}" for token in self.expired}:
             return httpx.Response(403, json={"error": "invalid_token"})  # LiveRamp's expiry answer
@@ -67,13 +79,8 @@ class FakeLiveRamp:
             return httpx.Response(403, json={"error": "forbidden"})
         body = json.loads(request.content) if request.content else {}
         if (request.method, path) == ("POST", "/v1/segments"):
-            existing = next(
-                (s for s in self.segments.values() if s["clientReference"] == body["clientReference"]), None
-            )
-            if existing:
-                return httpx.Response(200, json=existing)
-            segment = {**body, "id": f"lr-seg-{len(self.segments) + 1}", "status": "ACTIVE"}
-            self.segments[segment["id"]] = segment
+            segment = {**body, "id": 500 + len(self.segments), "status": "ACTIVE"}
+            self.segments[str(segment["id"])] = segment
             return httpx.Response(201, json=segment)
         segment_id = path.removeprefix("/v1/segments/")
         if segment_id not in self.segments:
@@ -84,39 +91,125 @@ class FakeLiveRamp:
 
 
 def client_for(
-    liveramp: FakeLiveRamp, sleep: FakeSleep, credentials: dict[str, str] = CREDENTIALS
+    liveramp: FakeLiveRamp,
+    sleep: FakeSleep,
+    credentials: dict[str, str] = CREDENTIALS,
+    config: dict[str, Any] = CONFIG,
 ) -> PlatformClient:
     return create_platform_client(
         "liveramp",
         "oauth2",
         credentials,
-        CONFIG,
+        config,
         settings=HttpSettings(),
         deps=ConnectorDeps(transport=liveramp.server.transport, sleep=sleep),
     )
 
 
-async def test_create_sends_org_header_token_and_client_reference(fake_sleep: FakeSleep) -> None:
+async def test_create_sends_the_documented_body_with_org_header_and_token(fake_sleep: FakeSleep) -> None:
     liveramp = FakeLiveRamp()
-    assert await client_for(liveramp, fake_sleep).create_segment(PARAMS) == "lr-seg-1"
+    assert await client_for(liveramp, fake_sleep).create_segment(PARAMS) == "500"
     token_request, create = liveramp.server.requests
     assert parse_qs(token_request.content.decode())["scope"] == ["segments"]
     assert "LR-Org-Id" not in token_request.headers
     assert create.headers["LR-Org-Id"] == "org-7"
     assert json.loads(create.content) == {
+        "activationSegmentId": "fp-123",
         "name": "Travel",
         "description": "Frequent flyers",
+        "type": "SYNDICATED",
+        "restrictions": {"permittedUseCases": ["DIGITAL_AD_TARGETING"]},
+        "pricing": {"currency": "USD", "prices": [{"useCase": "DIGITAL_AD_TARGETING", "cpm": 3.0}]},
         "dataSourceLocation": "dmp",
-        "pricing": {"cpm": 3.0, "currency": "USD"},
-        "clientReference": "k1",
     }
 
 
-async def test_repeated_create_returns_the_existing_segment(fake_sleep: FakeSleep) -> None:
+async def test_custom_segment_names_its_platforms_and_prices_each_cpm_use_case(fake_sleep: FakeSleep) -> None:
+    liveramp = FakeLiveRamp()
+    config = {
+        **CONFIG,
+        "segment_type": "CUSTOM",
+        "allowed_platforms": ["The Trade Desk"],
+        "permitted_use_cases": ["DIGITAL_AD_TARGETING", "AUDIENCE_EXTENSION", "TV_TARGETING"],
+    }
+    await client_for(liveramp, fake_sleep, config=config).create_segment(
+        PARAMS.model_copy(update={"data_source_location": ""})
+    )
+    [body] = liveramp.server.bodies("/v1/segments")
+    assert (body["type"], body["allowedPlatforms"]) == ("CUSTOM", ["The Trade Desk"])
+    # Audience extension is a flat-fee licence: no CPM is sent for it.
+    assert body["pricing"]["prices"] == [
+        {"useCase": "DIGITAL_AD_TARGETING", "cpm": 3.0},
+        {"useCase": "TV_TARGETING", "cpm": 3.0},
+    ]
+    assert "dataSourceLocation" not in body  # LiveRamp then uses the provider's default
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "reason"),
+    [
+        ({"permitted_use_cases": None}, "config.permitted_use_cases", "Field required"),
+        ({"permitted_use_cases": []}, "config.permitted_use_cases", "at least 1 item"),
+        (
+            {"permitted_use_cases": ["DIGITAL_AD_TARGETING", "DIGITAL_AD_TARGETING"]},
+            "config.permitted_use_cases",
+            "must not name a use case twice",
+        ),
+        ({"permitted_use_cases": ["SPAM"]}, "config.permitted_use_cases.0", "DIGITAL_AD_TARGETING"),
+        ({"segment_type": "CUSTOM"}, "config.allowed_platforms", "required with segment_type CUSTOM"),
+        (
+            {"segment_type": "DIRECT", "allowed_platforms": []},
+            "config.allowed_platforms",
+            "required with segment_type DIRECT",
+        ),
+        (
+            {"allowed_platforms": ["The Trade Desk"]},
+            "config.allowed_platforms",
+            "must not be set with segment_type SYNDICATED",
+        ),
+        ({"segment_type": "OPEN"}, "config.segment_type", "SYNDICATED"),
+        ({"segment_type": None}, "config.segment_type", "Field required"),
+        ({"activation_segment_id": None}, "config.activation_segment_id", "Field required"),
+        ({"activation_segment_id": ""}, "config.activation_segment_id", "at least 1 character"),
+    ],
+)
+def test_segment_config_is_checked_when_the_connection_is_saved(
+    changes: dict[str, Any], field: str, reason: str
+) -> None:
+    config = {key: value for key, value in {**CONFIG, **changes}.items() if value is not None}
+    with pytest.raises(ConnectorConfigError) as caught:
+        check_connection("liveramp", "outbound", "oauth2", CREDENTIALS, config)
+    reasons = dict(caught.value.field_errors)
+    assert field in reasons, reasons
+    assert reason in reasons[field]
+
+
+def test_a_saved_connection_without_the_segment_fields_fails_naming_each() -> None:
+    saved_before = {
+        key: CONFIG[key] for key in ("api_base_url", "token_url", "org_id", "default_cpm", "currency")
+    }
+    with pytest.raises(ConnectorConfigError) as caught:
+        outbound_config("liveramp", saved_before)
+    assert [field for field, _reason in caught.value.field_errors] == [
+        "config.activation_segment_id",
+        "config.segment_type",
+        "config.permitted_use_cases",
+    ]
+
+
+def test_custom_and_direct_segments_save_with_their_platforms() -> None:
+    for segment_type in ("CUSTOM", "DIRECT"):
+        config = {**CONFIG, "segment_type": segment_type, "allowed_platforms": ["The Trade Desk"]}
+        saved = check_connection("liveramp", "outbound", "oauth2", CREDENTIALS, config)
+        assert saved["allowed_platforms"] == ["The Trade Desk"]
+
+
+async def test_every_create_is_a_new_segment(fake_sleep: FakeSleep) -> None:
     liveramp = FakeLiveRamp()
     client = client_for(liveramp, fake_sleep)
-    assert await client.create_segment(PARAMS) == await client.create_segment(PARAMS)
-    assert len(liveramp.segments) == 1
+    # The Data Seller API documents no idempotency key: the ledger's segment id is what prevents repeats.
+    assert await client.create_segment(PARAMS) != await client.create_segment(PARAMS)
+    assert len(liveramp.segments) == 2
 
 
 async def test_update_and_deactivate_patch_the_segment(fake_sleep: FakeSleep) -> None:
@@ -124,13 +217,22 @@ async def test_update_and_deactivate_patch_the_segment(fake_sleep: FakeSleep) ->
     client = client_for(liveramp, fake_sleep)
     segment_id = await client.create_segment(PARAMS)
     await client.update_segment(segment_id, UpdateSegmentParams(name="Travel+", description="d", cpm=5.0))
-    assert liveramp.segments[segment_id]["pricing"] == {"cpm": 5.0, "currency": "USD"}
+    [patch] = liveramp.server.bodies(f"/v1/segments/{segment_id}")
+    assert patch == {
+        "name": "Travel+",
+        "description": "d",
+        "type": "SYNDICATED",
+        "restrictions": {"permittedUseCases": ["DIGITAL_AD_TARGETING"]},
+        "pricing": {"currency": "USD", "prices": [{"useCase": "DIGITAL_AD_TARGETING", "cpm": 5.0}]},
+    }
+    await client.update_segment(segment_id, UpdateSegmentParams(name="Travel+", description="d"))
+    assert "pricing" not in liveramp.server.bodies(f"/v1/segments/{segment_id}")[-1]
     await client.deactivate_segment(segment_id)
     assert await client.get_segment(segment_id) == PlatformSegment(
         id=segment_id, name="Travel+", status="DISABLED"
     )
     assert liveramp.server.paths()[-2] == f"PATCH /liveramp/v1/segments/{segment_id}"
-    assert await client.get_segment("lr-seg-404") is None
+    assert await client.get_segment("404") is None
 
 
 async def test_expired_token_mid_run_is_refreshed_transparently(fake_sleep: FakeSleep) -> None:
@@ -171,10 +273,60 @@ async def test_confirm_reports_segments_in_review_as_pending(fake_sleep: FakeSle
     reviewed = await client.create_segment(PARAMS)
     waiting = await client.create_segment(PARAMS.model_copy(update={"external_key": "k2"}))
     liveramp.segments[waiting]["status"] = "IN_REVIEW"
-    confirmed = await client.confirm([reviewed, waiting, "lr-seg-404"])
+    confirmed = await client.confirm([reviewed, waiting, "404"])
     assert {key: found.state for key, found in confirmed.items()} == {
         reviewed: "active",
         waiting: "pending",
-        "lr-seg-404": "failed",
+        "404": "failed",
     }
     assert confirmed[waiting].message == "LiveRamp status IN_REVIEW"
+
+
+@pytest.fixture
+async def mock_liveramp(fake_sleep: FakeSleep) -> AsyncIterator[tuple[httpx.AsyncClient, PlatformClient]]:
+    """The mock platform in-process and a client of it: both sides of the wire page at once."""
+    transport = httpx.ASGITransport(app=build_app(MockState()))
+    config = {
+        **CONFIG,
+        "api_base_url": "http://mock/liveramp",
+        "token_url": "http://mock/liveramp/oauth2/token",
+    }
+    client = create_platform_client(
+        "liveramp",
+        "oauth2",
+        CREDENTIALS,
+        config,
+        settings=HttpSettings(),
+        deps=ConnectorDeps(transport=transport, sleep=fake_sleep),
+    )
+    async with httpx.AsyncClient(transport=transport, base_url="http://mock") as admin:
+        yield admin, client
+    await client.aclose()
+
+
+async def test_a_new_price_on_a_distributed_segment_is_a_permanent_error_naming_the_rule(
+    mock_liveramp: tuple[httpx.AsyncClient, PlatformClient],
+) -> None:
+    admin, client = mock_liveramp
+    await admin.put("/admin/settings/liveramp", json={"review_delay_s": 3600})
+    in_review = await client.create_segment(PARAMS)
+    # Not distributed yet: its price may still change.
+    await client.update_segment(in_review, UpdateSegmentParams(name="Travel", description="d", cpm=4.0))
+    await admin.put("/admin/settings/liveramp", json={"review_delay_s": 0})
+    assert await client.get_segment(in_review) == PlatformSegment(
+        id=in_review, name="Travel", status="ACTIVE"
+    )
+
+    # Reviewed, hence distributed (the mock's stand-in): a rename at the same price goes through.
+    await client.update_segment(in_review, UpdateSegmentParams(name="Travel 2", description="d", cpm=4.0))
+    with pytest.raises(PlatformError) as caught:
+        await client.update_segment(in_review, UpdateSegmentParams(name="Travel 3", description="d", cpm=5.0))
+
+    error = caught.value
+    assert (error.error_class, error.code) == (ErrorClass.PERMANENT, "permanent:409")
+    assert not error.transient
+    assert "pricing is frozen once a segment is distributed" in error.message
+    assert error.attempts == 1  # not retried
+    assert (await client.get_segment(in_review)) == PlatformSegment(
+        id=in_review, name="Travel 2", status="ACTIVE"
+    )

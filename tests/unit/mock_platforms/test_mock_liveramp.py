@@ -1,8 +1,9 @@
-"""The LiveRamp fake: OAuth2 token grants, bearer + LR-Org-Id auth, segments deduplicated by clientReference."""
+"""The LiveRamp fake: OAuth2 token grants, bearer + LR-Org-Id auth, the Data Seller API's segment rules."""
 
 from __future__ import annotations
 
 import base64
+from typing import Any
 
 import httpx
 import pytest
@@ -11,12 +12,14 @@ from tests.unit.mock_platforms.mock_platforms_fakes import FakeClock
 
 TOKEN_URL = "/liveramp/oauth2/token"
 CLIENT = {"client_id": "lr-client", "client_secret": "lr-secret", "org_id": "org-1"}
-SEGMENT = {
+SEGMENT: dict[str, Any] = {
+    "activationSegmentId": "fp-1",
     "name": "Auto Intenders",
     "description": "In market for a car",
+    "type": "SYNDICATED",
     "dataSourceLocation": "US",
-    "pricing": {"cpm": 1.5, "currency": "USD"},
-    "clientReference": "topic-1",
+    "restrictions": {"permittedUseCases": ["DIGITAL_AD_TARGETING"]},
+    "pricing": {"currency": "USD", "prices": [{"useCase": "DIGITAL_AD_TARGETING", "cpm": 1.5}]},
 }
 
 
@@ -118,7 +121,7 @@ async def test_api_without_token_or_org_header(liveramp: httpx.AsyncClient) -> N
     assert wrong_org.status_code == 403
 
 
-async def test_create_is_idempotent_on_client_reference(liveramp: httpx.AsyncClient) -> None:
+async def test_create_answers_the_segment_with_an_integer_id(liveramp: httpx.AsyncClient) -> None:
     headers = await api_headers(liveramp)
     first = await liveramp.post("/liveramp/v1/segments", json=SEGMENT, headers=headers)
     again = await liveramp.post("/liveramp/v1/segments", json=SEGMENT, headers=headers)
@@ -127,36 +130,169 @@ async def test_create_is_idempotent_on_client_reference(liveramp: httpx.AsyncCli
     body = first.json()
     assert body == {
         "id": body["id"],
-        "name": "Auto Intenders",
-        "description": "In market for a car",
+        **SEGMENT,
         "status": "ACTIVE",  # review_delay_s is 0 by default
-        "pricing": {"cpm": 1.5, "currency": "USD"},
+        "distributed": True,  # the fake's stand-in: a reviewed segment counts as distributed
     }
     assert isinstance(body["id"], int)
-    assert (again.status_code, again.json()) == (200, body)
+    # No idempotency key is documented: a second create is a second segment.
+    assert (again.status_code, again.json()["id"]) == (201, body["id"] + 1)
     stats = (await liveramp.get("/admin/stats/liveramp")).json()
-    assert (stats["segments"], stats["creates_by_key"]) == (1, {"topic-1": 2})
+    assert (stats["segments"], stats["creates_by_key"]) == (2, {"name:Auto Intenders": 2})
+
+
+def _without(body: dict[str, Any], key: str) -> dict[str, Any]:
+    return {name: value for name, value in body.items() if name != key}
+
+
+@pytest.mark.parametrize(
+    ("body", "named"),
+    [
+        (_without(SEGMENT, "activationSegmentId"), "activationSegmentId: Field required"),
+        (_without(SEGMENT, "type"), "type: Field required"),
+        ({**SEGMENT, "type": "OPEN"}, "type: Input should be"),
+        ({**SEGMENT, "type": "CUSTOM"}, "allowedPlatforms is required for CUSTOM segments"),
+        ({**SEGMENT, "type": "DIRECT", "allowedPlatforms": []}, "allowedPlatforms is required for DIRECT"),
+        ({**SEGMENT, "allowedPlatforms": ["TTD"]}, "allowedPlatforms must not be used for SYNDICATED"),
+        (_without(SEGMENT, "restrictions"), "restrictions.permittedUseCases: at least one use case"),
+        ({**SEGMENT, "restrictions": {"permittedUseCases": []}}, "at least one use case is required"),
+        ({**SEGMENT, "restrictions": {"permittedUseCases": ["SPAM"]}}, "restrictions.permittedUseCases.0"),
+        (_without(SEGMENT, "pricing"), "pricing is required"),
+        (
+            {**SEGMENT, "pricing": {"currency": "USD", "prices": []}},
+            "permitted use case DIGITAL_AD_TARGETING needs a price",
+        ),
+        (
+            {
+                **SEGMENT,
+                "pricing": {
+                    "currency": "USD",
+                    "prices": [
+                        {"useCase": "DIGITAL_AD_TARGETING", "cpm": 1.5},
+                        {"useCase": "TV_TARGETING", "cpm": 2},
+                    ],
+                },
+            },
+            "TV_TARGETING is not a permitted use case",
+        ),
+        (
+            {
+                **SEGMENT,
+                "restrictions": {"permittedUseCases": ["AUDIENCE_EXTENSION"]},
+                "pricing": {"currency": "USD", "prices": [{"useCase": "AUDIENCE_EXTENSION", "cpm": 1}]},
+            },
+            "AUDIENCE_EXTENSION has no CPM price",
+        ),
+        ({**SEGMENT, "pricing": {"currency": "US", "prices": []}}, "pricing.currency"),
+    ],
+)
+async def test_create_refuses_a_body_against_the_documented_rules(
+    liveramp: httpx.AsyncClient, body: dict[str, Any], named: str
+) -> None:
+    response = await liveramp.post("/liveramp/v1/segments", json=body, headers=await api_headers(liveramp))
+    assert response.status_code == 400, response.text
+    assert response.json()["error"] == "invalid_request"
+    assert named in response.json()["message"]
+    assert (await liveramp.get("/admin/stats/liveramp")).json()["segments"] == 0
+
+
+async def test_custom_and_direct_segments_with_platforms_and_flat_fee_use_cases(
+    liveramp: httpx.AsyncClient,
+) -> None:
+    headers = await api_headers(liveramp)
+    flat_fee = {
+        **SEGMENT,
+        "type": "DIRECT",
+        "allowedPlatforms": ["The Trade Desk"],
+        "restrictions": {"permittedUseCases": ["MEASUREMENT_ENABLEMENT"]},
+        "pricing": {"currency": "EUR", "prices": []},
+    }
+    custom = {**SEGMENT, "type": "CUSTOM", "allowedPlatforms": ["The Trade Desk"]}
+    for body in (flat_fee, custom):
+        response = await liveramp.post("/liveramp/v1/segments", json=body, headers=headers)
+        assert response.status_code == 201, response.text
+        assert response.json()["allowedPlatforms"] == ["The Trade Desk"]
 
 
 async def test_modify_disable_and_get(liveramp: httpx.AsyncClient) -> None:
     headers = await api_headers(liveramp)
     segment_id = (await liveramp.post("/liveramp/v1/segments", json=SEGMENT, headers=headers)).json()["id"]
+    path = f"/liveramp/v1/segments/{segment_id}"
 
-    renamed = await liveramp.patch(
-        f"/liveramp/v1/segments/{segment_id}", json={"name": "Car"}, headers=headers
+    renamed = await liveramp.patch(path, json={"name": "Car"}, headers=headers)
+    to_custom = await liveramp.patch(
+        path, json={"type": "CUSTOM", "allowedPlatforms": ["X"]}, headers=headers
     )
-    disabled = await liveramp.patch(
-        f"/liveramp/v1/segments/{segment_id}", json={"status": "DISABLED"}, headers=headers
-    )
-    fetched = await liveramp.get(f"/liveramp/v1/segments/{segment_id}", headers=headers)
-    bad_status = await liveramp.patch(
-        f"/liveramp/v1/segments/{segment_id}", json={"status": "GONE"}, headers=headers
-    )
+    back = await liveramp.patch(path, json={"type": "SYNDICATED"}, headers=headers)
+    disabled = await liveramp.patch(path, json={"status": "DISABLED"}, headers=headers)
+    fetched = await liveramp.get(path, headers=headers)
+    bad_status = await liveramp.patch(path, json={"status": "GONE"}, headers=headers)
 
     assert renamed.json()["name"] == "Car"
+    assert to_custom.json()["allowedPlatforms"] == ["X"]
+    assert "allowedPlatforms" not in back.json()  # a syndicated segment has none
     assert disabled.json()["status"] == "DISABLED"
-    assert fetched.json() == {"id": segment_id, "name": "Car", "status": "DISABLED"}
+    assert fetched.json() == {
+        **SEGMENT,
+        "id": segment_id,
+        "name": "Car",
+        "status": "DISABLED",
+        "distributed": True,
+    }
     assert bad_status.status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("patch", "named"),
+    [
+        ({"activationSegmentId": "fp-2"}, "activationSegmentId cannot be updated"),
+        ({"segmentId": 7}, "segmentId cannot be updated"),
+        ({"type": "CUSTOM"}, "allowedPlatforms is required for CUSTOM segments"),
+        ({"restrictions": {"permittedUseCases": []}}, "at least one use case is required"),
+        (
+            {"restrictions": {"permittedUseCases": ["DIGITAL_AD_TARGETING", "TV_TARGETING"]}},
+            "permitted use case TV_TARGETING needs a price",
+        ),
+    ],
+)
+async def test_modify_refuses_what_the_docs_do_not_let_change(
+    liveramp: httpx.AsyncClient, patch: dict[str, Any], named: str
+) -> None:
+    headers = await api_headers(liveramp)
+    created = (await liveramp.post("/liveramp/v1/segments", json=SEGMENT, headers=headers)).json()
+    path = f"/liveramp/v1/segments/{created['id']}"
+    response = await liveramp.patch(path, json=patch, headers=headers)
+    assert response.status_code == 400, response.text
+    assert named in response.json()["message"]
+    assert (await liveramp.get(path, headers=headers)).json() == created
+
+
+async def test_pricing_is_frozen_once_the_segment_is_distributed(
+    liveramp: httpx.AsyncClient, clock: FakeClock
+) -> None:
+    await liveramp.put("/admin/settings/liveramp", json={"review_delay_s": 30})
+    headers = await api_headers(liveramp)
+    created = (await liveramp.post("/liveramp/v1/segments", json=SEGMENT, headers=headers)).json()
+    path = f"/liveramp/v1/segments/{created['id']}"
+    dearer = {"currency": "USD", "prices": [{"useCase": "DIGITAL_AD_TARGETING", "cpm": 2.5}]}
+    in_review = await liveramp.patch(path, json={"pricing": dearer}, headers=headers)
+    clock.advance(30)
+    distributed = (await liveramp.get(path, headers=headers)).json()
+    same_price = await liveramp.patch(path, json={"name": "Car", "pricing": dearer}, headers=headers)
+    cheaper = {"currency": "USD", "prices": [{"useCase": "DIGITAL_AD_TARGETING", "cpm": 1.0}]}
+    refused = await liveramp.patch(path, json={"name": "Car 2", "pricing": cheaper}, headers=headers)
+    other_currency = await liveramp.patch(
+        path, json={"pricing": {**dearer, "currency": "EUR"}}, headers=headers
+    )
+
+    assert (created["distributed"], in_review.status_code) == (False, 200)
+    assert (distributed["status"], distributed["distributed"]) == ("ACTIVE", True)
+    assert same_price.status_code == 200  # not a change
+    assert (refused.status_code, refused.json()["error"]) == (409, "conflict")
+    assert "prices and currency cannot change" in refused.json()["message"]
+    assert other_currency.status_code == 409
+    after = (await liveramp.get(path, headers=headers)).json()
+    assert (after["name"], after["pricing"]) == ("Car", dearer)  # the refused patch changed nothing
 
 
 async def test_unknown_segment_and_another_orgs_segment_are_404(client: httpx.AsyncClient) -> None:
