@@ -135,16 +135,16 @@ async def execute_batch(
     events: list[ItemResult] = []
     ledger: list[ActivationWrite] = []
     writes = [item for item in items if item.action in _DONE]
+    slots = slots or CallSlots(concurrency)
     outcomes = await apply_batch(
         client, [_operation(context, item) for item in writes], concurrency=concurrency, slots=slots
     )
-    auth_error: PlatformError | None = None
+    # An item's 401/403 alone fails that item; the run stops only once the connection's test failed too.
+    auth_error = slots.rejected
     confirms = isinstance(client, ConfirmingPlatformClient)
     for item, outcome in zip(writes, outcomes, strict=True):
         ledger.append(_ledger_row(item, outcome, confirms=confirms))
         if outcome.error is not None:
-            if outcome.error.error_class is ErrorClass.AUTH:
-                auth_error = outcome.error
             events.append(item_event(context, item, ItemOutcome.FAILED, error=outcome.error))
         else:
             platform_id = outcome.platform_segment_id or item.platform_segment_id

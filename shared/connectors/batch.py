@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -77,15 +78,42 @@ class BatchCompletingClient(PlatformClient, Protocol):
         ...
 
 
+PROBE_TRUSTED_S = 30.0
+"""How long a passed credentials probe answers for later items' auth errors (no probe per item)."""
+
+
 class CallSlots:
     """A connection's concurrent platform calls, shared by every batch of a run that is in flight at once.
 
-    Once the platform refuses the credentials, the calls still waiting for a slot are not made.
+    An item answered 401/403 does not stop the run by itself (a platform may say 403 for one entity it
+    hides): the connection's test is made once, and only when it fails too are the credentials refused;
+    the calls still waiting for a slot are then not made.
     """
 
-    def __init__(self, concurrency: int) -> None:
+    def __init__(self, concurrency: int, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.limit = asyncio.Semaphore(max(1, concurrency))
         self.rejected: PlatformError | None = None
+        self._probe = asyncio.Lock()
+        self._clock = clock
+        self._passed_at: float | None = None
+
+    async def credentials_refused(self, client: PlatformClient, error: PlatformError) -> bool:
+        """After an item's auth error: whether the connection's own test fails too (then `rejected`)."""
+        async with self._probe:
+            if self.rejected is not None:
+                return True
+            if self._passed_at is not None and self._clock() - self._passed_at < PROBE_TRUSTED_S:
+                return False
+            try:
+                passed = (await client.test_connection()).success
+            except PlatformError:
+                passed = False
+            if passed:
+                self._passed_at = self._clock()
+                log.info("auth_error_not_the_credentials", error_code=error.code)
+                return False
+            self.rejected = error
+            return True
 
 
 async def apply_batch(
@@ -101,9 +129,9 @@ async def apply_batch(
     """
     if not operations:
         return []
-    if isinstance(client, BatchPlatformClient):
-        return await _apply_natively(client, list(operations))
     shared = slots or CallSlots(concurrency)
+    if isinstance(client, BatchPlatformClient):
+        return await _judged(client, shared, await _apply_natively(client, list(operations)))
 
     async def bounded(operation: SegmentOperation) -> SegmentOutcome:
         async with shared.limit:
@@ -112,12 +140,24 @@ async def apply_batch(
                 return SegmentOutcome(operation, error=_not_attempted(shared.rejected))
             outcome = await apply_one(client, operation)
             if outcome.error is not None and outcome.error.error_class is ErrorClass.AUTH:
-                shared.rejected = outcome.error
+                await shared.credentials_refused(client, outcome.error)
             return outcome
 
     outcomes = list(await asyncio.gather(*(bounded(operation) for operation in operations)))
     if isinstance(client, BatchCompletingClient):
-        return await _complete(client, outcomes)
+        outcomes = await _complete(client, outcomes)
+    return await _judged(client, shared, outcomes)
+
+
+async def _judged(
+    client: PlatformClient, slots: CallSlots, outcomes: list[SegmentOutcome]
+) -> list[SegmentOutcome]:
+    """The outcomes, once an auth error among them is judged (`slots.rejected` when the probe failed too)."""
+    auth = next(
+        (o.error for o in outcomes if o.error is not None and o.error.error_class is ErrorClass.AUTH), None
+    )
+    if auth is not None:
+        await slots.credentials_refused(client, auth)
     return outcomes
 
 

@@ -93,6 +93,8 @@ FAULTS = [
     pytest.param({"drop_connection": True, "count": ATTEMPTS}, "retryable", id="connection-reset"),
     # Not retried: a 200 whose body is not the promised JSON is a permanent error at once.
     pytest.param({"malformed_json": True, "count": 1}, "permanent", id="malformed-json"),
+    # One item's 401 while the connection's test passes: that item fails, the run goes on.
+    pytest.param({"status": 401, "count": 1}, "auth:401", id="401-one-item"),
 ]
 
 
@@ -126,7 +128,7 @@ async def test_a_faulted_item_fails_with_its_class_and_the_run_goes_on(
     [error] = status["errors"]
     assert error["code"] == code or error["code"].startswith(f"{code}:"), error
     # The record counts the platform calls made for the item, not the command's delivery.
-    assert error["attempt"] == (1 if code == "permanent" else ATTEMPTS), error
+    assert error["attempt"] == (1 if code.partition(":")[0] in ("permanent", "auth") else ATTEMPTS), error
     assert "<" not in error["message"]  # an HTML page is reduced to its text
     assert [(row["item_id"], row["error_code"]) for row in failed] == [(error["itemId"], error["code"])]
     assert (child["status"], child["succeeded"]) == ("succeeded", 1)

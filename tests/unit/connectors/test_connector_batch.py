@@ -102,10 +102,14 @@ class FakePerItemPlatform:
         self.in_flight -= 1
 
     async def test_connection(self) -> ConnectionTestResult:
-        return ConnectionTestResult(success=True)
+        self.calls.append("test")
+        # "*auth*": the credentials are refused (the connection test fails too); "*hidden*": one item's 403.
+        return ConnectionTestResult(success=self.bad_name != "*auth*")
 
     async def create_segment(self, params: CreateSegmentParams) -> str:
         await self._call(f"create {params.external_key}")
+        if self.bad_name == "*hidden*" and params.external_key in ("k3", "k7"):
+            raise PlatformError(ErrorClass.AUTH, "HTTP 403: not visible to this partner", status_code=403)
         if self.bad_name == "*auth*":
             raise PlatformError(ErrorClass.AUTH, "HTTP 401: invalid_token", status_code=401)
         if params.name == self.bad_name:
@@ -158,10 +162,21 @@ async def test_empty_batch_does_nothing() -> None:
     assert platform.calls == []
 
 
+async def test_an_items_403_fails_it_alone_when_the_connection_test_passes() -> None:
+    platform = FakePerItemPlatform(bad_name="*hidden*")
+    outcomes = await apply_batch(platform, [create(n) for n in range(25)], concurrency=2)
+    failed = [o for o in outcomes if o.error is not None]
+    assert [o.operation for o in failed] == [create(3), create(7)]
+    assert {o.error.code for o in failed if o.error} == {"auth:403"}
+    assert sum(1 for call in platform.calls if call.startswith("create")) == 25  # every item was sent
+    assert platform.calls.count("test") == 1  # a passed test answers for the next 403 too
+
+
 async def test_rejected_credentials_stop_the_items_still_waiting() -> None:
     platform = FakePerItemPlatform(bad_name="*auth*")
     outcomes = await apply_batch(platform, [create(n) for n in range(25)], concurrency=2)
-    assert len(platform.calls) == 2
+    assert [call for call in platform.calls if call != "test"] == ["create k0", "create k1"]
+    assert platform.calls.count("test") == 1  # the connection test proved the credentials refused
     assert {o.error.code for o in outcomes if o.error} == {"auth:401"}
     assert len(outcomes) == 25
     # The two refused calls made one attempt each; the 23 items never sent made none.

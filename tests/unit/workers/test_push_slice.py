@@ -104,14 +104,18 @@ class Records:
 class Platform:
     """Creates segments; the first batch's calls take longer, so batches finish out of order."""
 
-    def __init__(self, *, refuse: bool = False) -> None:
+    def __init__(self, *, refuse: bool = False, hidden: frozenset[str] = frozenset()) -> None:
         self.created: list[str] = []
-        self.refuse = refuse
+        self.refuse = refuse  # the credentials are refused: every call, the connection test too
+        self.hidden = hidden  # names answered 403 although the credentials are fine
+        self.probes = 0
 
     async def create_segment(self, params: CreateSegmentParams) -> str:
         await asyncio.sleep(0.02 if params.name.startswith("b0-") else 0)
         if self.refuse:
             raise PlatformError(ErrorClass.AUTH, "HTTP 401: bad key", status_code=401)
+        if params.name in self.hidden:
+            raise PlatformError(ErrorClass.AUTH, "HTTP 403: not visible", status_code=403)
         self.created.append(params.name)
         return f"seg-{params.name}"
 
@@ -125,7 +129,10 @@ class Platform:
         return None
 
     async def test_connection(self) -> ConnectionTestResult:
-        return ConnectionTestResult(success=True)
+        self.probes += 1
+        return ConnectionTestResult(
+            success=not self.refuse, error="HTTP 401: bad key" if self.refuse else None
+        )
 
     async def aclose(self) -> None:
         return None
@@ -205,6 +212,18 @@ async def test_a_refusal_fails_the_rest_without_calling_the_platform_and_ends_th
     assert {event.attempt for event in records.events[6:]} == {0}  # never sent
     assert records.ended is not None
     assert "refused the credentials" in str(records.ended["failed_reason"])
+    assert lease.finished
+
+
+async def test_an_items_403_fails_it_alone_when_the_connection_test_passes() -> None:
+    platform = Platform(hidden=frozenset({"b1-i1", "b2-i0"}))
+    lease, records, _ = await _slice(Batches(4), platform=platform)
+    failed = [event for event in records.events if event.outcome is ItemOutcome.FAILED]
+    assert sorted(event.segment_name or "" for event in failed) == ["b1-i1", "b2-i0"]
+    assert {event.error_code for event in failed} == {"auth:403"}
+    assert len(platform.created) == 12 - 2  # every other item was pushed
+    assert platform.probes == 1  # one passed probe answers for the next auth error too
+    assert records.ended == {"cancelled": False, "failed_reason": None}
     assert lease.finished
 
 
