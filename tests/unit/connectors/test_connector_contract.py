@@ -125,11 +125,13 @@ async def test_liveramp_round_trip_with_expiring_tokens(mock: Mock) -> None:
         "org_id": "org-1",
         "default_cpm": 1,
         "currency": "USD",
+        "activation_segment_id": "fp-1",
+        "segment_type": "SYNDICATED",
+        "permitted_use_cases": ["DIGITAL_AD_TARGETING"],
     }
     client = mock.client("liveramp", "oauth2", {"client_id": "cid", "client_secret": "lr-secret"}, config)
     assert (await client.test_connection()).success
     segment_id = await client.create_segment(PARAMS)
-    assert await client.create_segment(PARAMS) == segment_id
     await mock.admin.put("/admin/faults/liveramp", json={"expire_tokens": True, "count": 1})
     await client.update_segment(segment_id, UpdateSegmentParams(name="Auto 2", description="d"))
     await client.deactivate_segment(segment_id)

@@ -28,6 +28,9 @@ LIVERAMP = {
     "org_id": "org-1",
     "default_cpm": 1.0,
     "currency": "EUR",
+    "activation_segment_id": "fp-1",
+    "segment_type": "SYNDICATED",
+    "permitted_use_cases": ["DIGITAL_AD_TARGETING"],
 }
 IX = {"sftp_host": "127.0.0.1", "sftp_port": 8022, "remote_dir": "/in", "default_cpm": 1.0, "currency": "USD"}
 
