@@ -105,8 +105,11 @@ def _getter(field: str, currency: str) -> _Getter:
         key = field.removeprefix("attributes.")
         return lambda topic: _parts(topic.attributes.get(key))
     if field == "cpm":
+        quantum = _quantum(currency)  # format_money's rounding, looked up once per template
         return lambda topic: (
-            [format_money(topic.cpm, currency)] if isinstance(topic.cpm, Decimal) else _parts(topic.cpm)
+            [str(topic.cpm.quantize(quantum, rounding=ROUND_HALF_UP))]
+            if isinstance(topic.cpm, Decimal)
+            else _parts(topic.cpm)
         )
     return lambda topic: _parts(getattr(topic, field, None))
 
@@ -154,14 +157,19 @@ class Renderer:
         self._description = _Text(template.description_template, " > ", currency) if template else None
 
     def __call__(self, topic: RenderableTopic) -> RenderedSegment:
+        name, description = self.name_and_description(topic)
+        return RenderedSegment(name=name, description=description)
+
+    def name_and_description(self, topic: RenderableTopic) -> tuple[str, str]:
+        """The segment's name and description as a pair, for a caller storing many (no object per topic)."""
         if self._description is None:  # no template
-            return RenderedSegment(name=topic.name, description=topic.description)
+            return topic.name, topic.description
         if self._name is not None:
             name = self._name.fill(topic)
         else:
             parts = [part for getter in self._path for part in getter(topic)]
             name = self._separator.join(parts) if parts else topic.name
-        return RenderedSegment(name=name or topic.name, description=self._description.fill(topic))
+        return name or topic.name, self._description.fill(topic)
 
 
 def render(

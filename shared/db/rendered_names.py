@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from json.encoder import encode_basestring_ascii as _json_string  # json.dumps's own, for its exact text
 from typing import Any
 
 from shared.db.pool import Db, DbConnection
@@ -46,16 +47,33 @@ class NameValues:
     def __init__(self, templates: Sequence[OutputTemplate]) -> None:
         self._builtin = {t.key: Renderer(t) for t in templates if t.key in BUILTIN_COLUMNS}
         self._custom = [(t.key, Renderer(t)) for t in templates if t.key not in BUILTIN_COLUMNS]
+        # Resolved once for all the topics: the renderer of each built-in column pair, in column
+        # order (None: no active template, NULLs), and the JSON text of each custom key.
+        self._columns = [
+            renderer.name_and_description if (renderer := self._builtin.get(key)) else None
+            for key in BUILTIN_COLUMNS
+        ]
+        self._outputs = [(json.dumps(key), renderer.name_and_description) for key, renderer in self._custom]
 
     def __call__(self, topic: RenderableTopic) -> tuple[str | None, ...]:
         values: list[str | None] = []
-        for key in BUILTIN_COLUMNS:
-            renderer = self._builtin.get(key)
-            segment = renderer(topic) if renderer is not None else None
-            values += (segment.name, segment.description) if segment else (None, None)
-        outputs = {key: _output(renderer(topic)) for key, renderer in self._custom}
-        values.append(json.dumps(outputs))
+        for render in self._columns:
+            values += render(topic) if render is not None else (None, None)
+        values.append(self._outputs_json(topic))
         return tuple(values)
+
+    def _outputs_json(self, topic: RenderableTopic) -> str:
+        """`json.dumps({key: {"name": ..., "description": ...}})` of the custom templates' names, written
+        out with json's own string encoder (the same text, without building and walking the dicts)."""
+        if not self._outputs:
+            return "{}"
+        entries = []
+        for key, render in self._outputs:
+            name, description = render(topic)
+            entries.append(
+                f'{key}: {{"name": {_json_string(name)}, "description": {_json_string(description)}}}'
+            )
+        return "{" + ", ".join(entries) + "}"
 
     def assignments(self) -> list[str]:
         """`ON CONFLICT DO UPDATE` assignments storing the names of the active templates only (a
@@ -65,10 +83,6 @@ class NameValues:
         if self._custom:
             assigned.append("platform_outputs = topics.platform_outputs || EXCLUDED.platform_outputs")
         return assigned
-
-
-def _output(segment: RenderedSegment) -> dict[str, str]:
-    return {"name": segment.name, "description": segment.description}
 
 
 async def renderable_topics(

@@ -8,13 +8,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 import asyncpg
+import pydantic_core
 
 from shared.db.output_templates import active_templates, take_render_lock
 from shared.db.pool import Db, DbConnection
 from shared.db.rendered_names import NAME_COLUMNS, NameValues
+from shared.output_templates import RenderableTopic
 
 _COLUMNS = (
     "id, org_id, name, parent_category, path, description, external_id, source_connection_id, cpm,"
@@ -59,6 +61,14 @@ class TopicFields:
     source_connection_id: uuid.UUID | None = None
 
 
+class ImportedTopic(RenderableTopic, Protocol):
+    """A topic an import writes (a `TopicFields`, or the API's validated input as it is): the fields a
+    template reads, and the connection it was synced from, if any."""
+
+    @property
+    def source_connection_id(self) -> uuid.UUID | None: ...
+
+
 _IMPORTED = (
     "name, parent_category, path, description, external_id, cpm, attributes, source_connection_id, "
     + ", ".join(NAME_COLUMNS)
@@ -73,6 +83,19 @@ _STAGING = """CREATE TEMP TABLE IF NOT EXISTS topics_import (
     attributes text, source_connection_id uuid, tradedesk_name text, tradedesk_description text,
     liveramp_name text, liveramp_description text, platform_outputs text
 ) ON COMMIT DELETE ROWS"""
+
+
+_STAGED_COLUMNS = _IMPORTED.split(", ")
+
+
+def _json_text(attributes: dict[str, Any]) -> str:
+    """The attributes as JSON text for the staging table: the value `json.dumps` writes (NaN and
+    Infinity included, which Postgres refuses as before), by pydantic's serializer in a fifth of the
+    time; `json.dumps` itself for what that refuses (a lone surrogate in a string)."""
+    try:
+        return pydantic_core.to_json(attributes, inf_nan_mode="constants").decode()
+    except pydantic_core.PydanticSerializationError:
+        return json.dumps(attributes)
 
 
 def _topic(row: asyncpg.Record) -> Topic:
@@ -156,7 +179,7 @@ async def soft_delete_topic(db: asyncpg.Pool[Any], org_id: uuid.UUID, topic_id: 
 
 
 async def upsert_rendered_topics(
-    connection: DbConnection, org_id: uuid.UUID, topics: Sequence[TopicFields], *, render_batch: int
+    connection: DbConnection, org_id: uuid.UUID, topics: Sequence[ImportedTopic], *, render_batch: int
 ) -> list[tuple[uuid.UUID, bool]]:
     """`upsert_topics` that also stores the names the org's active output templates render for them,
     rendered and staged `render_batch` topics at a time.
@@ -171,7 +194,7 @@ async def upsert_rendered_topics(
 async def upsert_topics(
     connection: DbConnection,
     org_id: uuid.UUID,
-    topics: Sequence[TopicFields],
+    topics: Sequence[ImportedTopic],
     names: NameValues | None = None,
     *,
     stage_batch: int = 10_000,
@@ -186,11 +209,12 @@ async def upsert_topics(
     names = names or NameValues([])
     await connection.execute(_STAGING)
     for start in range(0, len(topics), stage_batch):
-        # One batch of rendered rows in memory at a time, however many topics the call writes.
+        # Rows are rendered as COPY sends them, so Postgres ingests one chunk while the next is built,
+        # and at most a batch of topics is staged per COPY however many the call writes.
         await connection.copy_records_to_table(
             "topics_import",
-            columns=_IMPORTED.split(", "),
-            records=[
+            columns=_STAGED_COLUMNS,
+            records=(
                 (
                     t.name,
                     t.parent_category,
@@ -198,12 +222,12 @@ async def upsert_topics(
                     t.description,
                     t.external_id,
                     t.cpm,
-                    json.dumps(t.attributes),
+                    _json_text(t.attributes),
                     t.source_connection_id,
                     *names(t),
                 )
                 for t in topics[start : start + stage_batch]
-            ],
+            ),
         )
     assignments = ",\n".join(["", *names.assignments()])
     rows = await connection.fetch(

@@ -36,6 +36,11 @@ class TopicInput(ApiModel):
         }
     )
 
+    @property
+    def source_connection_id(self) -> None:
+        """A topic sent to the API comes from no sync connection (a bulk import writes it as it is)."""
+        return None
+
 
 class RenderedSegmentOut(ApiModel):
     name: str
