@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from services.gateway.schemas.base import ApiModel
 from shared.db.orgs import KeyScope
@@ -15,6 +15,8 @@ class ApiKeyInput(ApiModel):
     """The scope of a new key: `admin` everything, `read` every read and no change."""
 
     scope: KeyScope = KeyScope.READ
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"scope": "read"}]})
 
 
 class ApiKeyOut(ApiModel):
