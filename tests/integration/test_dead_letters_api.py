@@ -61,7 +61,8 @@ async def letters(settings: Settings, pool: asyncpg.Pool[Any]) -> Letters:
     read_key = new_api_key()
     await add_api_key(pool, mine_id, read_key, scope=KeyScope.READ)
     other_id, other_key = await create_org(pool, f"dlq-other-{secrets.token_hex(3)}")
-    source = settings.topic(f"dlq-source-{secrets.token_hex(3)}")
+    # A requests topic of its own: the one kind of message that carries its org's API key by design.
+    source = settings.topic(f"dlq-source-{secrets.token_hex(3)}.requests")
     admin = AIOKafkaAdminClient(**client_options(settings))
     await admin.start()
     try:  # the broker creates no topic on first use; a replay goes to a topic that exists
