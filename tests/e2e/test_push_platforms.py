@@ -31,7 +31,10 @@ async def test_every_topic_becomes_exactly_one_segment(
             api, system.mock_url, system.mock_sftp_port, TOPICS, platform=platform, prefix=platform
         )
         status = await wait_for_run(api, connection_id, run_id, timeout=600)
-        assert (status["status"], status["succeeded"], status["failed"]) == ("succeeded", TOPICS, 0), status
+        assert (status["status"], status["succeeded"], status["failed"]) == ("succeeded", TOPICS, 0), (
+            status["statusReason"],
+            status["errors"][:3],
+        )
         assert await outcomes(pool, run_id) == {"created": TOPICS}
         stats = (await mock.get(f"/admin/stats/{platform}")).json()
         # The Trade Desk's elements are a tree: the topics' ancestors become non-buyable containers.

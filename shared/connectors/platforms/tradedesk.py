@@ -236,14 +236,17 @@ class TradeDeskClient:
         return containers
 
     async def _create_leaf(self, element: dict[str, Any], containers: list[Container]) -> None:
-        remembered = await self._ensure_containers(containers)
+        base_url = self._config.api_base_url
+        trusted = any(self._containers.known(base_url, c.element_id) for c in containers)
         try:
+            await self._ensure_containers(containers)
             await self._write_leaf(element)
         except PlatformError as exc:
-            if not remembered or exc.status_code != 400:
+            if not trusted or exc.status_code != 400:
                 raise
-            # Containers trusted from earlier in this process may be gone (a reset platform): make them again.
-            self._containers.forget(self._config.api_base_url, [c.element_id for c in containers])
+            # Containers trusted from earlier in this process may be gone (a reset platform): a child of
+            # one (a container or the leaf) is refused, so make them all again, outermost first.
+            self._containers.forget(base_url, [c.element_id for c in containers])
             await self._ensure_containers(containers)
             await self._write_leaf(element)
 

@@ -69,6 +69,10 @@ class ContainerCache:
         await asyncio.shield(task)
         return False
 
+    def known(self, base_url: str, element_id: str) -> bool:
+        """Whether the container is trusted to exist (made or found earlier in this process)."""
+        return (base_url, element_id) in self._known
+
     def forget(self, base_url: str, element_ids: Sequence[str]) -> None:
         """Stop trusting these containers (TTD refused a child under them)."""
         self._known.difference_update((base_url, element_id) for element_id in element_ids)

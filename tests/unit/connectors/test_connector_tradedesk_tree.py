@@ -202,6 +202,20 @@ async def test_containers_remembered_but_gone_from_the_platform_are_made_again(
     assert element_of(state, parent)["DisplayName"] == "Cars"
 
 
+async def test_a_new_container_under_a_remembered_but_gone_one_makes_both_again(
+    state: MockState, mock: RecordingMock, fake_sleep: FakeSleep
+) -> None:
+    client = client_on(mock, fake_sleep)
+    await push(client, [leaf("first", ["Automotive", "Cars"])])
+    state.reset()  # the platform forgot "Automotive"; this process still trusts it
+
+    await push(client, [leaf("second", ["Automotive", "Trucks"])])  # "Trucks" is new, under "Automotive"
+
+    parent = element_of(state, "second")["ParentElementId"]
+    assert element_of(state, parent)["DisplayName"] == "Trucks"
+    assert element_of(state, element_of(state, parent)["ParentElementId"])["DisplayName"] == "Automotive"
+
+
 def test_container_ids_are_stable_per_provider_parent_and_normalized_path() -> None:
     spaced = container_id("acme", "ROOT", ["Automotive", "Cars"])
     assert spaced == container_id("acme", "ROOT", ["Automotive", "Cars"])
