@@ -92,5 +92,7 @@ def pytest_runtest_makereport(
     report = yield
     if report.failed and call.when == "call":
         for system in _systems_of(item):
-            report.sections.append(("services' warnings and errors", trouble_report(system.log_dir)))
+            report.sections.append(
+                ("services' warnings and errors", trouble_report(system.log_dir, system.services))
+            )
     return report

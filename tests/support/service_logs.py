@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import deque
+from collections.abc import Iterable
 from pathlib import Path
 
 TROUBLE_LEVELS = frozenset({"warning", "error", "critical", "exception"})
@@ -28,10 +29,12 @@ def _trouble(line: str) -> str | None:
     return shown[: 2 * LINE_CHARS]
 
 
-def trouble_report(log_dir: Path) -> str:
-    """The last warnings and errors of every service log in `log_dir` (its JSON lines and tracebacks)."""
+def trouble_report(log_dir: Path, services: Iterable[str]) -> str:
+    """The last warnings and errors of the services' logs in `log_dir` (their JSON lines and tracebacks)."""
     parts: list[str] = []
-    for path in sorted(log_dir.glob("*.log")):
+    for path in sorted(log_dir / f"{name}.log" for name in services):
+        if not path.exists():
+            continue
         with path.open(encoding="utf-8", errors="replace") as lines:
             last = deque(filter(None, map(_trouble, lines)), LINES_PER_SERVICE)
         if last:
