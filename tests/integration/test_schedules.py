@@ -67,17 +67,22 @@ async def _connection(api: httpx.AsyncClient, **overrides: Any) -> str:
 
 
 async def _schedule(
-    api: httpx.AsyncClient, pool: asyncpg.Pool[Any], connection_id: str, first_slot: datetime
+    api: httpx.AsyncClient,
+    pool: asyncpg.Pool[Any],
+    connection_id: str,
+    first_slot: datetime,
+    kind: str = "push",
 ) -> dict[str, Any]:
-    """A 1-minute push schedule whose next slot is `first_slot` (as if saved a while before it)."""
-    saved = await api.put(f"/api/connections/{connection_id}/schedules/push", json={"everyMinutes": 1})
+    """A 1-minute schedule of `kind` whose next slot is `first_slot` (as if saved a while before it)."""
+    saved = await api.put(f"/api/connections/{connection_id}/schedules/{kind}", json={"everyMinutes": 1})
     assert saved.status_code == 200, saved.text
     await pool.execute(
-        "UPDATE connection_schedules SET next_run_at = $2 WHERE connection_id = $1",
+        "UPDATE connection_schedules SET next_run_at = $2 WHERE connection_id = $1 AND kind = $3",
         uuid.UUID(connection_id),
         first_slot,
+        kind,
     )
-    schedule: dict[str, Any] = (await api.get(f"/api/connections/{connection_id}/schedules/push")).json()
+    schedule: dict[str, Any] = (await api.get(f"/api/connections/{connection_id}/schedules/{kind}")).json()
     return schedule
 
 
@@ -276,13 +281,7 @@ async def test_a_reconcile_schedule_starts_a_drift_report(
 ) -> None:
     clock, (scheduler, _other) = replicas
     connection_id = await _connection(api)
-    saved = await api.put(f"/api/connections/{connection_id}/schedules/reconcile", json={"everyMinutes": 60})
-    assert saved.status_code == 200, saved.text
-    await pool.execute(
-        "UPDATE connection_schedules SET next_run_at = $2 WHERE connection_id = $1 AND kind = 'reconcile'",
-        uuid.UUID(connection_id),
-        t0,
-    )
+    await _schedule(api, pool, connection_id, t0, kind="reconcile")
     clock.now = t0 + timedelta(seconds=1)
     [outcome] = [o for o in await scheduler.tick() if str(o.schedule.connection_id) == connection_id]
     run = await pool.fetchrow("SELECT kind, dry_run, request FROM runs WHERE id = $1", outcome.run_id)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.push_worker.plan import Action, Drift, Observed, content_hash, plan_push
+from services.push_worker.plan import Action, Drift, Observed, PlannedItem, content_hash, plan_push
 from shared.connectors.errors import ErrorClass, PlatformError
 from shared.connectors.protocol import PlatformSegment
 from shared.db.activations import Activation
@@ -33,7 +33,7 @@ def _pushed(topic: Topic) -> Activation:
     return Activation(topic.id, f"seg-{topic.name}", digest, "active", uuid.uuid4(), "created")
 
 
-def _plan(topic: Topic, observed: PlatformSegment | PlatformError | None) -> tuple[Action, Drift | None, str]:
+def _planned(topic: Topic, observed: PlatformSegment | PlatformError | None) -> PlannedItem:
     seen: Observed = {topic.id: observed}
     [item] = plan_push(
         run_id=RUN,
@@ -46,6 +46,11 @@ def _plan(topic: Topic, observed: PlatformSegment | PlatformError | None) -> tup
         currency="USD",
         observed=seen,
     )
+    return item
+
+
+def _plan(topic: Topic, observed: PlatformSegment | PlatformError | None) -> tuple[Action, Drift | None, str]:
+    item = _planned(topic, observed)
     return item.action, item.drift, item.reported_action
 
 
@@ -77,19 +82,7 @@ def test_a_read_back_segment_is_planned_by_what_the_platform_holds(
 
 
 def test_a_missing_segment_is_created_again_under_a_key_of_this_run() -> None:
-    topic = _topic("Sports")
-    seen: Observed = {topic.id: None}
-    [item] = plan_push(
-        run_id=RUN,
-        connection_id=CONNECTION,
-        topics=[topic],
-        deactivate=[],
-        activations={topic.id: _pushed(topic)},
-        render=_render,
-        default_cpm=1.0,
-        currency="USD",
-        observed=seen,
-    )
+    item = _planned(_topic("Sports"), None)
     assert (item.action, item.drift, item.platform_segment_id) == (Action.CREATE, Drift.MISSING, None)
     # The platform's idempotent create would otherwise answer with the segment that is gone.
     assert item.external_key.endswith(RUN.hex[:8])
