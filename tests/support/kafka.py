@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import socket
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
+
+from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.settings import Settings
 from tests.support.infra import isolated_settings, own_database
@@ -104,3 +108,127 @@ async def own_kafka_and_database(
             )
         finally:
             await kafka.stop(keep_data=False)
+
+
+def free_port_block(count: int) -> int:
+    """A port whose next `count - 1` successors are free too (a cluster's nodes take consecutive ports)."""
+    for _ in range(50):
+        port = free_port()
+        if port + count > 65536:
+            continue
+        with contextlib.ExitStack() as held:
+            try:
+                for offset in range(1, count):
+                    sock = held.enter_context(socket.socket())
+                    sock.bind(("127.0.0.1", port + offset))
+            except OSError:
+                continue
+        return port
+    msg = f"no {count} consecutive free loopback ports found"
+    raise RuntimeError(msg)
+
+
+@dataclass
+class OwnKafkaCluster(OwnService):
+    """Three KRaft nodes (deploy/local/kafka_cluster.sh) with replication factor 3 and min.insync 2.
+
+    Node N listens on `port + 2(N-1)` (its controller on the port after). `start()` starts the nodes
+    not running and waits until every broker is in sync and an acks=all write is acknowledged.
+    """
+
+    script: ClassVar[Path] = LOCAL_SCRIPTS / "kafka_cluster.sh"
+    env_name: ClassVar[str] = "KAFKA_CLUSTER"
+    suite_env: ClassVar[frozenset[str]] = frozenset({"KAFKA_BOOTSTRAP_SERVERS", "ACTIVATOR_KAFKA_LOCAL"})
+    nodes: ClassVar[int] = 3
+    ports_needed: ClassVar[int] = 2 * nodes
+
+    @property
+    def bootstrap(self) -> str:
+        """Every node's client address, comma-separated."""
+        return ",".join(self.node_address(node) for node in range(1, self.nodes + 1))
+
+    def node_port(self, node: int) -> int:
+        """Node `node`'s client port (nodes count from 1, as their node.id)."""
+        return self.port + 2 * (node - 1)
+
+    def node_address(self, node: int) -> str:
+        """Node `node`'s client address."""
+        return f"127.0.0.1:{self.node_port(node)}"
+
+    async def kill(self, node: int) -> None:
+        """kill -9 one node; its data stays, so `start()` brings it back."""
+        process = await asyncio.create_subprocess_exec(
+            str(self.script),
+            "kill",
+            str(node),
+            env=self._env(keep_data=True),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        output, _ = await process.communicate()
+        if process.returncode != 0:
+            msg = f"{self.script.name} kill {node} failed: {output.decode(errors='replace')[-2000:]}"
+            raise RuntimeError(msg)
+
+    async def partition_leaders(self, topic: str) -> dict[int, int]:
+        """The node leading each partition of `topic` now (-1: none)."""
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=5000)
+        await admin.start()
+        try:
+            described = await admin.describe_topics([topic])
+        finally:
+            await admin.close()
+        return {int(part["partition"]): int(part["leader"]) for part in described[0]["partitions"]}
+
+    async def replication_factors(self, topics: list[str]) -> dict[str, set[int]]:
+        """The replica counts found among each topic's partitions."""
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=5000)
+        await admin.start()
+        try:
+            described = await admin.describe_topics(topics)
+        finally:
+            await admin.close()
+        return {
+            str(topic["topic"]): {len(part["replicas"]) for part in topic["partitions"]}
+            for topic in described
+        }
+
+    async def committed_offsets(self, group: str, topic: str) -> dict[int, int]:
+        """The offset `group` committed on each partition of `topic` (partitions without one left out)."""
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=5000)
+        await admin.start()
+        try:
+            committed = await admin.list_consumer_group_offsets(group)
+        finally:
+            await admin.close()
+        return {int(tp.partition): int(meta.offset) for tp, meta in committed.items() if tp.topic == topic}
+
+
+@contextlib.asynccontextmanager
+async def own_kafka_cluster_and_database(
+    root: Path, topic_prefix: str, *, bootstrap_node: int | None = None
+) -> AsyncIterator[tuple[OwnKafkaCluster, Settings, float]]:
+    """A started 3-node cluster and a migrated database of a test's own, settings on both (replication
+    factor 3), and the seconds the cluster took to start; all removed afterwards (also on failure).
+
+    With `bootstrap_node` the settings name that node alone: FastStream's KafkaBroker takes a
+    comma-separated string as one host, so the workers cannot be given the whole list yet.
+    """
+    cluster = OwnKafkaCluster(root / "cluster-state", free_port_block(OwnKafkaCluster.ports_needed))
+    async with own_database() as database_url:
+        try:
+            started = time.monotonic()
+            await cluster.start()
+            start_s = time.monotonic() - started
+            yield (
+                cluster,
+                isolated_settings(
+                    database_url,
+                    cluster.bootstrap if bootstrap_node is None else cluster.node_address(bootstrap_node),
+                    topic_prefix,
+                    kafka_replication_factor=3,
+                ),
+                start_s,
+            )
+        finally:
+            await cluster.stop(keep_data=False)

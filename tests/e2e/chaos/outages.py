@@ -43,10 +43,11 @@ async def runs_through_an_outage(
     scenario: str,
     rng: random.Random,
     outage: Outage,
+    sync_records: int = SYNC_RECORDS,
 ) -> None:
     """Start a push and a sync, let `outage` happen at a seeded point of the push, then check both runs
     and a push started once the outage is over (each in an org of its own: a push takes all the org's
-    topics, so the sync's must not join it)."""
+    topics, so the sync's must not join it). More `sync_records` keep the sync in flight longer."""
     platform = rng.choice(PLATFORMS)
     push_key, sync_key, after_key = await _org_keys(database_url, 3)
     async with (
@@ -63,7 +64,7 @@ async def runs_through_an_outage(
             sync_api,
             mock,
             system.mock_url,
-            records=SYNC_RECORDS,
+            records=sync_records,
             page_size=SYNC_PAGE_SIZE,
             cursor=rng.random() < 0.5,
             seed=rng.randrange(1_000_000),
@@ -95,7 +96,7 @@ async def runs_through_an_outage(
         tallies: list[Tally] = [
             await tally_push(f"{scenario} (push)", pool, pushed, stats, topics=PUSH_TOPICS),
             await tally_sync(
-                f"{scenario} (sync)", pool, synced, records=SYNC_RECORDS, pages=SYNC_RECORDS // SYNC_PAGE_SIZE
+                f"{scenario} (sync)", pool, synced, records=sync_records, pages=sync_records // SYNC_PAGE_SIZE
             ),
             await tally_push(
                 f"{scenario} (push started after)", pool, after, after_stats, topics=AFTER_TOPICS
