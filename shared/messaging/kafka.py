@@ -12,7 +12,7 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from opentelemetry.sdk.trace import TracerProvider
 
-from shared.messaging.kafka_security import broker_security, client_options
+from shared.messaging.kafka_security import bootstrap_servers, broker_security, client_options
 from shared.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -51,7 +51,7 @@ def build_broker(
     With a tracer provider, trace context travels in the message headers both ways.
     """
     return KafkaBroker(
-        settings.kafka_bootstrap_servers,
+        bootstrap_servers(settings),  # a comma-separated string would be taken as one host
         client_id=client_id,
         security=broker_security(settings),
         enable_idempotence=True,

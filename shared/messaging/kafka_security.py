@@ -81,10 +81,16 @@ def broker_security(settings: Settings) -> BaseSecurity | None:
     return sasl(username, password, ssl_context=context, use_ssl=protocol == "SASL_SSL")
 
 
+def bootstrap_servers(settings: Settings) -> list[str]:
+    """KAFKA_BOOTSTRAP_SERVERS as a list of `host:port`: a cluster is named by several of its brokers,
+    comma-separated, so one broker down does not keep a client from starting."""
+    return [address.strip() for address in settings.kafka_bootstrap_servers.split(",") if address.strip()]
+
+
 def client_options(settings: Settings) -> dict[str, Any]:
     """Keyword arguments for any aiokafka client (producer, consumer, admin): bootstrap servers and security."""
     return {
-        "bootstrap_servers": settings.kafka_bootstrap_servers,
+        "bootstrap_servers": bootstrap_servers(settings),
         **parse_security(broker_security(settings)),
     }
 

@@ -18,7 +18,13 @@ from aiokafka.errors import KafkaConnectionError
 from faststream.security import SASLPlaintext, SASLScram256, SASLScram512
 from pydantic import SecretStr, ValidationError
 
-from shared.messaging.kafka_security import KafkaRefused, broker_security, client_options, probe_kafka
+from shared.messaging import kafka
+from shared.messaging.kafka_security import (
+    KafkaRefused,
+    broker_security,
+    client_options,
+    probe_kafka,
+)
 from shared.settings import ConfigurationError, Settings
 from tests.support.processes import free_port
 
@@ -152,7 +158,7 @@ def _common_name(certificate: dict[str, Any]) -> str:
 def test_plaintext_clients_get_the_bootstrap_servers_and_nothing_else(mechanism: str) -> None:
     settings = _sasl("PLAINTEXT", mechanism)
     assert broker_security(settings) is None
-    assert client_options(settings) == {"bootstrap_servers": "broker-1:9093,broker-2:9093"}
+    assert client_options(settings) == {"bootstrap_servers": ["broker-1:9093", "broker-2:9093"]}
 
 
 @pytest.mark.parametrize("protocol", ["SASL_PLAINTEXT", "SASL_SSL"])
@@ -162,7 +168,7 @@ def test_sasl_sends_the_chosen_mechanism_and_credentials(protocol: str, mechanis
     security = broker_security(settings)
     assert type(security) is SASL_CLASSES[mechanism]
     options = client_options(settings)
-    assert options["bootstrap_servers"] == "broker-1:9093,broker-2:9093"
+    assert options["bootstrap_servers"] == ["broker-1:9093", "broker-2:9093"]
     assert options["security_protocol"] == protocol
     assert options["sasl_mechanism"] == mechanism
     assert (options["sasl_plain_username"], options["sasl_plain_password"]) == ("activator", PASSWORD)
@@ -342,3 +348,16 @@ async def test_no_broker_answering_is_an_outage_that_names_the_servers_not_the_p
         await probe_kafka(settings, timeout_s=2)
     assert settings.kafka_bootstrap_servers in str(caught.value)
     assert PASSWORD not in str(caught.value)
+
+
+def test_every_broker_of_a_comma_separated_list_is_a_bootstrap_server(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # FastStream's broker takes a comma-separated string as one host: a cluster named by three brokers
+    # would then never start.
+    given: list[object] = []
+    monkeypatch.setattr(kafka, "KafkaBroker", lambda servers, **_: given.append(servers))
+    settings = Settings(kafka_bootstrap_servers=" broker-1:9092, broker-2:9092 ,broker-3:9092,")
+    kafka.build_broker(settings, client_id="activator-test")
+    assert given == [["broker-1:9092", "broker-2:9092", "broker-3:9092"]]
+    assert client_options(settings)["bootstrap_servers"] == given[0]
