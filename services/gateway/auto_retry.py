@@ -7,12 +7,10 @@ a due retry starts once. A connection that was disabled or deleted meanwhile end
 
 from __future__ import annotations
 
-import asyncio
-
-import asyncpg
 import structlog
 from prometheus_client import Counter
 
+from services.gateway.rounds import every
 from shared.db import runs as repo
 from shared.db.pool import DbConnection, PgPool
 from shared.runs.retries import RunRefused, start_retry
@@ -39,12 +37,9 @@ class AutoRetry:
 
     async def run(self) -> None:
         """Start due retries until cancelled; a Postgres outage only skips a round."""
-        while True:
-            try:
-                await self.tick()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                log.warning("auto_retry_round_failed", error_type=type(exc).__name__)
-            await asyncio.sleep(self._settings.auto_retry_poll_interval_s)
+        await every(
+            self._settings.auto_retry_poll_interval_s, self.tick, failed_event="auto_retry_round_failed"
+        )
 
     async def tick(self) -> int:
         """One round: start every retry that is due now; how many runs were started."""

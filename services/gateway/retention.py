@@ -7,10 +7,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-import asyncpg
 import structlog
 from prometheus_client import Counter
 
+from services.gateway.rounds import every
 from shared.db import retention
 from shared.db.pool import PgPool
 from shared.settings import Settings
@@ -31,12 +31,9 @@ class RetentionPruner:
 
     async def run(self) -> None:
         """Prune every `retention_interval_s` until cancelled; a Postgres outage only skips a round."""
-        while True:
-            try:
-                await self.prune()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                log.warning("retention_failed", error_type=type(exc).__name__, error=str(exc)[:200])
-            await asyncio.sleep(self._settings.retention_interval_s)
+        await every(
+            self._settings.retention_interval_s, self.prune, failed_event="retention_failed", with_error=True
+        )
 
     async def prune(self) -> dict[str, int]:
         """One full pass, a batch of each table in turn until none is left with old rows; returns the

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import asyncpg
 import structlog
 from prometheus_client import Counter
 
+from services.gateway.rounds import every
 from shared.db import runs as repo
 from shared.runs.commands import command_for, queue_command
 from shared.settings import Settings
@@ -28,12 +28,9 @@ class RunSupervisor:
 
     async def run(self) -> None:
         """Sweep every `stuck_run_check_interval_s` until cancelled."""
-        while True:
-            try:
-                await self.sweep()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                log.warning("run_supervisor_failed", error_type=type(exc).__name__)
-            await asyncio.sleep(self._settings.stuck_run_check_interval_s)
+        await every(
+            self._settings.stuck_run_check_interval_s, self.sweep, failed_event="run_supervisor_failed"
+        )
 
     async def sweep(self) -> int:
         """One pass; returns how many stalled runs were handled."""

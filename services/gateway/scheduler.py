@@ -14,19 +14,18 @@ behind a slow run); a refused start (a disabled connection) is recorded on the s
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-import asyncpg
 import structlog
 from prometheus_client import Counter
 
+from services.gateway.rounds import every
 from shared.db import schedules as repo
-from shared.db.pool import PgPool
+from shared.db.pool import POSTGRES_UNAVAILABLE, PgPool
 from shared.runs.schedules import slot_idempotency_key
 from shared.runs.start import PushSpec, RunRefused, SyncSpec, start_run
 from shared.settings import Settings
@@ -81,12 +80,12 @@ class Scheduler:
 
     async def run(self) -> None:
         """Start due slots until cancelled; a Postgres outage only skips a round."""
-        while True:
-            try:
-                await self.tick()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                log.warning("scheduler_round_failed", error_type=type(exc).__name__, error=str(exc)[:200])
-            await asyncio.sleep(self._settings.scheduler_poll_interval_s)
+        await every(
+            self._settings.scheduler_poll_interval_s,
+            self.tick,
+            failed_event="scheduler_round_failed",
+            with_error=True,
+        )
 
     async def tick(self) -> list[SlotOutcome]:
         """One round: every schedule due now (by this scheduler's clock) starts its slot."""
@@ -113,7 +112,7 @@ class Scheduler:
         )
         try:
             outcome, run_id, error = await self._run_for_slot(schedule, slot)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        except POSTGRES_UNAVAILABLE:
             raise  # an outage: the claim lapses and a later round (on any replica) tries the slot again
         except Exception:
             # A bug must not stop the other schedules; the claim lapses and the slot is tried again then.

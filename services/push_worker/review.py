@@ -17,7 +17,6 @@ import itertools
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 
-import asyncpg
 import structlog
 from prometheus_client import Counter
 
@@ -29,6 +28,7 @@ from shared.connectors.throttle import ConnectionThrottle
 from shared.db import activations as ledger
 from shared.db import reviews
 from shared.db.connections import get_connection
+from shared.db.pool import POSTGRES_UNAVAILABLE
 from shared.messages import ActivationReviewed, deterministic_event_id
 
 log = structlog.get_logger(__name__)
@@ -43,8 +43,6 @@ REVIEWS = Counter(
 Announce = Callable[[Sequence[ActivationReviewed]], Awaitable[None]]
 """Publishes reviewed activations on activator.status."""
 
-_DB_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
-
 
 class ReviewPoller:
     """A push-worker's background loop (see `worker_app`): a round every `review_poll_interval_s`."""
@@ -57,7 +55,7 @@ class ReviewPoller:
         while not deps.stopping.is_set():
             try:
                 await self.round(deps)
-            except _DB_ERRORS as exc:
+            except POSTGRES_UNAVAILABLE as exc:
                 log.warning("review_round_failed", error_type=type(exc).__name__)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(deps.stopping.wait(), timeout=deps.settings.review_poll_interval_s)

@@ -7,6 +7,13 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 import asyncpg
 
+POSTGRES_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+)
+"""What a statement raises while Postgres is away (down, restarting, unreachable): wait and try again."""
+
 
 async def _init_connection(connection: asyncpg.Connection[Any]) -> None:
     for type_name in ("json", "jsonb"):

@@ -9,17 +9,16 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-import asyncpg
 import structlog
 
-from shared.db.pool import PgPool
+from shared.db.pool import POSTGRES_UNAVAILABLE, PgPool
 from shared.runs import leases
 from shared.runs.leases import Lease
 from shared.tracing import context_from_headers, tracer
 
 log = structlog.get_logger(__name__)
 
-_DB_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
+_DB_ERRORS = POSTGRES_UNAVAILABLE
 
 
 class LeaseKeeper:
