@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -15,13 +16,38 @@ from pathlib import Path
 
 import httpx
 
+_HANDED_OUT: set[int] = set()
+_LOW_PORT = 20_000
+_RANDOM = random.SystemRandom()  # not the seeded module random: each test reseeds that one alike
+
+
+def _ephemeral_low() -> int:
+    """Where the kernel starts choosing the local ports of outgoing connections."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32_768
+
 
 def free_port() -> int:
-    """A loopback port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A loopback port nobody listens on right now, below the kernel's ephemeral range: a port handed
+    to a service to bind later must not be taken meanwhile as the local end of some outgoing connection
+    (a Kafka or Postgres client), which is what a port the kernel picks for bind(0) can be."""
+    high = _ephemeral_low()
+    for _ in range(200):
+        port = _RANDOM.randrange(_LOW_PORT, high) if high > _LOW_PORT + 1_000 else 0
+        if port in _HANDED_OUT:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            chosen: int = sock.getsockname()[1]
+        _HANDED_OUT.add(chosen)
+        return chosen
+    msg = f"no free loopback port in {_LOW_PORT}-{high}"
+    raise RuntimeError(msg)
 
 
 @dataclass
