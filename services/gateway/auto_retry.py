@@ -11,6 +11,7 @@ import structlog
 from prometheus_client import Counter
 
 from services.gateway.rounds import every
+from shared.db import run_retries
 from shared.db import runs as repo
 from shared.db.pool import DbConnection, PgPool
 from shared.runs.retries import RunRefused, start_retry
@@ -46,7 +47,7 @@ class AutoRetry:
         started = 0
         while True:
             async with self._pool.acquire() as connection, connection.transaction():
-                due = await repo.due_for_retry(connection, limit=ROUND_BATCH)
+                due = await run_retries.due_for_retry(connection, limit=ROUND_BATCH)
                 for parent in due:
                     started += await self._retry(connection, parent)
             if len(due) < ROUND_BATCH:
@@ -58,7 +59,7 @@ class AutoRetry:
             async with connection.transaction():  # a savepoint: a refusal undoes only this run's retry
                 child = await start_retry(connection, self._settings, parent, automatic=True)
         except RunRefused as refused:
-            await repo.end_retries(connection, parent.id, given_up=True)
+            await run_retries.end_retries(connection, parent.id, given_up=True)
             AUTO_RETRIES.labels("refused").inc()
             bound.info("auto_retry_refused", reason=refused.detail)
             return 0

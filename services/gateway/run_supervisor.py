@@ -10,6 +10,7 @@ from prometheus_client import Counter
 
 from services.gateway.rounds import every
 from shared.db import runs as repo
+from shared.db import stalled_runs
 from shared.runs.commands import command_for, queue_command
 from shared.settings import Settings
 
@@ -36,7 +37,7 @@ class RunSupervisor:
         """One pass; returns how many stalled runs were handled."""
         settings = self._settings
         async with self._pool.acquire() as connection, connection.transaction():
-            stalled = await repo.claim_stalled_runs(connection, settings.stuck_run_timeout_s)
+            stalled = await stalled_runs.claim_stalled_runs(connection, settings.stuck_run_timeout_s)
             for run in stalled:
                 if run.redeliveries >= settings.stuck_run_max_redeliveries:
                     reason = (
@@ -49,7 +50,7 @@ class RunSupervisor:
                     continue
                 command = command_for(run, attempt=run.redeliveries + 2)
                 await queue_command(connection, settings, command)
-                await repo.mark_redelivered(connection, run.id)
+                await stalled_runs.mark_redelivered(connection, run.id)
                 REDELIVERED.inc()
                 log.warning("run_redelivered", run_id=str(run.id), attempt=command.attempt)
         return len(stalled)

@@ -7,7 +7,7 @@ from typing import Any
 
 import asyncpg
 
-from shared.db import run_results, runs
+from shared.db import run_results, run_retries
 from shared.messages import ItemResult, RunFinished, RunStarted, StatusTopicEvent
 from shared.metrics import RUN_DURATION_SECONDS
 from shared.runs.retries import NO_RETRIES, RetryPolicy
@@ -38,7 +38,7 @@ async def persist_events(
         closed = [await run_results.finish_run(connection, finish) for finish in finished]
         for finish, run in zip(finished, closed, strict=True):
             if run is not None and run.kind == "push":
-                await runs.schedule_retry(
+                await run_retries.schedule_retry(
                     connection,
                     finish.run_id,
                     first_delay_s=retries.first_delay_s,

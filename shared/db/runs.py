@@ -9,18 +9,17 @@ from typing import Any
 
 import asyncpg
 
-from shared.connectors.errors import RETRYABLE_CLASSES
 from shared.db.pool import Db, DbConnection
 from shared.runs.status import TERMINAL_STATUSES
 
-_COLUMNS = (
+RUN_COLUMNS = (
     "id, org_id, connection_id, kind, status, mode, dry_run, total, processed, succeeded, failed, skipped,"
     " inserted, updated, unchanged, invalid, pages, error_count, status_reason, throttled_until, parent_run_id,"
     " cancel_requested, request, created_at, started_at, finished_at, retry_attempt, retry_horizon_at,"
     " retry_due_at, retry_given_up_at"
 )
 # Lists leave the request body out (a push's may name 10,000 topic ids); their runs carry `{}`.
-LISTED_COLUMNS = _COLUMNS.replace(" request,", " '{}'::jsonb AS request,")
+LISTED_COLUMNS = RUN_COLUMNS.replace(" request,", " '{}'::jsonb AS request,")
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +89,7 @@ async def insert_run(
     row = await connection.fetchrow(
         f"""INSERT INTO runs (org_id, connection_id, kind, mode, dry_run, total, request, parent_run_id,
                               idempotency_key, retry_attempt, retry_horizon_at)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING {_COLUMNS}""",
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING {RUN_COLUMNS}""",
         org_id,
         connection_id,
         kind,
@@ -109,7 +108,7 @@ async def insert_run(
 
 async def get_run(db: Db, org_id: uuid.UUID, run_id: uuid.UUID) -> Run | None:
     """One of the org's runs, or None."""
-    row = await db.fetchrow(f"SELECT {_COLUMNS} FROM runs WHERE org_id = $1 AND id = $2", org_id, run_id)
+    row = await db.fetchrow(f"SELECT {RUN_COLUMNS} FROM runs WHERE org_id = $1 AND id = $2", org_id, run_id)
     return Run(**dict(row)) if row else None
 
 
@@ -123,14 +122,14 @@ async def run_for_idempotency_key(connection: DbConnection, org_id: uuid.UUID, k
         "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"run-request:{org_id}:{key}"
     )
     row = await connection.fetchrow(
-        f"SELECT {_COLUMNS} FROM runs WHERE org_id = $1 AND idempotency_key = $2", org_id, key
+        f"SELECT {RUN_COLUMNS} FROM runs WHERE org_id = $1 AND idempotency_key = $2", org_id, key
     )
     return Run(**dict(row)) if row else None
 
 
 async def get_run_by_id(db: Db, run_id: uuid.UUID) -> Run | None:
     """A run by id regardless of org (workers, which got the id from a trusted command)."""
-    row = await db.fetchrow(f"SELECT {_COLUMNS} FROM runs WHERE id = $1", run_id)
+    row = await db.fetchrow(f"SELECT {RUN_COLUMNS} FROM runs WHERE id = $1", run_id)
     return Run(**dict(row)) if row else None
 
 
@@ -183,7 +182,7 @@ async def request_cancel(db: asyncpg.Pool[Any], org_id: uuid.UUID, run_id: uuid.
                 status = CASE WHEN status = 'queued' THEN 'cancelled' ELSE status END,
                 finished_at = CASE WHEN status = 'queued' THEN now() ELSE finished_at END,
                 updated_at = now()
-            WHERE org_id = $1 AND id = $2 RETURNING {_COLUMNS}""",
+            WHERE org_id = $1 AND id = $2 RETURNING {RUN_COLUMNS}""",
         org_id,
         run_id,
     )
@@ -206,74 +205,6 @@ async def claim_next_step(connection: DbConnection, run_id: uuid.UUID) -> int:
     return index
 
 
-# A run item's error code is `<error class>[:<status>]` (PlatformError.code).
-RETRYABLE_ERROR_CLASSES = sorted(error_class.value for error_class in RETRYABLE_CLASSES)
-
-_RETRYABLE_ITEM = "outcome = 'failed' AND split_part(error_code, ':', 1) = ANY($2::text[])"
-
-
-async def failed_item_ids(db: Db, run_id: uuid.UUID, *, retryable_only: bool = False) -> list[str]:
-    """The items of a run whose terminal result is `failed` (only those of a retryable class)."""
-    classes = RETRYABLE_ERROR_CLASSES if retryable_only else None
-    rows = await db.fetch(
-        """SELECT item_id FROM run_items
-           WHERE run_id = $1 AND outcome = 'failed'
-             AND ($2::text[] IS NULL OR split_part(error_code, ':', 1) = ANY($2::text[]))
-           ORDER BY item_id""",
-        run_id,
-        classes,
-    )
-    return [row["item_id"] for row in rows]
-
-
-async def schedule_retry(
-    connection: DbConnection, run_id: uuid.UUID, *, first_delay_s: float, horizon_s: float
-) -> None:
-    """At a push run's close: when it left retryable failures, due for an automatic retry after
-    `first_delay_s` doubled per earlier retry of its chain, or given up once that passes the chain's
-    horizon (`horizon_s` after its first run finished). A dry run, a cancel or `horizon_s` 0: nothing."""
-    if horizon_s <= 0:
-        return
-    await connection.execute(
-        f"""WITH closed AS (
-                SELECT id, COALESCE(retry_horizon_at, finished_at + make_interval(secs => $4)) AS horizon,
-                       finished_at + make_interval(secs => $3 * power(2, least(retry_attempt, 20))) AS due
-                FROM runs
-                WHERE id = $1 AND kind = 'push' AND NOT dry_run AND status IN ('partial', 'failed')
-                  AND finished_at IS NOT NULL
-                  AND EXISTS (SELECT 1 FROM run_items WHERE run_id = $1 AND {_RETRYABLE_ITEM}))
-            UPDATE runs r SET retry_horizon_at = c.horizon,
-                              retry_due_at = CASE WHEN c.due < c.horizon THEN c.due END,
-                              retry_given_up_at = CASE WHEN c.due >= c.horizon THEN now() END
-            FROM closed c WHERE r.id = c.id""",
-        run_id,
-        RETRYABLE_ERROR_CLASSES,
-        first_delay_s,
-        horizon_s,
-    )
-
-
-async def due_for_retry(connection: DbConnection, *, limit: int) -> list[Run]:
-    """Runs whose automatic retry is due, locked for the caller's transaction (other replicas skip them)."""
-    rows = await connection.fetch(
-        f"""SELECT {_COLUMNS} FROM runs WHERE retry_due_at <= now()
-            ORDER BY retry_due_at LIMIT $1 FOR UPDATE SKIP LOCKED""",
-        limit,
-    )
-    return [Run(**dict(row)) for row in rows]
-
-
-async def end_retries(connection: DbConnection, run_id: uuid.UUID, *, given_up: bool) -> None:
-    """No automatic retry of this run any more: a child took its failures over, or (`given_up`) none can."""
-    await connection.execute(
-        """UPDATE runs SET retry_due_at = NULL,
-               retry_given_up_at = CASE WHEN $2 THEN now() ELSE retry_given_up_at END
-           WHERE id = $1""",
-        run_id,
-        given_up,
-    )
-
-
 async def set_throttled_until(db: Db, run_id: uuid.UUID, seconds: float) -> None:
     """Show on the run that the platform asked to wait (cleared when the run finishes)."""
     await db.execute(
@@ -288,42 +219,6 @@ async def set_throttled_until(db: Db, run_id: uuid.UUID, seconds: float) -> None
 async def heartbeat(db: Db, run_id: uuid.UUID) -> None:
     """The worker driving the run is alive."""
     await db.execute("UPDATE runs SET heartbeat_at = now() WHERE id = $1", run_id)
-
-
-@dataclass(frozen=True, slots=True)
-class StalledRun:
-    id: uuid.UUID
-    org_id: uuid.UUID
-    connection_id: uuid.UUID
-    kind: str
-    mode: str
-    dry_run: bool
-    request: dict[str, Any]
-    redeliveries: int
-
-
-async def claim_stalled_runs(
-    connection: DbConnection, stale_after_s: float, limit: int = 100
-) -> list[StalledRun]:
-    """Auto runs whose command no worker took (never accepted) for `stale_after_s`, locked for this
-    supervisor (others skip them). An accepted run is the executors' (shared/runs/leases.py): a dead
-    holder's lease expires and another replica resumes it; waiting in line is not stalling."""
-    rows = await connection.fetch(
-        """SELECT id, org_id, connection_id, kind, mode, dry_run, request, redeliveries FROM runs
-           WHERE status IN ('queued', 'running') AND mode = 'auto' AND accepted_at IS NULL
-             AND GREATEST(heartbeat_at, updated_at, started_at, created_at) < now() - make_interval(secs => $1)
-           ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED""",
-        stale_after_s,
-        limit,
-    )
-    return [StalledRun(**dict(row)) for row in rows]
-
-
-async def mark_redelivered(connection: DbConnection, run_id: uuid.UUID) -> None:
-    """Count a redelivery and restart the heartbeat clock."""
-    await connection.execute(
-        "UPDATE runs SET redeliveries = redeliveries + 1, heartbeat_at = now() WHERE id = $1", run_id
-    )
 
 
 async def fail_run(db: Db, run_id: uuid.UUID, reason: str) -> None:

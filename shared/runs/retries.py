@@ -3,7 +3,7 @@
 A retry is a child run of the failed items (`parent_run_id`), one later in the chain (`retry_attempt`)
 and under the same horizon. The Retry button retries every failed item; an automatic retry only those
 whose failure class may succeed later (a timeout, a 5xx, a 429), when the run's `retry_due_at` comes
-(set by the recorder at the run's close, `shared.db.runs.schedule_retry`). Starting a child ends the
+(set by the recorder at the run's close, `shared.db.run_retries.schedule_retry`). Starting a child ends the
 parent's automatic retries: the child's own close schedules the next one, so the chain backs off until
 its horizon and then is given up.
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from shared.db import run_retries
 from shared.db import runs as repo
 from shared.db.pool import DbConnection
 from shared.runs.commands import command_for, queue_command
@@ -40,9 +41,9 @@ async def start_retry(
     """Start the child run of `parent`'s failed items (only the retryable ones when `automatic`) in the
     caller's transaction; None when there is nothing to retry. RunRefused when the connection may not run
     a push any more (disabled or gone)."""
-    failed = await repo.failed_item_ids(connection, parent.id, retryable_only=automatic)
+    failed = await run_retries.failed_item_ids(connection, parent.id, retryable_only=automatic)
     if not failed:
-        await repo.end_retries(connection, parent.id, given_up=False)
+        await run_retries.end_retries(connection, parent.id, given_up=False)
         return None
     await lock_connection(connection, parent.org_id, parent.connection_id, "push")
     run = await repo.insert_run(
@@ -58,7 +59,7 @@ async def start_retry(
         retry_attempt=parent.retry_attempt + 1,
         retry_horizon_at=parent.retry_horizon_at,
     )
-    await repo.end_retries(connection, parent.id, given_up=False)
+    await run_retries.end_retries(connection, parent.id, given_up=False)
     await queue_command(connection, settings, command_for(run))
     return run
 
