@@ -37,6 +37,8 @@ _DRIFTABLE: dict[Platform, Callable[[MockState], dict[str, Segment]]] = {
 _PLATFORM_SETTINGS = {
     "processing_delay_s": Platform.TRADEDESK,
     "approval_delay_s": Platform.TRADEDESK,
+    "rate_limit": Platform.TRADEDESK,
+    "rate_limit_window_s": Platform.TRADEDESK,
     "token_ttl_s": Platform.LIVERAMP,
     "review_delay_s": Platform.LIVERAMP,
 }
@@ -139,6 +141,11 @@ def build_admin_router(state: MockState) -> APIRouter:
             state.tradedesk.processing_delay_s = settings.processing_delay_s
         if settings.approval_delay_s is not None:
             state.tradedesk.approval_delay_s = settings.approval_delay_s
+        if settings.rate_limit is not None:
+            state.tradedesk.rate_limit = settings.rate_limit
+            state.tradedesk.admitted.clear()
+        if settings.rate_limit_window_s is not None:
+            state.tradedesk.rate_limit_window_s = settings.rate_limit_window_s
         if settings.token_ttl_s is not None:
             state.liveramp.token_ttl_s = settings.token_ttl_s
         if settings.review_delay_s is not None:
@@ -147,6 +154,8 @@ def build_admin_router(state: MockState) -> APIRouter:
             {
                 "processing_delay_s": state.tradedesk.processing_delay_s,
                 "approval_delay_s": state.tradedesk.approval_delay_s,
+                "rate_limit": state.tradedesk.rate_limit,
+                "rate_limit_window_s": state.tradedesk.rate_limit_window_s,
                 "token_ttl_s": state.liveramp.token_ttl_s,
                 "review_delay_s": state.liveramp.review_delay_s,
             }
@@ -164,6 +173,7 @@ def build_admin_router(state: MockState) -> APIRouter:
                 "duplicates": counters.duplicates,
                 "requests": counters.requests,
                 "writes": counters.writes,
+                "rate_limited": counters.rate_limited,
             }
         )
 

@@ -15,7 +15,7 @@ class TenantRegistration(BaseModel):
 
 
 class PlatformSettings(BaseModel):
-    """Knobs of one platform's behaviour (not faults): TTD's batch and approval delays, LiveRamp's token lifetime and review."""
+    """Knobs of one platform's behaviour (not faults): TTD's batch and approval delays and quota, LiveRamp's token lifetime and review."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -23,6 +23,9 @@ class PlatformSettings(BaseModel):
     approval_delay_s: float | None = Field(default=None, ge=0)
     token_ttl_s: int | None = Field(default=None, ge=1)
     review_delay_s: float | None = Field(default=None, ge=0)
+    # TTD's quota: requests per endpoint and login per window (0: none), and the window (TTD: ~1 minute).
+    rate_limit: int | None = Field(default=None, ge=0)
+    rate_limit_window_s: float | None = Field(default=None, gt=0)
 
 
 class DmpRecords(BaseModel):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +22,7 @@ class PlatformStats:
 
     requests: int = 0
     writes: int = 0
+    rate_limited: int = 0  # requests refused with 429 by a platform's quota (TTD)
     # Create requests per external key (ProviderElementId, Idempotency-Key, clientReference,
     # externalSegmentID); a key above 1 means the caller repeated a create.
     creates_by_key: Counter[str] = field(default_factory=Counter)
@@ -88,6 +89,10 @@ class TradeDeskStore:
     processing_delay_s: float = 1.0
     # How long a processed batch with a rate under the approval thresholds waits for TTD's approval.
     approval_delay_s: float = 0.0
+    # Requests admitted per endpoint and login within `rate_limit_window_s`; 0 is no quota.
+    rate_limit: int = 0
+    rate_limit_window_s: float = 60.0
+    admitted: dict[tuple[str, str], deque[float]] = field(default_factory=dict)
 
 
 @dataclass

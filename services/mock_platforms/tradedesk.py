@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from starlette.responses import JSONResponse
 
 from services.mock_platforms.json_bodies import read_model
@@ -11,6 +11,7 @@ from services.mock_platforms.platforms import Platform
 from services.mock_platforms.state import MockState, Segment
 from services.mock_platforms.tradedesk_auth import authorize, authorize_provider, mint_token
 from services.mock_platforms.tradedesk_models import ThirdPartyData, ThirdPartyDataQuery
+from services.mock_platforms.tradedesk_quota import quota_dependency
 
 PLATFORM = Platform.TRADEDESK
 # Every provider's taxonomy starts at this element, which TTD creates for it.
@@ -38,7 +39,7 @@ async def _read_element(state: MockState, request: Request) -> ThirdPartyData:
 
 
 def build_tradedesk_router(state: MockState) -> APIRouter:
-    router = APIRouter(prefix="/ttd/v3", tags=["tradedesk"])
+    router = APIRouter(prefix="/ttd/v3", tags=["tradedesk"], dependencies=[Depends(quota_dependency(state))])
 
     @router.post("/authentication")
     async def authenticate(request: Request) -> Response:

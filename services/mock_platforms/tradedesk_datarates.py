@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from starlette.responses import JSONResponse
 
 from services.mock_platforms.json_bodies import read_model
@@ -13,6 +13,7 @@ from services.mock_platforms.platforms import Platform
 from services.mock_platforms.state import DataRateBatch, MockState
 from services.mock_platforms.tradedesk_auth import authorize, authorize_provider
 from services.mock_platforms.tradedesk_models import DataRate, DataRateBatchRequest
+from services.mock_platforms.tradedesk_quota import quota_dependency
 
 PLATFORM = Platform.TRADEDESK
 # Rates under these need TTD's approval (Amperity's TTD Data Marketplace guide).
@@ -29,7 +30,9 @@ def _needs_approval(rate: DataRate) -> bool:
 
 
 def build_tradedesk_datarate_router(state: MockState) -> APIRouter:
-    router = APIRouter(prefix="/ttd/v3/datarate", tags=["tradedesk"])
+    router = APIRouter(
+        prefix="/ttd/v3/datarate", tags=["tradedesk"], dependencies=[Depends(quota_dependency(state))]
+    )
 
     @router.post("/batch")
     async def submit_rates(request: Request) -> Response:

@@ -50,3 +50,29 @@ async def test_every_topic_becomes_exactly_one_segment(
         again = await wait_for_run(api, connection_id, await start_push(api, connection_id), timeout=600)
         assert (again["status"], again["skipped"]) == ("succeeded", TOPICS)
         assert (await mock.get(f"/admin/stats/{platform}")).json()["segments"] == TOPICS + containers
+
+
+async def test_a_push_over_the_trade_desks_quota_waits_out_retry_after_and_loses_nothing(
+    system: System, pool: asyncpg.Pool[Any]
+) -> None:
+    topics = 120
+    async with (
+        await org_client(pool, system.gateway_url) as api,
+        httpx.AsyncClient(base_url=system.mock_url, timeout=60) as mock,
+    ):
+        await mock.post("/admin/reset")
+        # TTD counts requests per endpoint and login over about a minute; 40 per 3 s keeps the test short.
+        await mock.put("/admin/settings/tradedesk", json={"rate_limit": 40, "rate_limit_window_s": 3})
+        connection_id, run_id = await push_new_topics(
+            api, system.mock_url, system.mock_sftp_port, topics, platform="tradedesk", prefix="quota"
+        )
+        status = await wait_for_run(api, connection_id, run_id, timeout=300)
+        assert (status["status"], status["succeeded"], status["failed"]) == ("succeeded", topics, 0), (
+            status["statusReason"],
+            status["errors"][:3],
+        )
+        assert status["throttledUntil"] is not None  # the run showed it was waiting for the platform
+        stats = (await mock.get("/admin/stats/tradedesk")).json()
+        assert stats["rate_limited"] > 0
+        assert stats["duplicates"] == 0
+        assert stats["segments"] == topics + 1 + taxonomy_groups(topics)

@@ -10,7 +10,15 @@ SEGMENT = {"name": "Auto Intenders", "description": "d", "price": 1.0, "currency
 async def test_stats_shape_for_every_platform(client: httpx.AsyncClient) -> None:
     for platform in ("custom_api", "tradedesk", "liveramp", "indexexchange", "dmp", "custom", "ttd", "ix"):
         stats = (await client.get(f"/admin/stats/{platform}")).json()
-        assert set(stats) == {"platform", "segments", "creates_by_key", "duplicates", "requests", "writes"}
+        assert set(stats) == {
+            "platform",
+            "segments",
+            "creates_by_key",
+            "duplicates",
+            "requests",
+            "writes",
+            "rate_limited",
+        }
 
 
 async def test_unknown_platform_is_404(client: httpx.AsyncClient) -> None:
