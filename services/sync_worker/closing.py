@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any
 
-import asyncpg
 import structlog
 
-from shared.db import sync_runs
-from shared.db.pool import DbConnection
+from services.sync_worker.store import SyncPageWriter, SyncRunStore
 from shared.inbound.checkpoint import SyncCheckpoint
 from shared.inbound.completion import judge, soft_delete_note
 from shared.inbound.config import InboundConfig
@@ -46,7 +43,7 @@ class SourceCount:
 
 
 async def close_with_last_page(
-    connection: DbConnection,
+    writer: SyncPageWriter,
     run: SyncRunRef,
     config: InboundConfig,
     settings: Settings,
@@ -60,14 +57,13 @@ async def close_with_last_page(
         total=count.known_total,
         recount=count.recount,
         recount_error=count.recount_error,
-        distinct=await sync_runs.distinct_source_ids(connection, run.run_id),
+        distinct=await writer.distinct_source_ids(run.run_id),
         invalid=invalid,
     )
     reasons = [verdict.reason]
     if verdict.verified and config.sync_mode == "full":
         share = settings.sync_max_delete_share
-        deletes = await sync_runs.soft_delete_unseen(
-            connection,
+        deletes = await writer.soft_delete_unseen(
             org_id=run.org_id,
             connection_id=run.connection_id,
             run_id=run.run_id,
@@ -82,27 +78,26 @@ async def close_with_last_page(
             )
         )
     if verdict.complete and checkpoint.high_water_mark is not None:
-        current = await sync_runs.high_water_mark(connection, run.connection_id)
+        current = await writer.high_water_mark(run.connection_id)
         mark = later(current, checkpoint.high_water_mark)
         if mark is not None and mark != current:
-            await sync_runs.advance_high_water_mark(
-                connection,
+            await writer.advance_high_water_mark(
                 org_id=run.org_id,
                 connection_id=run.connection_id,
                 run_id=run.run_id,
                 mark=mark,
             )
     reason = "; ".join(part for part in reasons if part) or None
-    await sync_runs.close_sync_run(connection, run.run_id, status=verdict.status, reason=reason)
+    await writer.close_sync_run(run.run_id, status=verdict.status, reason=reason)
     return Closing(verdict.status, reason)
 
 
 async def close_run(
-    pool: asyncpg.Pool[Any], publisher: StatusPublisher, run: SyncRunRef, *, status: str, reason: str | None
+    store: SyncRunStore, publisher: StatusPublisher, run: SyncRunRef, *, status: str, reason: str | None
 ) -> None:
     """End a sync run outside a page (failure, cancel) and tell observers; a no-op on a final run."""
-    async with pool.acquire() as connection, connection.transaction():
-        closed = await sync_runs.close_sync_run(connection, run.run_id, status=status, reason=reason)
+    async with store.transaction() as writer:
+        closed = await writer.close_sync_run(run.run_id, status=status, reason=reason)
     if closed:
         log.info("sync_run_closed", run_id=str(run.run_id), status=status, reason=reason)
         await publish_finished(publisher, run, Closing(status, reason))

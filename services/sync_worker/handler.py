@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from services.sync_worker.closing import SyncRunRef, close_run
 from services.sync_worker.pages import GoOn, SyncRunDriver
+from services.sync_worker.store import PostgresSyncRuns
 from shared.connectors.errors import ConnectorConfigError
 from shared.db import sync_runs
 from shared.db.connections import Connection, decrypt_credentials, get_connection
@@ -39,6 +40,11 @@ class SyncDependencies:
     source_factory: SourceFactory
     # Set when the worker shuts down: runs leave at their next page boundary, uncommitted.
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def runs(self) -> PostgresSyncRuns:
+        """The sync runs' store over the pool."""
+        return PostgresSyncRuns(self.pool)
 
 
 class SyncSetupError(Exception):
@@ -87,7 +93,7 @@ async def work_sync_slice(
     try:
         config, source = await _open_source(deps, run)
     except SyncSetupError as exc:
-        await close_run(deps.pool, deps.publisher, run, status="failed", reason=str(exc))
+        await close_run(deps.runs, deps.publisher, run, status="failed", reason=str(exc))
         await keeper.finish()
         return
     try:
@@ -95,7 +101,7 @@ async def work_sync_slice(
             run=run,
             config=config,
             source=source,
-            pool=deps.pool,
+            store=deps.runs,
             settings=deps.settings,
             publisher=deps.publisher,
             stopping=deps.stopping,
@@ -132,7 +138,7 @@ async def give_up_sync(keeper: LeaseKeeper, deps: SyncDependencies, reason: str)
     """Fail a run whose slices kept raising, with the reason."""
     lease = keeper.lease
     run = SyncRunRef(run_id=lease.run_id, org_id=lease.org_id, connection_id=lease.connection_id)
-    await close_run(deps.pool, deps.publisher, run, status="failed", reason=reason)
+    await close_run(deps.runs, deps.publisher, run, status="failed", reason=reason)
     await keeper.finish()
 
 

@@ -34,7 +34,7 @@ def build_sync_worker(settings: Settings) -> FastStream:
         deps = runtime.deps
         run = SyncRunRef(run_id=work.run_id, org_id=work.org_id, connection_id=work.connection_id)
         reason = f"sync command dead-lettered: {type(error).__name__}: {str(error)[:300]}"
-        await close_run(deps.pool, deps.publisher, run, status="failed", reason=reason)
+        await close_run(deps.runs, deps.publisher, run, status="failed", reason=reason)
 
     guard = service_guard(broker, settings, "sync-worker", on_dead_letter=fail_dead_lettered_run)
     broker.add_middleware(guard_middleware(guard))

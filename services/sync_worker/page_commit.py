@@ -6,15 +6,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
-
-import asyncpg
 
 from services.sync_worker.closing import Closing, SourceCount, SyncRunRef, close_with_last_page
+from services.sync_worker.store import SyncPageWriter, SyncRunStore
 from shared.db import sync_runs
-from shared.db.pool import DbConnection
-from shared.db.sync_rejects import store_rejects
-from shared.db.topics import TopicFields, upsert_rendered_topics
+from shared.db.topics import TopicFields
 from shared.inbound.checkpoint import SyncCheckpoint
 from shared.inbound.classify import PagePlan, plan_pages
 from shared.inbound.config import InboundConfig
@@ -59,7 +55,7 @@ def _topic_fields(topic: MappedTopic, connection_id: uuid.UUID) -> TopicFields:
 
 
 async def commit_pages(
-    pool: asyncpg.Pool[Any],
+    store: SyncRunStore,
     run: SyncRunRef,
     config: InboundConfig,
     settings: Settings,
@@ -69,8 +65,8 @@ async def commit_pages(
     """Write the consecutive pages after `before` in one transaction: one classification for all of them,
     one upsert, one move of the counters and the checkpoint (past the last). None when another delivery
     moved the run on (the pages are not ours)."""
-    async with pool.acquire() as connection, connection.transaction():
-        state = await sync_runs.sync_run_state(connection, run.run_id, lock=True)
+    async with store.transaction() as writer:
+        state = await writer.run_state(run.run_id, lock=True)
         # Another delivery of the command moved the run on (or ended it): these pages are not ours.
         if state is None or state.status != "running" or state.checkpoint is None:
             return None
@@ -79,15 +75,14 @@ async def commit_pages(
         if state.cancel_requested:
             return CANCELLED
         source_ids = [r.source_id for page in batch for r in page.records if r.source_id is not None]
-        new_ids, stored = await sync_runs.claim_source_ids(connection, run.run_id, run.org_id, source_ids)
+        new_ids, stored = await writer.claim_source_ids(run.run_id, run.org_id, source_ids)
         plans = plan_pages([page.records for page in batch], new_ids, stored, run.connection_id)
-        written, created = await _upsert(connection, run, settings, plans)
-        await _record_items(connection, run, before, written, plans)
+        written, created = await _upsert(writer, run, settings, plans)
+        await _record_items(writer, run, before, written, plans)
         counts: list[sync_runs.PageCounts] = []
         error_room = settings.max_run_errors_stored - state.errors_stored
         for number, plan in enumerate(plans, start=before.page + 1):
-            errors_stored = await store_rejects(
-                connection,
+            errors_stored = await writer.store_rejects(
                 run.run_id,
                 page=number,
                 rejects=plan.invalid,
@@ -109,11 +104,11 @@ async def commit_pages(
             )
         after = batch[-1].following
         total = _summed(counts)
-        await sync_runs.record_page(connection, run.run_id, total, after, pages=len(batch))
+        await writer.record_page(run.run_id, total, after, pages=len(batch))
         closing = None
         if after.done:
             closing = await close_with_last_page(
-                connection,
+                writer,
                 run,
                 config,
                 settings,
@@ -125,7 +120,7 @@ async def commit_pages(
 
 
 async def _record_items(
-    connection: DbConnection,
+    writer: SyncPageWriter,
     run: SyncRunRef,
     before: SyncCheckpoint,
     written: list[tuple[uuid.UUID, bool]],
@@ -133,8 +128,7 @@ async def _record_items(
 ) -> None:
     """List every record the pages wrote or found unchanged as the run's items, in one statement."""
     unchanged = [topic_id for plan in plans for topic_id in plan.unchanged_topic_ids]
-    await sync_runs.record_items(
-        connection,
+    await writer.record_items(
         run.run_id,
         # One commit per checkpoint it starts from: a replay of these pages reproduces the id.
         event_id=deterministic_event_id(run.run_id, "pages after", before.page),
@@ -145,7 +139,7 @@ async def _record_items(
 
 
 async def _upsert(
-    connection: DbConnection, run: SyncRunRef, settings: Settings, plans: list[PagePlan]
+    writer: SyncPageWriter, run: SyncRunRef, settings: Settings, plans: list[PagePlan]
 ) -> tuple[list[tuple[uuid.UUID, bool]], list[int]]:
     """Upsert every page's inserts and updates in one statement: each topic written (id, created), and
     how many each page created."""
@@ -155,10 +149,7 @@ async def _upsert(
     # One lock order for every writer of the org's topics: no deadlock between concurrent syncs.
     upserts = sorted((topic for plan in plans for topic in plan.upserts), key=lambda topic: topic.source_id)
     fields = [_topic_fields(topic, run.connection_id) for topic in upserts]
-    # Keeps the output templates' rendered names in step with the synced topics.
-    written = await upsert_rendered_topics(
-        connection, run.org_id, fields, render_batch=settings.output_render_batch
-    )
+    written = await writer.upsert_topics(run.org_id, fields, render_batch=settings.output_render_batch)
     created_ids = [topic_id for topic_id, was_created in written if was_created]
     # The upsert, not the classification, says what was created (a concurrent writer may have come
     # first); all created or none needs no lookup to tell which page each belongs to.
@@ -169,7 +160,7 @@ async def _upsert(
     if len(created_ids) == len(upserts):
         return written, [len(plan.upserts) for plan in plans]
     per_page = [0] * len(plans)
-    for external_id in await sync_runs.external_ids_of(connection, created_ids):
+    for external_id in await writer.external_ids_of(created_ids):
         per_page[page_of[external_id]] += 1
     return written, per_page
 

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any
 
-import asyncpg
 import structlog
 
 from services.sync_worker.closing import Closing, SyncRunRef, close_run, publish_finished
 from services.sync_worker.page_commit import Cancelled, Fetched, commit_pages
 from services.sync_worker.page_feed import FetchFailed, PageFeed
-from shared.db import sync_runs
-from shared.db.runs import is_cancel_requested
+from services.sync_worker.store import SyncRunStore
+from shared.db.sync_runs import PageCounts
 from shared.inbound.checkpoint import SyncCheckpoint
 from shared.inbound.config import InboundConfig
 from shared.inbound.source import InboundSource, SourceError
@@ -39,7 +37,7 @@ class SyncRunDriver:
         run: SyncRunRef,
         config: InboundConfig,
         source: InboundSource,
-        pool: asyncpg.Pool[Any],
+        store: SyncRunStore,
         settings: Settings,
         publisher: StatusPublisher,
         stopping: asyncio.Event | None = None,
@@ -48,7 +46,7 @@ class SyncRunDriver:
         self._stopping = stopping
         self._config = config
         self._source = source
-        self._pool = pool
+        self._store = store
         self._settings = settings
         self._publisher = publisher
         self._reports = PendingAcks(publisher)
@@ -60,7 +58,7 @@ class SyncRunDriver:
         """Count the source and move the run to running; None when the run ended instead."""
         run = self._run
         since = (
-            await sync_runs.high_water_mark(self._pool, run.connection_id)
+            await self._store.high_water_mark(run.connection_id)
             if self._config.sync_mode == "incremental"
             else None
         )
@@ -70,10 +68,8 @@ class SyncRunDriver:
             await self.close("failed", f"count endpoint: {exc.message}")
             return None
         checkpoint = SyncCheckpoint(since=since)
-        if not await sync_runs.start_sync_run(
-            self._pool, run.run_id, total=total or 0, checkpoint=checkpoint
-        ):
-            state = await sync_runs.sync_run_state(self._pool, run.run_id)
+        if not await self._store.start_sync_run(run.run_id, total=total or 0, checkpoint=checkpoint):
+            state = await self._store.run_state(run.run_id)
             if state is None or state.is_terminal or state.checkpoint is None:
                 if state is not None and state.cancel_requested and not state.is_terminal:
                     await self.close("cancelled", "cancelled before the first page")
@@ -107,7 +103,7 @@ class SyncRunDriver:
         commit ends are committed together, and page events go out without waiting for the broker
         between commits: every confirm is awaited before this returns.
         """
-        if await is_cancel_requested(self._pool, self._run.run_id):
+        if await self._store.cancel_requested(self._run.run_id):
             await self._cancel(checkpoint)
             return
         feed = PageFeed(
@@ -152,7 +148,7 @@ class SyncRunDriver:
     async def _commit(self, checkpoint: SyncCheckpoint, fetched: list[Fetched]) -> bool:
         """Classify and commit fetched pages; False when the run stopped (cancelled, superseded)."""
         committed = await commit_pages(
-            self._pool, self._run, self._config, self._settings, checkpoint, fetched
+            self._store, self._run, self._config, self._settings, checkpoint, fetched
         )
         if isinstance(committed, Cancelled):
             await self._cancel(checkpoint)
@@ -169,7 +165,7 @@ class SyncRunDriver:
 
     async def _fail(self, checkpoint: SyncCheckpoint, reason: str) -> None:
         # A page fetched ahead may fail after a cancel came in: the cancel is what the user asked for.
-        if await is_cancel_requested(self._pool, self._run.run_id):
+        if await self._store.cancel_requested(self._run.run_id):
             await self._cancel(checkpoint)
         else:
             await self.close("failed", reason)
@@ -181,9 +177,9 @@ class SyncRunDriver:
 
     async def close(self, status: str, reason: str | None) -> None:
         """End the run outside a page (failure, cancel) and tell observers."""
-        await close_run(self._pool, self._publisher, self._run, status=status, reason=reason)
+        await close_run(self._store, self._publisher, self._run, status=status, reason=reason)
 
-    async def _report(self, number: int, counts: sync_runs.PageCounts, closing: Closing | None) -> None:
+    async def _report(self, number: int, counts: PageCounts, closing: Closing | None) -> None:
         run = self._run
         count_sync_records(
             inserted=counts.inserted,
