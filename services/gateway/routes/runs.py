@@ -6,7 +6,7 @@ import uuid
 from typing import Annotated, Any
 
 import asyncpg
-from fastapi import APIRouter, Body, Header, Response
+from fastapi import APIRouter, Body, Depends, Header, Response
 
 from services.gateway.deps import AppSettings, OrgId, Pool
 from services.gateway.metrics import RUNS_STARTED
@@ -15,7 +15,6 @@ from services.gateway.run_documents import counted, run_of, run_status
 from services.gateway.run_progress import Progress
 from services.gateway.schemas import ReconcileRequest, RunAccepted, RunRequest, RunStatusOut, SyncRunRequest
 from shared.db import runs as repo
-from shared.db.pool import PgPool
 from shared.messages import RunMode
 from shared.runs.commands import queue_command, sync_step_for
 from shared.runs.start import PushSpec, RunRefused, SyncSpec, start_run
@@ -34,34 +33,44 @@ IdempotencyKey = Annotated[
 ]
 
 
-async def _start(
-    pool: PgPool,
-    settings: Settings,
-    response: Response,
-    *,
-    org_id: uuid.UUID,
-    connection_id: uuid.UUID,
-    spec: PushSpec | SyncSpec,
-    idempotency_key: str | None,
-) -> RunAccepted:
-    try:
-        started = await start_run(
-            pool,
-            settings,
-            org_id=org_id,
-            connection_id=connection_id,
-            spec=spec,
-            idempotency_key=idempotency_key,
-        )
-    except RunRefused as refused:
-        raise run_refused(refused) from refused
-    run = started.run
-    if started.created:
-        RUNS_STARTED.labels(run.kind).inc()
-    else:
-        response.headers["Idempotent-Replayed"] = "true"
-    count_status = "counted" if run.kind == "push" else None
-    return RunAccepted(run_id=run.id, status=run.status, total=run.total, count_status=count_status)
+class RunStarter:
+    """Starts a run for the request's org and connection, honouring its Idempotency-Key."""
+
+    def __init__(
+        self,
+        connection_id: uuid.UUID,
+        org_id: OrgId,
+        pool: Pool,
+        settings: AppSettings,
+        response: Response,
+        idempotency_key: IdempotencyKey = None,
+    ) -> None:
+        self.connection_id, self.org_id, self.pool, self.settings = connection_id, org_id, pool, settings
+        self._response, self._idempotency_key = response, idempotency_key
+
+    async def start(self, spec: PushSpec | SyncSpec) -> RunAccepted:
+        """Create the run with its command, or answer with the run an earlier request with the key made."""
+        try:
+            started = await start_run(
+                self.pool,
+                self.settings,
+                org_id=self.org_id,
+                connection_id=self.connection_id,
+                spec=spec,
+                idempotency_key=self._idempotency_key,
+            )
+        except RunRefused as refused:
+            raise run_refused(refused) from refused
+        run = started.run
+        if started.created:
+            RUNS_STARTED.labels(run.kind).inc()
+        else:
+            self._response.headers["Idempotent-Replayed"] = "true"
+        count_status = "counted" if run.kind == "push" else None
+        return RunAccepted(run_id=run.id, status=run.status, total=run.total, count_status=count_status)
+
+
+Starter = Annotated[RunStarter, Depends()]
 
 
 # No body, an empty body, `null` and `{}` all mean the defaults, as the guide starts runs.
@@ -75,27 +84,11 @@ SyncRunBody = Annotated[
 
 
 @router.post("/push/run", status_code=202)
-async def start_push_run(
-    connection_id: uuid.UUID,
-    org_id: OrgId,
-    pool: Pool,
-    settings: AppSettings,
-    response: Response,
-    body: PushRunBody = None,
-    idempotency_key: IdempotencyKey = None,
-) -> RunAccepted:
+async def start_push_run(starter: Starter, body: PushRunBody = None) -> RunAccepted:
     """Start a push run; a push-worker drives it (auto) or each /push call advances a batch (step)."""
     body = body or RunRequest()
     spec = PushSpec(topic_ids=body.topic_ids, dry_run=body.dry_run, mode=RunMode(body.mode))
-    return await _start(
-        pool,
-        settings,
-        response,
-        org_id=org_id,
-        connection_id=connection_id,
-        spec=spec,
-        idempotency_key=idempotency_key,
-    )
+    return await starter.start(spec)
 
 
 ReconcileBody = Annotated[
@@ -105,56 +98,23 @@ ReconcileBody = Annotated[
 
 
 @router.post("/reconcile", status_code=202)
-async def start_reconcile_run(
-    connection_id: uuid.UUID,
-    org_id: OrgId,
-    pool: Pool,
-    settings: AppSettings,
-    response: Response,
-    body: ReconcileBody = None,
-    idempotency_key: IdempotencyKey = None,
-) -> RunAccepted:
+async def start_reconcile_run(starter: Starter, body: ReconcileBody = None) -> RunAccepted:
     """Start a reconcile run: a push run that reads every live segment back from the platform and plans
     against what it finds. Each item's `plannedAction` names the drift (`create:missing`,
     `update:renamed`, `unchanged:deactivated`, `unchanged:unreadable`); with `repair` the drift is
     pushed away, except a deactivation made on the platform, which is reported and left to a person."""
     body = body or ReconcileRequest()
     spec = PushSpec(topic_ids=body.topic_ids, dry_run=not body.repair, reconcile=True)
-    return await _start(
-        pool,
-        settings,
-        response,
-        org_id=org_id,
-        connection_id=connection_id,
-        spec=spec,
-        idempotency_key=idempotency_key,
-    )
+    return await starter.start(spec)
 
 
 @router.post("/sync/run", status_code=202)
-async def start_sync_run(
-    connection_id: uuid.UUID,
-    org_id: OrgId,
-    pool: Pool,
-    settings: AppSettings,
-    progress: Progress,
-    response: Response,
-    body: SyncRunBody = None,
-    idempotency_key: IdempotencyKey = None,
-) -> RunAccepted:
+async def start_sync_run(starter: Starter, progress: Progress, body: SyncRunBody = None) -> RunAccepted:
     """Start a sync run and fetch its count: the answer carries the source's total when its count
     endpoint answered within SYNC_COUNT_WAIT_S (`countStatus: counted`), else `pending` or `none`."""
     body = body or SyncRunRequest()
-    accepted = await _start(
-        pool,
-        settings,
-        response,
-        org_id=org_id,
-        connection_id=connection_id,
-        spec=SyncSpec(mode=RunMode(body.mode)),
-        idempotency_key=idempotency_key,
-    )
-    return await counted(pool, progress, settings, org_id, accepted)
+    accepted = await starter.start(SyncSpec(mode=RunMode(body.mode)))
+    return await counted(starter.pool, progress, starter.settings, starter.org_id, accepted)
 
 
 @router.get("/push/run/{run_id}/status")
