@@ -32,14 +32,29 @@ class RunMode(StrEnum):
     STEP = "step"
 
 
-class PushCommand(Message):
-    """Ask a push-worker to drive a push run (keyed by connection id)."""
+class RunCommand(Message):
+    """A command about one run of a connection (keyed by connection id)."""
 
-    type: Literal["push"] = "push"
+    type: str
     event_id: uuid.UUID = Field(default_factory=uuid.uuid4)
     run_id: uuid.UUID
     org_id: uuid.UUID
     connection_id: uuid.UUID
+
+
+class RunEvent(Message):
+    """An event about one run; `event_id` is what consumers dedup a repeat by."""
+
+    type: str
+    event_id: uuid.UUID
+    run_id: uuid.UUID
+    org_id: uuid.UUID
+
+
+class PushCommand(RunCommand):
+    """Ask a push-worker to drive a push run (keyed by connection id)."""
+
+    type: Literal["push"] = "push"
     topic_ids: list[uuid.UUID] | None = None
     dry_run: bool = False
     mode: RunMode = RunMode.AUTO
@@ -48,14 +63,10 @@ class PushCommand(Message):
     batch_index: int | None = Field(default=None, ge=0)
 
 
-class SyncCommand(Message):
+class SyncCommand(RunCommand):
     """Ask a sync-worker to drive a sync run (keyed by connection id)."""
 
     type: Literal["sync"] = "sync"
-    event_id: uuid.UUID = Field(default_factory=uuid.uuid4)
-    run_id: uuid.UUID
-    org_id: uuid.UUID
-    connection_id: uuid.UUID
     mode: RunMode = RunMode.AUTO
     attempt: int = 1
 
@@ -69,13 +80,10 @@ class ItemOutcome(StrEnum):
     PLANNED = "planned"  # dry run: nothing was written to the platform
 
 
-class ItemResult(Message):
+class ItemResult(RunEvent):
     """The terminal result of one topic in a push run."""
 
     type: Literal["item"] = "item"
-    event_id: uuid.UUID
-    run_id: uuid.UUID
-    org_id: uuid.UUID
     item_id: str
     outcome: ItemOutcome
     planned_action: str | None = None
@@ -87,37 +95,27 @@ class ItemResult(Message):
     at: datetime = Field(default_factory=_now)
 
 
-class RunStarted(Message):
+class RunStarted(RunEvent):
     """A worker took the run; `total` is the number of items it will report."""
 
     type: Literal["run_started"] = "run_started"
-    event_id: uuid.UUID
-    run_id: uuid.UUID
-    org_id: uuid.UUID
     total: int
     at: datetime = Field(default_factory=_now)
 
 
-class RunFinished(Message):
+class RunFinished(RunEvent):
     """The worker reported every item; the recorder decides the final status from the counts."""
 
     type: Literal["run_finished"] = "run_finished"
-    event_id: uuid.UUID
-    run_id: uuid.UUID
-    org_id: uuid.UUID
     cancelled: bool = False
     failed_reason: str | None = None
     at: datetime = Field(default_factory=_now)
 
 
-class SyncStep(Message):
+class SyncStep(RunCommand):
     """Advance a step-mode sync run by one page: the page after `after_page` (a repeat is a no-op)."""
 
     type: Literal["sync_step"] = "sync_step"
-    event_id: uuid.UUID = Field(default_factory=uuid.uuid4)
-    run_id: uuid.UUID
-    org_id: uuid.UUID
-    connection_id: uuid.UUID
     after_page: int
 
 
@@ -125,7 +123,7 @@ SyncWork = Annotated[SyncCommand | SyncStep, Field(discriminator="type")]
 SYNC_WORK: TypeAdapter[SyncWork] = TypeAdapter(SyncWork)
 
 
-class SyncPageRecorded(Message):
+class SyncPageRecorded(RunEvent):
     """A sync-worker committed one page: its topics, the run's counters and checkpoint, in one transaction.
 
     The counters are already in Postgres; the event is for observers. On the run's last page
@@ -133,9 +131,6 @@ class SyncPageRecorded(Message):
     """
 
     type: Literal["sync_page"] = "sync_page"
-    event_id: uuid.UUID
-    run_id: uuid.UUID
-    org_id: uuid.UUID
     page: int
     records: int
     inserted: int
@@ -183,13 +178,10 @@ RunRequestMessage = Annotated[PushRequest | SyncRequest, Field(discriminator="ty
 RUN_REQUEST: TypeAdapter[RunRequestMessage] = TypeAdapter(RunRequestMessage)
 
 
-class RequestAccepted(Message):
+class RequestAccepted(RunEvent):
     """A request from activator.requests created a run (or named one already created by its idempotency key)."""
 
     type: Literal["request_accepted"] = "request_accepted"
-    event_id: uuid.UUID
-    run_id: uuid.UUID
-    org_id: uuid.UUID
     connection_id: uuid.UUID
     kind: Literal["push", "sync"]
     idempotency_key: str
