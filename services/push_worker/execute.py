@@ -17,6 +17,7 @@ from shared.connectors.batch import (
     apply_batch,
 )
 from shared.connectors.errors import ErrorClass, PlatformError
+from shared.connectors.failures import trim
 from shared.connectors.protocol import (
     ConfirmingPlatformClient,
     CreateSegmentParams,
@@ -30,6 +31,7 @@ _DONE = {
     Action.CREATE: ItemOutcome.CREATED,
     Action.UPDATE: ItemOutcome.UPDATED,
     Action.DEACTIVATE: ItemOutcome.DEACTIVATED,
+    Action.MOVE: ItemOutcome.UPDATED,  # the topic's segment is now a new one, under its new path
 }
 
 
@@ -66,7 +68,8 @@ def item_event(
         item_id=str(item.topic_id),
         outcome=outcome,
         # Dry runs say what each item would do; reconcile runs also what drift they found.
-        planned_action=planned_action or (item.reported_action if item.drift is not None else None),
+        planned_action=planned_action
+        or (item.reported_action if item.drift is not None or item.action is Action.MOVE else None),
         segment_name=item.name or None,
         platform_segment_id=platform_segment_id,
         error_code=error.code if error else None,
@@ -77,7 +80,7 @@ def item_event(
 
 
 def _operation(context: RunContext, item: PlannedItem) -> SegmentOperation:
-    if item.action is Action.CREATE:
+    if item.action in (Action.CREATE, Action.MOVE):
         return CreateOperation(
             CreateSegmentParams(
                 name=item.name,
@@ -111,13 +114,61 @@ def _ledger_row(item: PlannedItem, outcome: SegmentOutcome, *, confirms: bool) -
         )
     # A platform that finishes writes later keeps the segment `pending` until it confirms.
     state = "inactive" if item.action is Action.DEACTIVATE else "pending" if confirms else "active"
+    made = item.action in (Action.CREATE, Action.MOVE)
     return ActivationWrite(
         item.topic_id,
         outcome.platform_segment_id or item.platform_segment_id,
         item.content_hash,
         state,
         _DONE[item.action].value,
+        # Where the segment was made; an update cannot change it (TTD keeps an element's parent).
+        platform_path=item.ancestors if made else None,
+        replaces=item.replaces,
     )
+
+
+async def _retire_replaced(
+    client: PlatformClient,
+    writes: Sequence[PlannedItem],
+    outcomes: list[SegmentOutcome],
+    *,
+    concurrency: int,
+    slots: CallSlots,
+) -> list[SegmentOutcome]:
+    """Deactivate the segments that moved items' new segments replace; a move fails if that fails.
+
+    After the new segments are made, so a moved topic is never without a live segment; a failed move keeps
+    the ledger's old segment and path, so the next run moves it again (both steps are idempotent).
+    """
+    moved = [
+        index
+        for index, (item, outcome) in enumerate(zip(writes, outcomes, strict=True))
+        if item.action is Action.MOVE and item.replaces is not None and outcome.error is None
+    ]
+    retired = await apply_batch(
+        client,
+        [DeactivateOperation(str(writes[index].replaces)) for index in moved],
+        concurrency=concurrency,
+        slots=slots,
+    )
+    result = list(outcomes)
+    for index, retirement in zip(moved, retired, strict=True):
+        error = retirement.error
+        if error is None or error.status_code == 404:  # already gone from the platform: nothing to retire
+            continue
+        message = (
+            f"moved to {result[index].platform_segment_id!r}, but the replaced segment "
+            f"{writes[index].replaces!r} was not deactivated: {error.message}"
+        )
+        failure = PlatformError(
+            error.error_class,
+            trim(message),
+            status_code=error.status_code,
+            retry_after=error.retry_after,
+            attempts=error.attempts,
+        )
+        result[index] = SegmentOutcome(result[index].operation, error=failure)
+    return result
 
 
 async def execute_batch(
@@ -139,6 +190,7 @@ async def execute_batch(
     outcomes = await apply_batch(
         client, [_operation(context, item) for item in writes], concurrency=concurrency, slots=slots
     )
+    outcomes = await _retire_replaced(client, writes, outcomes, concurrency=concurrency, slots=slots)
     # An item's 401/403 alone fails that item; the run stops only once the connection's test failed too.
     auth_error = slots.rejected
     confirms = isinstance(client, ConfirmingPlatformClient)

@@ -12,7 +12,7 @@ from enum import StrEnum
 
 from shared.connectors.errors import PlatformError
 from shared.connectors.protocol import PlatformSegment
-from shared.connectors.taxonomy_path import ancestors_of
+from shared.connectors.taxonomy_path import ancestors_of, normalized_name
 from shared.db.activations import Activation
 from shared.db.topics import Topic
 from shared.output_templates import RenderedSegment
@@ -24,6 +24,9 @@ class Action(StrEnum):
     DEACTIVATE = "deactivate"
     UNCHANGED = "unchanged"
     REPLAY = "replay"  # done by an earlier delivery of this same run: report it again, call nothing
+    # The topic's path changed on a platform whose segments cannot change parent (TTD): a new segment
+    # under the new path, then the old one deactivated.
+    MOVE = "move"
 
 
 class Drift(StrEnum):
@@ -56,6 +59,8 @@ class PlannedItem:
     replay_outcome: str | None = None
     drift: Drift | None = None  # reconcile runs: how the platform differed from the ledger
     ancestors: tuple[str, ...] = ()  # the topic's ancestors' names, root first (TTD's element tree)
+    # A move: the segment the new one replaces (`platform_segment_id` is the old one until it is made).
+    replaces: str | None = None
 
     @property
     def reported_action(self) -> str:
@@ -85,6 +90,21 @@ def external_key(connection_id: uuid.UUID, topic_id: uuid.UUID) -> str:
     return f"act-{uuid.uuid5(connection_id, str(topic_id)).hex[:24]}"
 
 
+def moved_key(connection_id: uuid.UUID, topic_id: uuid.UUID, ancestors: Sequence[str]) -> str:
+    """The key of a moved topic's new segment: one per (connection, topic, path), so a retried move finds
+    the segment it made, and a topic moved back to a path it had is given that path's segment again."""
+    names = [normalized_name(name) for name in ancestors]
+    digest = hashlib.sha256(json.dumps(names, ensure_ascii=False).encode()).hexdigest()[:12]
+    return f"{external_key(connection_id, topic_id)}-m{digest}"
+
+
+def _moved(activation: Activation | None, ancestors: tuple[str, ...]) -> bool:
+    # Compared as the containers are keyed: a path respelled with other spaces is the same place.
+    if activation is None or activation.platform_segment_id is None or activation.platform_path is None:
+        return False
+    return [normalized_name(n) for n in activation.platform_path] != [normalized_name(n) for n in ancestors]
+
+
 def plan_push(
     *,
     run_id: uuid.UUID,
@@ -96,12 +116,14 @@ def plan_push(
     default_cpm: float,
     currency: str,
     observed: Observed | None = None,
+    moves: bool = False,
 ) -> list[PlannedItem]:
     """One planned item per topic in the selection plus one per deleted topic still live on the platform.
 
     With `observed` (a reconcile run) a topic whose segment was read back is planned against what the
     platform has: created again when missing, updated when renamed there; left alone (and reported)
-    when deactivated there or unreadable.
+    when deactivated there or unreadable. With `moves` (a platform whose segments cannot change parent),
+    a topic whose path differs from the one its segment was made under is moved.
     """
     observed = observed or {}
     plan: list[PlannedItem] = []
@@ -112,12 +134,16 @@ def plan_push(
         activation = activations.get(topic.id)
         drift = _drift(observed[topic.id], segment.name) if topic.id in observed else None
         segment_id = activation.platform_segment_id if activation else None
+        ancestors = ancestors_of(topic.path, topic.name)
+        key = external_key(connection_id, topic.id)
         if activation is not None and activation.last_run_id == run_id:
             action, drift = Action.REPLAY, None
         elif drift is Drift.MISSING:
-            action, segment_id = Action.CREATE, None
+            action, segment_id, key = Action.CREATE, None, f"{key}-r{run_id.hex[:8]}"
         elif drift in (Drift.DEACTIVATED, Drift.UNREADABLE):
             action = Action.UNCHANGED
+        elif moves and _moved(activation, ancestors):
+            action, key = Action.MOVE, moved_key(connection_id, topic.id, ancestors)
         elif drift is Drift.RENAMED:
             action = Action.UPDATE
         elif activation is None or activation.platform_segment_id is None:
@@ -135,12 +161,11 @@ def plan_push(
                 cpm=cpm,
                 content_hash=digest,
                 platform_segment_id=segment_id,
-                external_key=external_key(connection_id, topic.id)
-                if drift is not Drift.MISSING
-                else f"{external_key(connection_id, topic.id)}-r{run_id.hex[:8]}",
+                external_key=key,
                 replay_outcome=activation.last_outcome if action is Action.REPLAY and activation else None,
                 drift=drift,
-                ancestors=ancestors_of(topic.path, topic.name),
+                ancestors=ancestors,
+                replaces=segment_id if action is Action.MOVE else None,
             )
         )
     for topic_id in deactivate:

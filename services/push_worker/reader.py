@@ -57,6 +57,7 @@ class PlanContext:
     default_cpm: float
     currency: str
     read_back: ReadBack | None = None  # a reconcile run: plan against what the platform has
+    moves: bool = False  # the platform's segments cannot change parent: a moved topic is a `move`
 
 
 class PlanReader:
@@ -122,6 +123,7 @@ class PlanReader:
             default_cpm=context.default_cpm,
             currency=context.currency,
             observed=observed,
+            moves=context.moves,
         )
         self._batches += 1
         return batch, PushCursor(phase=self._phase, after=self._after, batches=self._batches, started=True)

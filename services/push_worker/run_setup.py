@@ -20,7 +20,12 @@ from services.push_worker.slice import SliceTarget
 from shared.connectors.deps import SegmentLookup
 from shared.connectors.errors import ConnectorConfigError, PlatformError
 from shared.connectors.factory import outbound_config
-from shared.connectors.protocol import ConfirmingPlatformClient, PlatformClient, PlatformSegment
+from shared.connectors.protocol import (
+    ConfirmingPlatformClient,
+    FixedParentPlatformClient,
+    PlatformClient,
+    PlatformSegment,
+)
 from shared.connectors.throttle import ConnectionThrottle
 from shared.db import activations as ledger
 from shared.db.activations import ActivationWrite
@@ -260,6 +265,7 @@ async def open_run(deps: PushDependencies, run: Run) -> OpenedRun | None:
             default_cpm=config.default_cpm,
             currency=config.currency,
             read_back=read_back(client, concurrency) if run.request.get("reconcile") else None,
+            moves=isinstance(client, FixedParentPlatformClient),
         ),
         concurrency=concurrency,
         dry_run=run.dry_run,

@@ -101,3 +101,14 @@ class ReviewedPlatformClient(ConfirmingPlatformClient, Protocol):
     async def review(self, platform_segment_ids: Sequence[str]) -> dict[str, SegmentConfirmation]:
         """Where the platform's review of each segment stands now (no waiting); one state per id asked."""
         ...
+
+
+@runtime_checkable
+class FixedParentPlatformClient(PlatformClient, Protocol):
+    """A platform whose segments cannot change parent once made (TTD's ParentElementId): a topic moved in the
+    taxonomy becomes a new segment under its new path, and the old one is deactivated."""
+
+    @property
+    def fixed_parents(self) -> Literal[True]:
+        """Marks the platform; always True."""
+        ...

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,6 +24,9 @@ class Activation:
     state: str
     last_run_id: uuid.UUID | None
     last_outcome: str | None
+    # The ancestors' names the segment was made under (None: not known); the segments it replaced.
+    platform_path: tuple[str, ...] | None = None
+    replaced_segment_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +38,21 @@ class ActivationWrite:
     content_hash: str | None
     state: str
     outcome: str
+    # Where a created (or moved) segment was made; None keeps what the ledger knows.
+    platform_path: tuple[str, ...] | None = None
+    # A move: the segment this one replaces (deactivated), appended to the lineage.
+    replaces: str | None = None
+
+
+def _activation(row: asyncpg.Record) -> Activation:
+    fields = dict(row)
+    path = fields.pop("platform_path")
+    replaced = tuple(fields.pop("replaced_segment_ids"))
+    return Activation(
+        **fields,
+        platform_path=None if path is None else tuple(json.loads(path)),
+        replaced_segment_ids=replaced,
+    )
 
 
 async def activations_for(
@@ -41,12 +60,13 @@ async def activations_for(
 ) -> dict[uuid.UUID, Activation]:
     """The ledger entries of a connection for the given topics (one batch's worth)."""
     rows = await db.fetch(
-        """SELECT topic_id, platform_segment_id, content_hash, state, last_run_id, last_outcome
+        """SELECT topic_id, platform_segment_id, content_hash, state, last_run_id, last_outcome,
+                  platform_path::text AS platform_path, replaced_segment_ids
            FROM activations WHERE connection_id = $1 AND topic_id = ANY($2::uuid[])""",
         connection_id,
         list(topic_ids),
     )
-    return {row["topic_id"]: Activation(**dict(row)) for row in rows}
+    return {row["topic_id"]: _activation(row) for row in rows}
 
 
 _TO_DEACTIVATE = """FROM activations a JOIN topics t ON t.id = a.topic_id
@@ -87,15 +107,24 @@ async def record_activations(
         return
     await db.execute(
         """INSERT INTO activations (connection_id, topic_id, org_id, platform_segment_id, content_hash, state,
-                                    last_run_id, last_outcome, last_pushed_at)
-           SELECT $1, w.topic_id, $2, w.platform_segment_id, w.content_hash, w.state, $3, w.outcome, now()
-           FROM unnest($4::uuid[], $5::text[], $6::text[], $7::text[], $8::text[])
-                AS w(topic_id, platform_segment_id, content_hash, state, outcome)
+                                    last_run_id, last_outcome, last_pushed_at, platform_path, replaced_segment_ids)
+           SELECT $1, w.topic_id, $2, w.platform_segment_id, w.content_hash, w.state, $3, w.outcome, now(),
+                  w.platform_path::jsonb, CASE WHEN w.replaces IS NULL THEN '{}'::text[] ELSE ARRAY[w.replaces] END
+           FROM unnest($4::uuid[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])
+                AS w(topic_id, platform_segment_id, content_hash, state, outcome, platform_path, replaces)
            ON CONFLICT (connection_id, topic_id) DO UPDATE SET
                platform_segment_id = COALESCE(EXCLUDED.platform_segment_id, activations.platform_segment_id),
                content_hash = CASE WHEN EXCLUDED.last_outcome = 'failed' THEN activations.content_hash
                                    ELSE EXCLUDED.content_hash END,
                state = CASE WHEN EXCLUDED.last_outcome = 'failed' THEN activations.state ELSE EXCLUDED.state END,
+               platform_path = CASE WHEN EXCLUDED.last_outcome = 'failed' THEN activations.platform_path
+                                    ELSE COALESCE(EXCLUDED.platform_path, activations.platform_path) END,
+               -- A redelivered move appends its replaced segment once.
+               replaced_segment_ids = CASE
+                   WHEN EXCLUDED.last_outcome = 'failed'
+                        OR EXCLUDED.replaced_segment_ids <@ activations.replaced_segment_ids
+                   THEN activations.replaced_segment_ids
+                   ELSE activations.replaced_segment_ids || EXCLUDED.replaced_segment_ids END,
                last_run_id = EXCLUDED.last_run_id, last_outcome = EXCLUDED.last_outcome,
                last_pushed_at = EXCLUDED.last_pushed_at""",
         connection_id,
@@ -106,6 +135,8 @@ async def record_activations(
         [write.content_hash for write in writes],
         [write.state for write in writes],
         [write.outcome for write in writes],
+        [None if write.platform_path is None else json.dumps(list(write.platform_path)) for write in writes],
+        [write.replaces for write in writes],
     )
 
 

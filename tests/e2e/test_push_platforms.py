@@ -76,3 +76,45 @@ async def test_a_push_over_the_trade_desks_quota_waits_out_retry_after_and_loses
         assert stats["rate_limited"] > 0
         assert stats["duplicates"] == 0
         assert stats["segments"] == topics + 1 + taxonomy_groups(topics)
+
+
+async def test_a_topic_moved_in_the_taxonomy_gets_a_new_trade_desk_element_and_the_old_one_is_deactivated(
+    system: System, pool: asyncpg.Pool[Any]
+) -> None:
+    async with (
+        await org_client(pool, system.gateway_url) as api,
+        httpx.AsyncClient(base_url=system.mock_url, timeout=60) as mock,
+    ):
+        await mock.post("/admin/reset")
+        connection_id, run_id = await push_new_topics(
+            api, system.mock_url, system.mock_sftp_port, 3, platform="tradedesk", prefix="move"
+        )
+        assert (await wait_for_run(api, connection_id, run_id))["succeeded"] == 3
+        ledger = (await api.get(f"/api/connections/{connection_id}/activations")).json()["items"]
+        old_element = {row["topicName"]: row["platformSegmentId"] for row in ledger}["Segment move-0"]
+        # The topic moves to another branch of the taxonomy (its source sends the new path).
+        moved = {"name": "Segment move-0", "externalId": "move-0", "path": ["E2E", "Moved", "Segment move-0"]}
+        assert (await api.post("/api/topics/bulk", json={"topics": [moved]})).status_code == 200
+
+        run_id = await start_push(api, connection_id)
+        status = await wait_for_run(api, connection_id, run_id)
+        assert (status["status"], status["failed"]) == ("succeeded", 0), status["errors"][:3]
+        items = (await api.get(f"/api/runs/{run_id}/items", params={"limit": 100})).json()["items"]
+        ledger = (await api.get(f"/api/connections/{connection_id}/activations")).json()["items"]
+        held = {
+            e["ProviderElementId"]: e
+            for e in (await mock.get("/admin/segments/tradedesk")).json()["segments"]
+        }
+
+    assert sorted((item["outcome"], item["plannedAction"]) for item in items) == [
+        ("skipped", None),
+        ("skipped", None),
+        ("updated", "move"),
+    ]
+    new_element = {row["topicName"]: row["platformSegmentId"] for row in ledger}["Segment move-0"]
+    assert new_element != old_element
+    moved_container = next(e for e in held.values() if e["DisplayName"] == "Moved" and not e["Buyable"])
+    assert held[new_element]["ParentElementId"] == moved_container["ProviderElementId"]
+    assert held[new_element]["Buyable"] is True
+    assert held[old_element]["Buyable"] is False
+    assert held[old_element]["ParentElementId"] != moved_container["ProviderElementId"]  # never re-parented

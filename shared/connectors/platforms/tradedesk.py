@@ -7,7 +7,7 @@ import asyncio
 import time
 from collections.abc import Sequence
 from functools import partial
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote
 
 from shared.connectors.auth import Clock
@@ -66,6 +66,9 @@ class TradeDeskClient:
     to TTD in one data-rate batch (`complete_batch`), which `confirm` polls later. A topic's ancestors become
     non-buyable containers, each created once per process (`containers`) before the first child needing it.
     """
+
+    # ParentElementId cannot change after creation: a moved topic needs a new element (planning's `move`).
+    fixed_parents: Literal[True] = True
 
     def __init__(
         self,

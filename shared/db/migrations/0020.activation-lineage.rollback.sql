@@ -1,0 +1,3 @@
+ALTER TABLE activations
+    DROP COLUMN IF EXISTS platform_path,
+    DROP COLUMN IF EXISTS replaced_segment_ids;
