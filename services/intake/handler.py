@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from dataclasses import dataclass, field
@@ -58,6 +59,7 @@ class IntakeDependencies:
     pool: PgPool
     settings: Settings
     answers: AnswerPublisher
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)  # set when the intake shuts down
 
 
 @dataclass(frozen=True, slots=True)

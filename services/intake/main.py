@@ -9,8 +9,7 @@ from faststream.kafka.annotations import KafkaMessage
 from services.intake.handler import IncomingRequest, IntakeDependencies, handle_request
 from shared.messages import RequestAccepted, RequestRejected, RunRequestMessage, StatusTopicEvent
 from shared.messaging.consumer_guard import guard_middleware
-from shared.messaging.worker_app import open_worker, service_broker, service_guard
-from shared.messaging.worker_health import WorkerHealth
+from shared.messaging.worker_app import WorkerRuntime, service_broker, service_guard, worker_app
 from shared.settings import Settings
 
 
@@ -31,7 +30,11 @@ def build_intake(settings: Settings) -> FastStream:
     broker = service_broker(settings, "intake")
     guard = service_guard(broker, settings, "intake")
     broker.add_middleware(guard_middleware(guard))
-    state: dict[str, IntakeDependencies] = {}
+    runtime = WorkerRuntime(
+        lambda pool: IntakeDependencies(
+            pool=pool, settings=settings, answers=KafkaAnswerPublisher(broker, settings.topic("status"))
+        )
+    )
 
     @broker.subscriber(
         settings.topic("requests"),
@@ -55,7 +58,7 @@ def build_intake(settings: Settings) -> FastStream:
             value=record.value or b"",
             headers={name: value or b"" for name, value in (record.headers or ())},
         )
-        await handle_request(incoming, state["deps"])
+        await handle_request(incoming, runtime.deps)
 
     # Documents the message shapes (the AsyncAPI document is generated from the brokers).
     broker.publisher(
@@ -74,20 +77,4 @@ def build_intake(settings: Settings) -> FastStream:
         schema=StatusTopicEvent,
     )
 
-    app = FastStream(broker)
-    health = WorkerHealth(broker, stall_s=settings.worker_stall_s)
-
-    @app.on_startup
-    async def _startup() -> None:
-        pool = await open_worker(settings, health)
-        state["deps"] = IntakeDependencies(
-            pool=pool, settings=settings, answers=KafkaAnswerPublisher(broker, settings.topic("status"))
-        )
-
-    @app.after_shutdown
-    async def _close_pool() -> None:
-        if "deps" in state:  # not when stopped while still waiting for Postgres or Kafka
-            await state["deps"].pool.close()
-        await health.stop()
-
-    return app
+    return worker_app(broker, settings, runtime)

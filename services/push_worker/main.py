@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from faststream import AckPolicy, FastStream
+from faststream import FastStream
 from pydantic import ValidationError
 
 from services.push_worker.handler import give_up_push, handle_push, slice_budget, work_push_slice
@@ -20,7 +20,14 @@ from shared.db.runs import fail_run
 from shared.messages import ActivationReviewed, PushCommand, StatusEvent
 from shared.messaging.consumer_guard import guard_middleware
 from shared.messaging.status_publisher import KafkaStatusPublisher
-from shared.messaging.worker_app import RunSlices, WorkerRuntime, service_broker, service_guard, worker_app
+from shared.messaging.worker_app import (
+    RunSlices,
+    WorkerRuntime,
+    command_subscriber,
+    service_broker,
+    service_guard,
+    worker_app,
+)
 from shared.runs.executor import LeaseKeeper
 from shared.settings import Settings
 
@@ -67,15 +74,12 @@ def build_push_worker(settings: Settings) -> FastStream:
             settings, connection, credentials, throttle=throttle, segment_lookup=lookup
         )
 
-    @broker.subscriber(
-        settings.topic("push.commands"),
-        group_id=settings.consumer_group("push-worker"),
-        auto_offset_reset="earliest",
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        max_workers=settings.push_runs_in_parallel,
-        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
-        max_poll_interval_ms=settings.kafka_max_poll_interval_ms,
-        title="push-worker/push-commands",
+    @command_subscriber(
+        broker,
+        settings,
+        "push-worker",
+        "push.commands",
+        slots=settings.push_runs_in_parallel,
         description="PushCommand: open one push run for the replicas' slices (or push one batch of a step run).",
     )
     async def on_push_command(command: PushCommand) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from faststream import AckPolicy, FastStream
+from faststream import FastStream
 from pydantic import ValidationError
 
 from services.sync_worker.closing import SyncRunRef, close_run
@@ -16,7 +16,14 @@ from shared.inbound.source import InboundSource
 from shared.messages import SYNC_WORK, StatusEvent, SyncWork
 from shared.messaging.consumer_guard import guard_middleware
 from shared.messaging.status_publisher import KafkaStatusPublisher
-from shared.messaging.worker_app import RunSlices, WorkerRuntime, service_broker, service_guard, worker_app
+from shared.messaging.worker_app import (
+    RunSlices,
+    WorkerRuntime,
+    command_subscriber,
+    service_broker,
+    service_guard,
+    worker_app,
+)
 from shared.settings import Settings
 
 
@@ -60,15 +67,12 @@ def build_sync_worker(settings: Settings) -> FastStream:
         give_up=give_up_sync,
     )
 
-    @broker.subscriber(
-        settings.topic("sync.commands"),
-        group_id=settings.consumer_group("sync-worker"),
-        auto_offset_reset="earliest",
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        max_workers=settings.sync_runs_in_parallel,
-        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
-        max_poll_interval_ms=settings.kafka_max_poll_interval_ms,
-        title="sync-worker/sync-commands",
+    @command_subscriber(
+        broker,
+        settings,
+        "sync-worker",
+        "sync.commands",
+        slots=settings.sync_runs_in_parallel,
         description="SyncCommand: open a sync run for the replicas' slices (a step run: start it); SyncStep: one page of a step run.",
     )
     async def on_sync_command(work: SyncWork) -> None:

@@ -10,8 +10,9 @@ from typing import Any, Generic, Protocol, TypeVar
 
 import asyncpg
 import structlog
-from faststream import FastStream
+from faststream import AckPolicy, FastStream
 from faststream.kafka import KafkaBroker
+from faststream.kafka.subscriber.usecase import ConcurrentBetweenPartitionsSubscriber
 
 from shared.messaging.consumer_guard import ConsumerGuard, DeadLetterHook
 from shared.messaging.kafka import build_broker
@@ -46,6 +47,24 @@ def service_guard(
         backoff_s=settings.consumer_backoff_s,
         service=role,
         on_dead_letter=on_dead_letter,
+    )
+
+
+def command_subscriber(
+    broker: KafkaBroker, settings: Settings, role: str, topic: str, *, slots: int, description: str
+) -> ConcurrentBetweenPartitionsSubscriber:
+    """A worker's subscription to its command topic (`push.commands`): every replica in the role's group,
+    from the earliest offset, `slots` commands at a time; a failure nacks (the consumer guard retries)."""
+    return broker.subscriber(
+        settings.topic(topic),
+        group_id=settings.consumer_group(role),
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        max_workers=slots,
+        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+        max_poll_interval_ms=settings.kafka_max_poll_interval_ms,
+        title=f"{role}/{topic.replace('.', '-')}",
+        description=description,
     )
 
 
