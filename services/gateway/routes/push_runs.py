@@ -9,12 +9,14 @@ from fastapi import APIRouter, Query
 
 from services.gateway.deps import AppSettings, OrgId, Pool
 from services.gateway.problems import Problem, not_found, run_refused
-from services.gateway.run_documents import run_of, run_status
+from services.gateway.run_documents import run_of
 from services.gateway.run_progress import Progress, Progressed, moved_past
+from services.gateway.run_steps import hold_step
 from services.gateway.schemas import ActivationOut, ActivationPage, RunAccepted, RunStatusOut
 from shared.db import activations as ledger
 from shared.db import connections
 from shared.db import runs as repo
+from shared.db.pool import DbConnection
 from shared.messages import RunMode
 from shared.runs.commands import command_for, queue_command
 from shared.runs.retries import start_retry
@@ -41,24 +43,17 @@ async def push_next_batch(
     """Push the next batch and answer once it is recorded (the guide's loop); for an auto run, whose
     worker pushes on its own, answer once it has recorded more than before (or at the step timeout)."""
     size = settings.activation_batch_size
-    async with pool.acquire() as connection, connection.transaction():
-        await connection.execute("SELECT 1 FROM runs WHERE id = $1 FOR UPDATE", run_id)
-        run = await run_of(connection, org_id, connection_id, run_id, "push")
-        if run.is_terminal:
-            return await run_status(pool, settings, run)
-        if run.mode != RunMode.STEP:
-            progressed = moved_past(run)
-        else:
-            index = await repo.claim_next_step(connection, run_id)
-            if index > 0 and index * size >= run.total:
-                progressed = _batch_recorded(run.total)  # every batch is requested: wait for the last
-            else:
-                progressed = _batch_recorded(min(run.total, (index + 1) * size))
-                await queue_command(connection, settings, command_for(run, batch_index=index))
 
-    # On timeout the status says how far it got; the client may poll /status.
-    run = await progress.wait(pool, org_id, run, progressed, timeout_s=settings.step_wait_timeout_s)
-    return await run_status(pool, settings, run)
+    async def step(connection: DbConnection, run: repo.Run) -> Progressed:
+        if run.mode != RunMode.STEP:
+            return moved_past(run)
+        index = await repo.claim_next_step(connection, run_id)
+        if index > 0 and index * size >= run.total:
+            return _batch_recorded(run.total)  # every batch is requested: wait for the last
+        await queue_command(connection, settings, command_for(run, batch_index=index))
+        return _batch_recorded(min(run.total, (index + 1) * size))
+
+    return await hold_step(pool, settings, progress, org_id, connection_id, run_id, "push", step)
 
 
 @router.post("/push/run/{run_id}/retry", status_code=202)

@@ -9,9 +9,12 @@ from typing import Any
 from fastapi import APIRouter, Query
 
 from services.gateway.deps import AppSettings, OrgId, Pool
-from services.gateway.run_documents import run_of, run_status
-from services.gateway.run_progress import Progress, moved_past
+from services.gateway.run_documents import run_of
+from services.gateway.run_progress import Progress, Progressed, moved_past
+from services.gateway.run_steps import hold_step
 from services.gateway.schemas import RunStatusOut, SyncRejectOut, SyncRejectPage
+from shared.db import runs as repo
+from shared.db.pool import DbConnection
 from shared.db.sync_rejects import SyncReject, list_rejects
 from shared.messages import RunMode
 from shared.runs.commands import queue_command, sync_step_for
@@ -30,18 +33,14 @@ async def sync_next_page(
 ) -> RunStatusOut:
     """Sync the next page and answer once it is committed (the guide's loop); for an auto run, whose
     worker pages on its own, answer once it has committed more than before (or at the step timeout)."""
-    async with pool.acquire() as connection, connection.transaction():
-        await connection.execute("SELECT 1 FROM runs WHERE id = $1 FOR UPDATE", run_id)
-        run = await run_of(connection, org_id, connection_id, run_id, "sync")
-        if run.is_terminal:
-            return await run_status(pool, settings, run)
-        if run.mode == RunMode.STEP:
-            await queue_command(connection, settings, sync_step_for(run, pages_committed=run.pages))
-    pages_before = run.pages
-    progressed = (lambda now: now.pages > pages_before) if run.mode == RunMode.STEP else moved_past(run)
-    # On timeout the status says how far it got; the client may poll /status.
-    run = await progress.wait(pool, org_id, run, progressed, timeout_s=settings.step_wait_timeout_s)
-    return await run_status(pool, settings, run)
+
+    async def step(connection: DbConnection, run: repo.Run) -> Progressed:
+        if run.mode != RunMode.STEP:
+            return moved_past(run)
+        await queue_command(connection, settings, sync_step_for(run, pages_committed=run.pages))
+        return lambda now: now.pages > run.pages
+
+    return await hold_step(pool, settings, progress, org_id, connection_id, run_id, "sync", step)
 
 
 def _payload(text: str) -> Any:
