@@ -15,6 +15,7 @@ from faststream import BaseMiddleware
 from faststream.kafka import KafkaBroker
 from prometheus_client import Counter
 from pydantic import ValidationError
+from tenacity import AsyncRetrying, RetryCallState, wait_exponential
 
 from shared.messages import DeadLetterMessage
 
@@ -35,11 +36,30 @@ _TRANSIENT: tuple[type[BaseException], ...] = (
     KafkaError,
 )
 MAX_TRANSIENT_BACKOFF_S = 10.0
+_OUTAGE_DOUBLINGS = 10  # an outage's waits stop growing after this many doublings (or at the cap)
 
 
 def is_transient(error: BaseException) -> bool:
     """Infrastructure failures (Postgres or Kafka away): retried without limit, never dead-lettered."""
     return isinstance(error, _TRANSIENT)
+
+
+def _backoff(base_s: float, *, cap_s: float | None = None) -> Callable[[int], float]:
+    """The wait before a message's next delivery after its n-th failure: tenacity's exponential wait
+    (base * 2^(n-1), at most `cap_s`), as the platform calls' retries use it."""
+    strategy = (
+        wait_exponential(multiplier=base_s)
+        if cap_s is None
+        else wait_exponential(multiplier=base_s, max=cap_s)
+    )
+
+    def wait(failures: int) -> float:
+        # Deliveries, not calls, are what fails here: the count lives in the guard, not in a retry loop.
+        state = RetryCallState(AsyncRetrying(), None, (), {})
+        state.attempt_number = failures
+        return strategy(state)
+
+    return wait
 
 
 class ShutdownInterrupted(Exception):
@@ -70,7 +90,10 @@ class ConsumerGuard:
         self._broker = broker
         self._dlq_topic = dlq_topic
         self._max_attempts = max_attempts
-        self._backoff_s = backoff_s
+        self._retry_wait = _backoff(backoff_s)
+        self._outage_wait = _backoff(
+            backoff_s, cap_s=min(MAX_TRANSIENT_BACKOFF_S, backoff_s * 2**_OUTAGE_DOUBLINGS)
+        )
         self._sleep = sleep
         self._on_dead_letter = on_dead_letter
         self._attempts: dict[tuple[str, int, int], int] = {}
@@ -107,7 +130,7 @@ class ConsumerGuard:
                 log.warning(
                     "message_waits_for_infrastructure", error_type=type(exc).__name__, error=str(exc)[:300]
                 )
-                await self._sleep(min(MAX_TRANSIENT_BACKOFF_S, self._backoff_s * 2 ** min(waits, 10)))
+                await self._sleep(self._outage_wait(waits + 1))
                 raise
             attempts = self._attempts.get(position, 0) + 1
             if attempts >= self._max_attempts:
@@ -131,7 +154,7 @@ class ConsumerGuard:
                 error_type=type(exc).__name__,
                 error=str(exc)[:300],
             )
-            await self._sleep(self._backoff_s * 2 ** (attempts - 1))
+            await self._sleep(self._retry_wait(attempts))
             raise
         self._attempts.pop(position, None)
         self._waits.pop(position, None)
