@@ -20,6 +20,7 @@ Watch = Annotated[
 ]
 MaxErrors = Annotated[int, typer.Option("--errors", min=0, help="Error records to list at most.")]
 Connection = Annotated[str, typer.Argument(help="Connection id or exact name.")]
+RunId = Annotated[str, typer.Argument(help="Run id.")]
 
 
 def _outcome(client: GatewayClient, run_id: str, *, watch: bool, max_errors: int) -> None:
@@ -84,33 +85,21 @@ def sync(
 
 
 @app.command("show")
-def show(
-    run: Annotated[str, typer.Argument(help="Run id.")],
-    api_key: ApiKey,
-    url: GatewayUrl = DEFAULT_URL,
-    max_errors: MaxErrors = 20,
-) -> None:
+def show(run: RunId, api_key: ApiKey, url: GatewayUrl = DEFAULT_URL, max_errors: MaxErrors = 20) -> None:
     """The run's status, counts and error records, now."""
     with gateway(url, api_key) as client:
         render_run(client.call("GET", f"/api/runs/{run}"), console(), max_errors=max_errors)
 
 
 @app.command("watch")
-def watch(
-    run: Annotated[str, typer.Argument(help="Run id.")],
-    api_key: ApiKey,
-    url: GatewayUrl = DEFAULT_URL,
-    max_errors: MaxErrors = 20,
-) -> None:
+def watch(run: RunId, api_key: ApiKey, url: GatewayUrl = DEFAULT_URL, max_errors: MaxErrors = 20) -> None:
     """Follow a run live (progress bar), then print its outcomes and errors; exit 1 unless it succeeded."""
     with gateway(url, api_key) as client:
         _outcome(client, run, watch=True, max_errors=max_errors)
 
 
 @app.command("link")
-def link(
-    run: Annotated[str, typer.Argument(help="Run id.")], api_key: ApiKey, url: GatewayUrl = DEFAULT_URL
-) -> None:
+def link(run: RunId, api_key: ApiKey, url: GatewayUrl = DEFAULT_URL) -> None:
     """A link to the run's live status page, valid for RUN_VIEW_TOKEN_TTL_S (share it only with who may see the run)."""
     with gateway(url, api_key) as client:
         minted = client.call("POST", f"/api/runs/{run}/view-token")
