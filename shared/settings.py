@@ -45,7 +45,10 @@ class Settings(BaseSettings):
     credentials_encryption_key_previous: SecretStr | None = None
 
     kafka_partitions: int = Field(default=12, ge=1)
-    kafka_replication_factor: int = Field(default=1, ge=1)
+    # New topics' replicas and min.insync.replicas; unset: what the cluster allows (shared/messaging/kafka.py:
+    # up to 3 replicas, 2 in sync from 3 on). Topics that exist already are left as they are.
+    kafka_replication_factor: int | None = Field(default=None, ge=1)
+    kafka_min_insync_replicas: int | None = Field(default=None, ge=1)
     kafka_topic_prefix: str = "activator"
     kafka_max_poll_interval_ms: int = 30 * 60 * 1000
     # How every producer, consumer and admin client authenticates (shared/messaging/kafka_security.py).

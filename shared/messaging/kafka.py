@@ -18,6 +18,20 @@ from shared.settings import Settings
 log = structlog.get_logger(__name__)
 
 TOPIC_NAMES = ("requests", "push.commands", "sync.commands", "status", "dlq")
+# With the replication settings unset: as many replicas as brokers up to this, and one fewer in sync
+# (at least 1), so acks=all writes go on through the loss of one broker.
+DEFAULT_MAX_REPLICAS = 3
+DEFAULT_MAX_MIN_INSYNC = 2
+
+
+def topic_replication(settings: Settings, brokers: int) -> tuple[int, int]:
+    """(replication factor, min.insync.replicas) for new topics on a cluster of `brokers` brokers.
+
+    Explicit settings win; unset, 1 broker gives (1, 1), 2 give (2, 1), 3 or more (3, 2).
+    """
+    factor = settings.kafka_replication_factor or max(1, min(DEFAULT_MAX_REPLICAS, brokers))
+    insync = settings.kafka_min_insync_replicas or max(1, min(DEFAULT_MAX_MIN_INSYNC, factor - 1))
+    return factor, insync
 
 
 async def ensure_topics(settings: Settings) -> None:
@@ -26,19 +40,29 @@ async def ensure_topics(settings: Settings) -> None:
     await admin.start()
     try:
         existing = set(await admin.list_topics())
+        names = [settings.topic(name) for name in TOPIC_NAMES if settings.topic(name) not in existing]
+        if not names:
+            return
+        brokers = len((await admin.describe_cluster())["brokers"])
+        factor, insync = topic_replication(settings, brokers)
         missing = [
             NewTopic(
-                name=settings.topic(name),
+                name=name,
                 num_partitions=settings.kafka_partitions,
-                replication_factor=settings.kafka_replication_factor,
+                replication_factor=factor,
+                topic_configs={"min.insync.replicas": str(insync)},
             )
-            for name in TOPIC_NAMES
-            if settings.topic(name) not in existing
+            for name in names
         ]
-        if missing:
-            with contextlib.suppress(TopicAlreadyExistsError):  # another replica created them first
-                await admin.create_topics(missing)
-            log.info("kafka_topics_created", topics=[topic.name for topic in missing])
+        with contextlib.suppress(TopicAlreadyExistsError):  # another replica created them first
+            await admin.create_topics(missing)
+        log.info(
+            "kafka_topics_created",
+            topics=names,
+            replication_factor=factor,
+            min_insync_replicas=insync,
+            brokers=brokers,
+        )
     finally:
         await admin.close()
 
