@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 import structlog
 from prometheus_client import Counter
 
 from services.gateway.rounds import every
 from shared.db import retention
-from shared.db.pool import PgPool
+from shared.db.pool import Db, PgPool
 from shared.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -20,6 +21,9 @@ log = structlog.get_logger(__name__)
 DELETED = Counter("activator_retention_deleted_total", "Rows deleted by retention", ["table"])
 
 _DAY_S = 86_400.0
+
+# One batch of a kind of row: what it deleted per table, and whether more may be left.
+Step = Callable[[], Awaitable[tuple[dict[str, int], bool]]]
 
 
 class RetentionPruner:
@@ -57,26 +61,15 @@ class RetentionPruner:
             log.info("retention_pruned", **totals)
         return totals
 
-    def _steps(self) -> list[Callable[[], Awaitable[tuple[dict[str, int], bool]]]]:
+    def _steps(self) -> list[Step]:
         """One batch per enabled kind of row; each says what it deleted and whether more may be left."""
         settings, limit, pool = self._settings, self._settings.retention_batch_rows, self._pool
-        steps: list[Callable[[], Awaitable[tuple[dict[str, int], bool]]]] = []
+        steps: list[Step] = []
         if settings.retention_outbox_s > 0:
-            outbox_s = settings.retention_outbox_s
-
-            async def outbox() -> tuple[dict[str, int], bool]:
-                deleted = await retention.prune_outbox(pool, older_than_s=outbox_s, limit=limit)
-                return {"outbox": deleted}, deleted >= limit
-
-            steps.append(outbox)
+            steps.append(_rows("outbox", retention.prune_outbox, pool, settings.retention_outbox_s, limit))
         if settings.retention_sync_rejects_days > 0:
             rejects_s = settings.retention_sync_rejects_days * _DAY_S
-
-            async def rejects() -> tuple[dict[str, int], bool]:
-                deleted = await retention.prune_sync_rejects(pool, older_than_s=rejects_s, limit=limit)
-                return {"sync_rejects": deleted}, deleted >= limit
-
-            steps.append(rejects)
+            steps.append(_rows("sync_rejects", retention.prune_sync_rejects, pool, rejects_s, limit))
         if settings.retention_runs_days > 0:
             runs_s = settings.retention_runs_days * _DAY_S
 
@@ -86,3 +79,19 @@ class RetentionPruner:
 
             steps.append(runs)
         return steps
+
+
+class PruneRows(Protocol):
+    """A batch delete of one table's rows older than `older_than_s`, `limit` at most; returns how many."""
+
+    def __call__(self, db: Db, *, older_than_s: float, limit: int) -> Awaitable[int]: ...
+
+
+def _rows(table: str, prune: PruneRows, pool: PgPool, older_than_s: float, limit: int) -> Step:
+    """A step deleting a batch of one table's old rows; more may be left when the batch was full."""
+
+    async def step() -> tuple[dict[str, int], bool]:
+        deleted = await prune(pool, older_than_s=older_than_s, limit=limit)
+        return {table: deleted}, deleted >= limit
+
+    return step
