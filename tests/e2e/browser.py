@@ -1,4 +1,4 @@
-"""Headless Chromium driven over the Chrome DevTools Protocol, for the live status page test."""
+"""Headless Chromium driven over the Chrome DevTools Protocol, for the live status page and console tests."""
 
 from __future__ import annotations
 
@@ -63,8 +63,10 @@ class Page:
         return self._next_id
 
     async def evaluate(self, expression: str) -> Any:
-        """The JSON value of a JavaScript expression in the page."""
-        result = await self.send("Runtime.evaluate", {"expression": expression, "returnByValue": True})
+        """The JSON value of a JavaScript expression in the page (a promise's, once it settles)."""
+        result = await self.send(
+            "Runtime.evaluate", {"expression": expression, "returnByValue": True, "awaitPromise": True}
+        )
         if "exceptionDetails" in result:
             raise RuntimeError(json.dumps(result["exceptionDetails"])[:500])
         return result["result"].get("value")
@@ -80,6 +82,23 @@ class Page:
                 raise TimeoutError(msg)
             await asyncio.sleep(0.1)
 
+    async def fill(self, element_id: str, value: str) -> None:
+        """Type into a field as a user would: its value, then the input and change events pages listen to."""
+        await self.evaluate(
+            f"""(() => {{
+                const element = document.getElementById({json.dumps(element_id)});
+                element.value = {json.dumps(value)};
+                element.dispatchEvent(new Event("input", {{ bubbles: true }}));
+                element.dispatchEvent(new Event("change", {{ bubbles: true }}));
+            }})()"""
+        )
+
+    async def click(self, selector: str) -> None:
+        """Click the element once it is there and enabled."""
+        found = f"document.querySelector({json.dumps(selector)})"
+        await self.wait_until(f"{found} && !{found}.disabled")
+        await self.evaluate(f"{found}.click()")
+
     async def dom(self) -> str:
         """The page's current DOM, serialised (what --dump-dom prints)."""
         html: str = await self.evaluate("document.documentElement.outerHTML")
@@ -90,6 +109,22 @@ class Page:
         shot = await self.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True})
         await asyncio.to_thread(path.write_bytes, base64.b64decode(shot["data"]))
         return path
+
+
+def text(selector: str) -> str:
+    """A JavaScript expression: the text of the element `selector` finds, '' when there is none."""
+    return f"((document.querySelector({json.dumps(selector)}) || {{}}).textContent || '')"
+
+
+async def sign_in_to_console(page: Page, gateway_url: str, api_key: str) -> None:
+    """Open the console and sign in with `api_key`, as a user pastes it."""
+    await page.send("Page.navigate", {"url": gateway_url + "/ui/"})
+    await page.wait_until(
+        "document.body.dataset.state === 'signed-out' && document.getElementById('api-key')"
+    )
+    await page.fill("api-key", api_key)
+    await page.evaluate("document.getElementById('sign-in-form').requestSubmit()")
+    await page.wait_until("document.body.dataset.state === 'signed-in'")
 
 
 async def _command(

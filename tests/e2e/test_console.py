@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from shared.db.orgs import create_org
-from tests.e2e.browser import Page, ensure_chromium, headless_page
+from tests.e2e.browser import Page, ensure_chromium, headless_page, text
 from tests.e2e.conftest import System
 from tests.e2e.sync_helpers import dmp_connection, feed_records, set_records
 from tests.support.connections import outbound_custom_api
@@ -37,35 +37,12 @@ async def mock(system: System) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-async def _fill(page: Page, element_id: str, value: str) -> None:
-    """Type into a field as a user would: its value, then the input and change events the page listens to."""
-    await page.evaluate(
-        f"""(() => {{
-            const element = document.getElementById({json.dumps(element_id)});
-            element.value = {json.dumps(value)};
-            element.dispatchEvent(new Event("input", {{ bubbles: true }}));
-            element.dispatchEvent(new Event("change", {{ bubbles: true }}));
-        }})()"""
-    )
-
-
-async def _click(page: Page, selector: str) -> None:
-    await page.wait_until(
-        f"document.querySelector({json.dumps(selector)}) && !document.querySelector({json.dumps(selector)}).disabled"
-    )
-    await page.evaluate(f"document.querySelector({json.dumps(selector)}).click()")
-
-
-def _text(selector: str) -> str:
-    return f"(document.querySelector({json.dumps(selector)}) || {{}}).textContent || ''"
-
-
 async def _sign_in(page: Page, api_key: str) -> None:
     """A wrong key is refused beside the field; the right one signs in and leaves nothing in the page."""
-    await _fill(page, "api-key", "act_wrong-key")
+    await page.fill("api-key", "act_wrong-key")
     await page.evaluate("document.getElementById('sign-in-form').requestSubmit()")
-    await page.wait_until(f"{_text('#api-key-error')}.includes('unknown')")
-    await _fill(page, "api-key", api_key)
+    await page.wait_until(f"{text('#api-key-error')}.includes('unknown')")
+    await page.fill("api-key", api_key)
     await page.evaluate("document.getElementById('sign-in-form').requestSubmit()")
     await page.wait_until("document.body.dataset.state === 'signed-in'")
     stored = await page.evaluate(
@@ -79,22 +56,22 @@ async def _create_connection(page: Page, config: dict[str, Any], log_dir: Path) 
     """The inbound form filled from the DMP config, saved once without a required field, then fixed."""
     await page.evaluate("location.hash = '#/connections/new'")
     await page.wait_until("document.getElementById('config-api_base_url')")  # outbound first
-    await _fill(page, "name", "DMP from the console")
-    await _fill(page, "direction", "inbound")
+    await page.fill("name", "DMP from the console")
+    await page.fill("direction", "inbound")
     await page.wait_until("document.getElementById('config-field_mappings')")
     for key, value in config.items():
         if key != "source_id_field":  # left out first: the API names it, the form shows it there
-            await _fill(page, f"config-{key}", value if isinstance(value, str) else json.dumps(value))
-    await _click(page, "#save")
-    await page.wait_until(f"{_text('#config-source_id_field-error')} !== ''")
+            await page.fill(f"config-{key}", value if isinstance(value, str) else json.dumps(value))
+    await page.click("#save")
+    await page.wait_until(f"{text('#config-source_id_field-error')} !== ''")
     assert (
         await page.evaluate("document.getElementById('config-source_id_field').getAttribute('aria-invalid')")
         == "true"
     )
     await page.screenshot(log_dir / "console-field-error.png")
 
-    await _fill(page, "config-source_id_field", config["source_id_field"])
-    await _click(page, "#save")
+    await page.fill("config-source_id_field", config["source_id_field"])
+    await page.click("#save")
     await page.wait_until("location.hash.startsWith('#/connections/') && document.getElementById('test')")
     hash_route: str = await page.evaluate("location.hash")
     return hash_route.rsplit("/", maxsplit=1)[-1]
@@ -103,19 +80,19 @@ async def _create_connection(page: Page, config: dict[str, Any], log_dir: Path) 
 async def _create_template_with_preview(page: Page) -> None:
     """The draft is previewed over the synced topics as it is typed; a bad placeholder is shown at its field."""
     await page.evaluate("location.hash = '#/templates'")
-    await _click(page, "#create-template")
+    await page.click("#create-template")
     await page.wait_until("document.getElementById('template-key')")
-    await _fill(page, "template-key", "console")
-    await _fill(page, "template-pathFields", "parent_category, name")
-    await _fill(page, "template-separator", " | ")
-    await page.wait_until(f"{_text('#preview-rows')}.includes(' | ')")
-    await _fill(page, "template-nameTemplate", "{{nope}}")
-    await page.wait_until(f"{_text('#template-nameTemplate-error')}.includes('nope')")
-    await _fill(page, "template-nameTemplate", "{{name}} ({{attributes.country}})")
+    await page.fill("template-key", "console")
+    await page.fill("template-pathFields", "parent_category, name")
+    await page.fill("template-separator", " | ")
+    await page.wait_until(f"{text('#preview-rows')}.includes(' | ')")
+    await page.fill("template-nameTemplate", "{{nope}}")
+    await page.wait_until(f"{text('#template-nameTemplate-error')}.includes('nope')")
+    await page.fill("template-nameTemplate", "{{name}} ({{attributes.country}})")
     await page.wait_until(
-        f"{_text('#template-nameTemplate-error')} === '' && {_text('#preview-rows')}.includes(' (')"
+        f"{text('#template-nameTemplate-error')} === '' && {text('#preview-rows')}.includes(' (')"
     )
-    await _click(page, "#save-template")
+    await page.click("#save-template")
     await page.wait_until("document.querySelector('tr[data-key=\"console\"]')?.dataset.active === 'true'")
 
 
@@ -136,18 +113,18 @@ async def test_sign_in_create_test_and_sync_now_in_the_browser(
         await _sign_in(page, api_key)
         connection_id = await _create_connection(page, config, system.log_dir)
 
-        await _click(page, "#test")
+        await page.click("#test")
         await page.wait_until("document.getElementById('test-result')")
         assert await page.evaluate("document.getElementById('test-result').dataset.success") == "true", (
-            await page.evaluate(_text("#test-result"))
+            await page.evaluate(text("#test-result"))
         )
 
-        await _click(page, "#sync-now")
+        await page.click("#sync-now")
         await page.wait_until("location.hash.startsWith('#/runs/')")
         run_id = (await page.evaluate("location.hash")).split("/")[-1]
         await page.wait_until("document.getElementById('run-state')?.dataset.done === 'true'", timeout=180)
         shown_status = await page.evaluate("document.getElementById('run-state').dataset.status")
-        shown_inserted = await page.evaluate(_text("[data-field=inserted]"))
+        shown_inserted = await page.evaluate(text("[data-field=inserted]"))
         await page.screenshot(system.log_dir / "console-sync-run.png")
 
         await page.evaluate(f"location.hash = '#/connections/{connection_id}'")
@@ -159,7 +136,7 @@ async def test_sign_in_create_test_and_sync_now_in_the_browser(
         await _create_template_with_preview(page)
         await page.screenshot(system.log_dir / "console-templates.png")
 
-        await _click(page, "#sign-out")
+        await page.click("#sign-out")
         await page.wait_until("document.body.dataset.state === 'signed-out'")
 
     async with httpx.AsyncClient(
@@ -178,15 +155,15 @@ async def _create_and_revoke_a_read_key(page: Page, gateway_url: str, log_dir: P
     """Admin > API keys: a read key created (its secret shown once, working, read-only), then revoked."""
     await page.evaluate("location.hash = '#/keys'")
     await page.wait_until("document.querySelector('#keys-list tr[data-in-use=\"true\"]')")
-    await _fill(page, "new-key-scope", "read")
-    await _click(page, "#create-key")
+    await page.fill("new-key-scope", "read")
+    await page.click("#create-key")
     await page.wait_until("document.getElementById('new-secret-value')?.value")
     secret: str = await page.evaluate("document.getElementById('new-secret-value').value")
     key_id: str = await page.evaluate("document.getElementById('new-secret').dataset.keyId")
     assert secret.startswith("act_")
     row = f'#keys-list tr[data-key-id="{key_id}"]'
     await page.wait_until(f"document.querySelector({json.dumps(row)})?.dataset.scope === 'read'")
-    assert secret not in await page.evaluate(_text("#keys-list"))  # listed by its prefix only
+    assert secret not in await page.evaluate(text("#keys-list"))  # listed by its prefix only
     stored = await page.evaluate(
         "JSON.stringify([localStorage.length, sessionStorage.length, location.href])"
     )
@@ -198,10 +175,10 @@ async def _create_and_revoke_a_read_key(page: Page, gateway_url: str, log_dir: P
         assert (await reader.get("/api/connections")).status_code == 200
         assert (await reader.post("/api/topics", json={"name": "nope"})).status_code == 403
 
-    await _click(page, "#dismiss-secret")
+    await page.click("#dismiss-secret")
     await page.wait_until("!document.getElementById('new-secret')")  # shown once: gone from the page
-    await _click(page, f"{row} button[data-action=revoke]")
-    await _click(page, f"{row} button[data-confirm]")
+    await page.click(f"{row} button[data-action=revoke]")
+    await page.click(f"{row} button[data-confirm]")
     await page.wait_until(f"!document.querySelector({json.dumps(row)})")
     await page.screenshot(log_dir / "console-api-keys.png")
     async with httpx.AsyncClient(
@@ -234,12 +211,12 @@ async def test_api_keys_dead_letters_and_next_runs_in_the_browser(
         )
         await _sign_in(page, api_key)
         next_run = f'tr[data-connection-id="{connection_id}"] td[data-field=next-run]'
-        await page.wait_until(f"{_text(next_run)}.startsWith('push ')")
+        await page.wait_until(f"{text(next_run)}.startsWith('push ')")
 
         await _create_and_revoke_a_read_key(page, system.gateway_url, system.log_dir)
 
         await page.evaluate("location.hash = '#/dead-letters'")
         await page.wait_until("document.getElementById('dead-letters-empty')", timeout=90)
         await page.screenshot(system.log_dir / "console-dead-letters.png")
-        await _click(page, "#sign-out")
+        await page.click("#sign-out")
         await page.wait_until("document.body.dataset.state === 'signed-out'")

@@ -2,11 +2,19 @@
 // CSRF token on every state-changing request. The token lives in this module's memory only.
 
 let csrfToken = "";
+let scope = "";
 let onSignedOut = () => {};
 
 export function useSession(session, signedOut) {
   csrfToken = session ? session.csrfToken : "";
+  scope = session ? session.scope : "";
   if (signedOut) onSignedOut = signedOut;
+}
+
+// A `read` session may look at everything and change nothing: the API refuses it with a 403 either way,
+// the console does not offer the controls.
+export function readOnly() {
+  return scope === "read";
 }
 
 export class ApiError extends Error {

@@ -47,7 +47,7 @@ export async function apiKeysPage() {
     const keys = await get("/api/keys");
     const rows = keys.map((key) => {
       const actions = h("td", { class: "key-actions" });
-      const rotate = h("button", { type: "button", dataset: { action: "rotate" }, onclick: () => confirming(actions,
+      const rotate = h("button", { type: "button", dataset: { action: "rotate" }, changes: true, onclick: () => confirming(actions,
         key.inUse ? "Rotate the key of this session? It stops working now; sign in again with the new one."
           : "Rotate? The old key stops working now.", "Confirm rotate", async () => {
           try {
@@ -60,7 +60,7 @@ export async function apiKeysPage() {
             notify(failure.message, "error");
           }
         }) }, "Rotate");
-      const revoke = h("button", { type: "button", class: "danger", dataset: { action: "revoke" },
+      const revoke = h("button", { type: "button", class: "danger", dataset: { action: "revoke" }, changes: true,
         disabled: key.inUse, title: key.inUse ? "The key of this session: revoke it from another session" : null,
         onclick: () => confirming(actions, `Revoke ${key.prefix}…?`, "Confirm revoke", async () => {
           try {
@@ -86,7 +86,7 @@ export async function apiKeysPage() {
       : h("p", { class: "muted" }, "No live keys."));
   }
 
-  const form = h("form", { id: "new-key-form", method: "post", novalidate: true, onsubmit: async (event) => {
+  const form = h("form", { id: "new-key-form", method: "post", novalidate: true, changes: true, onsubmit: async (event) => {
     event.preventDefault();
     const button = form.querySelector("button");
     button.disabled = true;

@@ -1,8 +1,10 @@
-// Connections: the list, one connection's page (Test, Sync Now, Push, Dry run, enable, delete) and its ledger.
+// Connections: the list, one connection's page (Test, Sync Now, Push, Dry run, enable, delete, schedules)
+// and its ledger.
 
 import { del, get, post, put, query } from "./api.js";
 import { h, notify, show, statusBadge, table, when } from "./dom.js";
 import { runsTable } from "./runs.js";
+import { schedulesSection } from "./schedules.js";
 
 const INBOUND = ["inbound", "bidirectional"];
 const OUTBOUND = ["outbound", "bidirectional"];
@@ -38,7 +40,7 @@ export async function connectionsPage() {
     nextRuns.get(connection.id)));
   show(
     h("h1", {}, "Connections"),
-    h("p", {}, h("a", { href: "#/connections/new", class: "button", id: "new-connection" }, "New connection")),
+    h("p", {}, h("a", { href: "#/connections/new", class: "button", id: "new-connection", changes: true }, "New connection")),
     connections.length
       ? table("The org's connections", ["Name", "Platform", "Direction", "Enabled", "Last run", "Last success", "Next run"], rows)
       : h("p", { class: "muted" }, "No connections yet."),
@@ -79,23 +81,23 @@ function actions(connection) {
     }
   };
   const buttons = [
-    h("button", { type: "button", id: "test", onclick: guard(async () => {
+    h("button", { type: "button", id: "test", changes: true, onclick: guard(async () => {
       result.replaceChildren(h("p", { class: "muted" }, "Testing…"));
       result.replaceChildren(testResult(await post(`/api/connections/${connection.id}/test`)));
     }) }, "Test"),
-    INBOUND.includes(connection.direction) && h("button", { type: "button", id: "sync-now",
+    INBOUND.includes(connection.direction) && h("button", { type: "button", id: "sync-now", changes: true,
       onclick: guard(() => startRun(connection, "sync", {})) }, "Sync Now"),
-    OUTBOUND.includes(connection.direction) && h("button", { type: "button", id: "push",
+    OUTBOUND.includes(connection.direction) && h("button", { type: "button", id: "push", changes: true,
       onclick: guard(() => startRun(connection, "push", {})) }, "Push"),
-    OUTBOUND.includes(connection.direction) && h("button", { type: "button", id: "dry-run",
+    OUTBOUND.includes(connection.direction) && h("button", { type: "button", id: "dry-run", changes: true,
       onclick: guard(() => startRun(connection, "push", { dryRun: true })) }, "Dry run"),
-    h("button", { type: "button", id: "toggle", onclick: guard(async () => {
+    h("button", { type: "button", id: "toggle", changes: true, onclick: guard(async () => {
       await put(`/api/connections/${connection.id}`, inputOf(connection, !connection.enabled));
       notify(connection.enabled ? "Disabled" : "Enabled");
       await connectionDetail(connection.id);
     }) }, connection.enabled ? "Disable" : "Enable"),
-    h("a", { href: `#/connections/${connection.id}/edit`, class: "button" }, "Edit"),
-    h("button", { type: "button", id: "delete", class: "danger", onclick: guard(async () => {
+    h("a", { href: `#/connections/${connection.id}/edit`, class: "button", id: "edit", changes: true }, "Edit"),
+    h("button", { type: "button", id: "delete", class: "danger", changes: true, onclick: guard(async () => {
       if (!window.confirm(`Delete ${connection.name} with its runs and activations?`)) return;
       await del(`/api/connections/${connection.id}`);
       notify(`Deleted ${connection.name}`);
@@ -121,6 +123,7 @@ export async function connectionDetail(id) {
     h("dl", { class: "facts" }, facts.map(([term, value]) => [h("dt", {}, term), h("dd", {}, value)])),
     ...actions(connection),
     h("details", {}, h("summary", {}, "Config"), h("pre", {}, JSON.stringify(connection.config, null, 2))),
+    await schedulesSection(connection),
     h("section", { "aria-labelledby": "history-title" }, h("h2", { id: "history-title" }, "Run history"),
       await runsTable({ connectionId: connection.id })),
     OUTBOUND.includes(connection.direction) ? ledger : null,

@@ -21,7 +21,7 @@ export async function deadLettersPage() {
     h("td", {}, String(letter.attempts)),
     h("td", {}, inspect(letter)),
     h("td", {}, letter.replayOf || ""),
-    h("td", {}, h("button", { type: "button", dataset: { action: "replay" }, onclick: async (event) => {
+    h("td", {}, h("button", { type: "button", dataset: { action: "replay" }, changes: true, onclick: async (event) => {
       const button = event.currentTarget;
       button.disabled = true;
       try {

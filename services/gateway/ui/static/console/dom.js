@@ -1,10 +1,19 @@
 // Small DOM helpers: elements built with textContent only (no HTML strings), tables, notices, times.
 
+import { readOnly } from "./api.js";
+
 export function h(tag, attrs, ...children) {
   const element = document.createElement(tag);
   for (const [name, value] of Object.entries(attrs || {})) {
     if (value === undefined || value === null || value === false) continue;
-    if (name.startsWith("on") && typeof value === "function") {
+    if (name === "changes") {
+      // A control that changes state: marked, and hidden and disabled in a read-only session.
+      element.dataset.changes = "true";
+      if (readOnly()) {
+        element.hidden = true;
+        element.disabled = true;
+      }
+    } else if (name.startsWith("on") && typeof value === "function") {
       element.addEventListener(name.slice(2), value);
     } else if (name === "dataset") {
       Object.assign(element.dataset, value);

@@ -1,6 +1,6 @@
 // The console's shell: sign-in and sign-out, the navigation, and the hash routes of its pages.
 
-import { api, get, useSession } from "./api.js";
+import { api, get, readOnly, useSession } from "./api.js";
 import { apiKeysPage } from "./api_keys.js";
 import { h, notify, show } from "./dom.js";
 import { connectionDetail, connectionsPage } from "./connections.js";
@@ -13,10 +13,19 @@ import { topicsPage } from "./topics.js";
 const body = document.body;
 const nav = document.getElementById("nav");
 const signOutButton = document.getElementById("sign-out");
+const readOnlyBadge = document.getElementById("read-only");
+
+// The editor is a page of its own: a read-only session is told so instead of given a form it cannot save.
+function editor(id) {
+  if (!readOnly()) return connectionEditor(id);
+  show(h("h1", {}, id ? "Edit connection" : "New connection"),
+    h("p", { id: "read-only-page", class: "muted" }, "This session was opened with a read key: it can look, not change."));
+  return null;
+}
 
 const routes = [
-  [/^#\/connections\/new$/, () => connectionEditor(null)],
-  [/^#\/connections\/([^/]+)\/edit$/, (id) => connectionEditor(id)],
+  [/^#\/connections\/new$/, () => editor(null)],
+  [/^#\/connections\/([^/]+)\/edit$/, (id) => editor(id)],
   [/^#\/connections\/([^/]+)$/, (id) => connectionDetail(id)],
   [/^#\/runs\/([^/]+)$/, (id) => runDetail(id)],
   [/^#\/runs$/, () => runsPage()],
@@ -30,6 +39,8 @@ const routes = [
 function signedOut() {
   useSession(null);
   body.dataset.state = "signed-out";
+  delete body.dataset.scope;
+  readOnlyBadge.hidden = true;
   nav.hidden = true;
   signOutButton.hidden = true;
   const form = document.getElementById("sign-in-template").content.cloneNode(true);
@@ -56,6 +67,8 @@ async function signIn(event) {
 function signedIn(session) {
   useSession(session, signedOut);
   body.dataset.state = "signed-in";
+  body.dataset.scope = session.scope;
+  readOnlyBadge.hidden = !readOnly();
   nav.hidden = false;
   signOutButton.hidden = false;
   route();

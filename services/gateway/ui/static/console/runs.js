@@ -95,12 +95,12 @@ function runActions(run) {
   };
   return h("div", { class: "actions" },
     h("button", { type: "button", id: "live", onclick: act(() => liveLink(run)) }, "Live view"),
-    !run.done && h("button", { type: "button", id: "cancel", onclick: act(async () => {
+    !run.done && h("button", { type: "button", id: "cancel", changes: true, onclick: act(async () => {
       await post(`${base}/cancel`);
       notify("Cancel requested");
       await runDetail(run.runId);
     }) }, "Cancel"),
-    run.done && run.kind === "push" && run.failed > 0 && h("button", { type: "button", id: "retry", onclick: act(async () => {
+    run.done && run.kind === "push" && run.failed > 0 && h("button", { type: "button", id: "retry", changes: true, onclick: act(async () => {
       const child = await post(`${base}/retry`);
       notify("Retrying the failed items");
       window.location.hash = `#/runs/${child.runId}`;
@@ -114,7 +114,7 @@ export async function runDetail(id) {
   show(
     h("p", {}, h("a", { href: `#/connections/${run.connectionId}` }, "‹ Connection"), " · ", h("a", { href: "#/runs" }, "All runs")),
     h("h1", {}, `${run.kind} run `, statusBadge(run.status)),
-    h("p", { id: "run-state", dataset: { status: run.status, done: String(run.done) } },
+    h("p", { id: "run-state", dataset: { runId: run.runId, status: run.status, done: String(run.done) } },
       run.done ? `Finished ${when(run.finishedAt)}` : "Running — this page follows it",
       run.statusReason ? ` · ${run.statusReason}` : "",
       run.dryRun ? " · dry run (nothing written to the platform)" : "",

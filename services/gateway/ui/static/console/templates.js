@@ -105,10 +105,10 @@ function row(template, slot) {
     h("td", {}, template.key), h("td", {}, template.active ? "active" : "inactive"),
     h("td", {}, template.nameTemplate || template.pathFields.join(template.separator)),
     h("td", {}, h("div", { class: "actions" },
-      h("button", { type: "button", onclick: async () => slot.replaceChildren(await editor(template)) }, "Edit"),
-      h("button", { type: "button", class: "toggle", onclick: act(() => post(`/api/output-templates/${key}/${template.active ? "deactivate" : "activate"}`)) },
+      h("button", { type: "button", class: "edit", changes: true, onclick: async () => slot.replaceChildren(await editor(template)) }, "Edit"),
+      h("button", { type: "button", class: "toggle", changes: true, onclick: act(() => post(`/api/output-templates/${key}/${template.active ? "deactivate" : "activate"}`)) },
         template.active ? "Deactivate" : "Activate"),
-      h("button", { type: "button", class: "danger", onclick: act(async () => {
+      h("button", { type: "button", class: "danger", changes: true, onclick: act(async () => {
         if (!window.confirm(`Delete the output template ${template.key}?`)) return;
         try {
           await del(`/api/output-templates/${key}`);
@@ -123,7 +123,7 @@ export async function templatesPage() {
   const slot = h("div", { id: "template-editor" });
   show(
     h("h1", {}, "Admin › Output Templates"),
-    h("p", {}, h("button", { type: "button", id: "create-template", onclick: async () => slot.replaceChildren(await editor(null)) }, "Create Template")),
+    h("p", {}, h("button", { type: "button", id: "create-template", changes: true, onclick: async () => slot.replaceChildren(await editor(null)) }, "Create Template")),
     templates.length
       ? table("The org's output templates", ["Key", "State", "Name from", "Actions"], templates.map((template) => row(template, slot)))
       : h("p", { class: "muted" }, "No output templates yet."),
