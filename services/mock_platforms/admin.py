@@ -66,7 +66,7 @@ def _faults_view(state: MockState, platform: Platform) -> dict[str, Any]:
 
 
 def _drift(state: MockState, platform: Platform, segment_id: str, change: SegmentDrift) -> dict[str, Any]:
-    """What another user of the platform does to a segment: rename it, turn it off, or delete it."""
+    """What another user of the platform does to a segment: rename it, reprice it, turn it off, or delete it."""
     held = _DRIFTABLE.get(platform)
     if held is None:
         raise _invalid(f"drift is not simulated on {platform.value}")
@@ -79,6 +79,12 @@ def _drift(state: MockState, platform: Platform, segment_id: str, change: Segmen
     segment = segments[segment_id]
     if change.rename is not None:
         segment["name"] = change.rename
+    if change.price is not None:
+        if platform is Platform.LIVERAMP and segment.get("pricing"):
+            for price in segment["pricing"]["prices"]:
+                price["cpm"] = change.price
+        else:
+            segment["price"] = change.price
     if change.disable:
         segment["status"] = "DISABLED" if platform is Platform.LIVERAMP else "inactive"
     return dict(segment)

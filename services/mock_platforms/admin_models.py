@@ -46,5 +46,7 @@ class SegmentDrift(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     rename: str | None = Field(default=None, min_length=1)
+    # A new CPM: the custom API's `price`, every LiveRamp use case's `cpm`.
+    price: float | None = Field(default=None, ge=0)
     disable: bool = False
     remove: bool = False

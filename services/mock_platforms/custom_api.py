@@ -110,6 +110,7 @@ def build_custom_api_router(state: MockState) -> APIRouter:
     async def get_segment(segment_id: str, request: Request) -> Response:
         authorize(request)
         segment = held(segment_id)
-        return JSONResponse({"id": segment["id"], "name": segment["name"], "status": segment["status"]})
+        view = {key: segment.get(key) for key in ("id", "name", "status", "price", "currency")}
+        return JSONResponse(view)
 
     return router

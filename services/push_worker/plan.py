@@ -34,6 +34,7 @@ class Drift(StrEnum):
 
     MISSING = "missing"  # the platform no longer has it: created again
     RENAMED = "renamed"  # its name was changed there: updated back
+    PRICE_DIFFERS = "price_differs"  # its CPM there is not the one pushed: updated back
     DEACTIVATED = "deactivated"  # someone turned it off there: reported, never turned back on
     UNREADABLE = "unreadable"  # reading it back failed: left as it is
 
@@ -69,14 +70,23 @@ class PlannedItem:
         return action if self.drift is None else f"{action}:{self.drift.value}"
 
 
-def _drift(observed: PlatformSegment | PlatformError | None, name: str) -> Drift | None:
+PRICE_TOLERANCE = 0.00005
+"""CPMs closer than this are the same price (the content hash keeps 4 decimals)."""
+
+
+def _drift(observed: PlatformSegment | PlatformError | None, name: str, cpm: float) -> Drift | None:
     if isinstance(observed, PlatformError):
         return Drift.UNREADABLE
     if observed is None:
         return Drift.MISSING
     if observed.status.lower() not in LIVE_STATUSES:
         return Drift.DEACTIVATED
-    return Drift.RENAMED if observed.name != name else None
+    if observed.name != name:
+        return Drift.RENAMED
+    # Only where the platform's read-back shows prices (custom API, LiveRamp; not TTD's element query).
+    if any(abs(held - cpm) >= PRICE_TOLERANCE for held in observed.cpms):
+        return Drift.PRICE_DIFFERS
+    return None
 
 
 def content_hash(segment: RenderedSegment, cpm: float, currency: str) -> str:
@@ -132,7 +142,7 @@ def plan_push(
         cpm = float(topic.cpm) if isinstance(topic.cpm, Decimal) else default_cpm
         digest = content_hash(segment, cpm, currency)
         activation = activations.get(topic.id)
-        drift = _drift(observed[topic.id], segment.name) if topic.id in observed else None
+        drift = _drift(observed[topic.id], segment.name, cpm) if topic.id in observed else None
         segment_id = activation.platform_segment_id if activation else None
         ancestors = ancestors_of(topic.path, topic.name)
         key = external_key(connection_id, topic.id)
@@ -144,7 +154,7 @@ def plan_push(
             action = Action.UNCHANGED
         elif moves and _moved(activation, ancestors):
             action, key = Action.MOVE, moved_key(connection_id, topic.id, ancestors)
-        elif drift is Drift.RENAMED:
+        elif drift in (Drift.RENAMED, Drift.PRICE_DIFFERS):
             action = Action.UPDATE
         elif activation is None or activation.platform_segment_id is None:
             action = Action.CREATE

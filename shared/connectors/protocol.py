@@ -48,6 +48,8 @@ class PlatformSegment(BaseModel):
     id: str
     name: str
     status: str
+    # Every CPM the platform holds for the segment, where its read-back shows prices (empty: not shown).
+    cpms: tuple[float, ...] = ()
 
 
 class ConnectionTestResult(BaseModel):

@@ -1,4 +1,4 @@
-"""Drift reconciliation through the real processes: segments renamed, turned off or deleted on the
+"""Drift reconciliation through the real processes: segments renamed, repriced, turned off or deleted on the
 platform behind Activator's back are found by a reconcile run, reported per item, and repaired with
 `repair: true` (except a deactivation made on the platform, which stays reported)."""
 
@@ -47,7 +47,7 @@ async def test_drift_on_the_platform_is_reported_then_repaired(
         assert (await wait_for_run(api, connection_id, run_id))["succeeded"] == TOPICS
         ledger = (await api.get(f"/api/connections/{connection_id}/activations")).json()["items"]
         segment_of = {row["topicId"]: row["platformSegmentId"] for row in ledger}
-        renamed, disabled, removed, *in_sync = sorted(segment_of)
+        renamed, disabled, removed, repriced, *in_sync = sorted(segment_of)
         name_before = {
             s["id"]: s["name"] for s in (await mock.get("/admin/segments/custom_api")).json()["segments"]
         }
@@ -57,6 +57,7 @@ async def test_drift_on_the_platform_is_reported_then_repaired(
             (renamed, {"rename": "Renamed by hand"}),
             (disabled, {"disable": True}),
             (removed, {"remove": True}),
+            (repriced, {"price": 9.75}),
         ):
             answer = await mock.post(f"/admin/drift/custom_api/{segment_of[topic]}", json=change)
             assert answer.status_code == 200, answer.text
@@ -77,11 +78,16 @@ async def test_drift_on_the_platform_is_reported_then_repaired(
     assert report[renamed]["plannedAction"] == "update:renamed"
     assert report[disabled]["plannedAction"] == "unchanged:deactivated"
     assert report[removed]["plannedAction"] == "create:missing"
+    assert report[repriced]["plannedAction"] == "update:price_differs"
     assert {report[topic]["plannedAction"] for topic in in_sync} == {"unchanged"}
 
-    # The repair renames back and creates the missing one again; the deactivation is left to a person.
+    # The repair renames back, prices back and creates the missing one again; the deactivation is left to a person.
     assert (repaired[renamed]["outcome"], repaired[renamed]["plannedAction"]) == ("updated", "update:renamed")
     assert (repaired[removed]["outcome"], repaired[removed]["plannedAction"]) == ("created", "create:missing")
+    assert (repaired[repriced]["outcome"], repaired[repriced]["plannedAction"]) == (
+        "updated",
+        "update:price_differs",
+    )
     assert (repaired[disabled]["outcome"], repaired[disabled]["plannedAction"]) == (
         "skipped",
         "unchanged:deactivated",
@@ -89,6 +95,7 @@ async def test_drift_on_the_platform_is_reported_then_repaired(
     assert {repaired[topic]["outcome"] for topic in in_sync} == {"skipped"}
     assert held[segment_of[renamed]]["name"] == name_before[segment_of[renamed]]
     assert held[segment_of[disabled]]["status"] == "inactive"
+    assert held[segment_of[repriced]]["price"] == 1.5  # the ledger's price (the connection's default CPM)
     new_segment = {row["topicId"]: row["platformSegmentId"] for row in ledger_after}[removed]
     assert new_segment != segment_of[removed]
     assert held[new_segment]["name"] == name_before[segment_of[removed]]

@@ -76,7 +76,7 @@ async def test_custom_api_round_trip_and_faults(mock: Mock, fake_sleep: FakeSlee
     await client.update_segment(segment_id, UpdateSegmentParams(name="Auto 2", description="d", cpm=2))
     await client.deactivate_segment(segment_id)
     assert await client.get_segment(segment_id) == PlatformSegment(
-        id=segment_id, name="Auto 2", status="inactive"
+        id=segment_id, name="Auto 2", status="inactive", cpms=(2.0,)
     )
     assert await client.get_segment("seg-missing") is None
     wrong = mock.client("custom_api", "bearer", {"api_key": "nope"}, config)
@@ -136,7 +136,7 @@ async def test_liveramp_round_trip_with_expiring_tokens(mock: Mock) -> None:
     await client.update_segment(segment_id, UpdateSegmentParams(name="Auto 2", description="d"))
     await client.deactivate_segment(segment_id)
     assert await client.get_segment(segment_id) == PlatformSegment(
-        id=segment_id, name="Auto 2", status="DISABLED"
+        id=segment_id, name="Auto 2", status="DISABLED", cpms=(1.5,)
     )
     other_org = mock.client(
         "liveramp",

@@ -229,7 +229,7 @@ async def test_update_and_deactivate_patch_the_segment(fake_sleep: FakeSleep) ->
     assert "pricing" not in liveramp.server.bodies(f"/v1/segments/{segment_id}")[-1]
     await client.deactivate_segment(segment_id)
     assert await client.get_segment(segment_id) == PlatformSegment(
-        id=segment_id, name="Travel+", status="DISABLED"
+        id=segment_id, name="Travel+", status="DISABLED", cpms=(5.0,)
     )
     assert liveramp.server.paths()[-2] == f"PATCH /liveramp/v1/segments/{segment_id}"
     assert await client.get_segment("404") is None
@@ -314,7 +314,7 @@ async def test_a_new_price_on_a_distributed_segment_is_a_permanent_error_naming_
     await client.update_segment(in_review, UpdateSegmentParams(name="Travel", description="d", cpm=4.0))
     await admin.put("/admin/settings/liveramp", json={"review_delay_s": 0})
     assert await client.get_segment(in_review) == PlatformSegment(
-        id=in_review, name="Travel", status="ACTIVE"
+        id=in_review, name="Travel", status="ACTIVE", cpms=(4.0,)
     )
 
     # Reviewed, hence distributed (the mock's stand-in): a rename at the same price goes through.
@@ -328,5 +328,8 @@ async def test_a_new_price_on_a_distributed_segment_is_a_permanent_error_naming_
     assert "pricing is frozen once a segment is distributed" in error.message
     assert error.attempts == 1  # not retried
     assert (await client.get_segment(in_review)) == PlatformSegment(
-        id=in_review, name="Travel 2", status="ACTIVE"
+        id=in_review,
+        name="Travel 2",
+        status="ACTIVE",
+        cpms=(4.0,),  # the price it was distributed with
     )

@@ -76,7 +76,13 @@ async def test_update_get_and_deactivate(client: httpx.AsyncClient) -> None:
     assert updated.json()["name"] == "Car Buyers"
     assert updated.json()["price"] == 1.5
     assert deleted.status_code == 204
-    assert fetched.json() == {"id": segment_id, "name": "Car Buyers", "status": "inactive"}
+    assert fetched.json() == {
+        "id": segment_id,
+        "name": "Car Buyers",
+        "status": "inactive",
+        "price": 1.5,
+        "currency": "USD",
+    }
 
 
 async def test_unknown_segment_is_404(client: httpx.AsyncClient) -> None:

@@ -92,3 +92,32 @@ def test_an_unreadable_segment_is_left_alone_and_reported() -> None:
     topic = _topic("Sports")
     failure = PlatformError(ErrorClass.RETRYABLE, "timeout", status_code=None)
     assert _plan(topic, failure) == (Action.UNCHANGED, Drift.UNREADABLE, "unchanged:unreadable")
+
+
+@pytest.mark.parametrize(
+    ("cpms", "expected"),
+    [
+        pytest.param((), (Action.UNCHANGED, None, "unchanged"), id="price-not-shown"),
+        pytest.param((1.0,), (Action.UNCHANGED, None, "unchanged"), id="same-price"),
+        pytest.param((1.00001,), (Action.UNCHANGED, None, "unchanged"), id="within-4-decimals"),
+        pytest.param((2.5,), (Action.UPDATE, Drift.PRICE_DIFFERS, "update:price_differs"), id="repriced"),
+        pytest.param(
+            (1.0, 0.2),
+            (Action.UPDATE, Drift.PRICE_DIFFERS, "update:price_differs"),
+            id="one-use-case-repriced",
+        ),
+    ],
+)
+def test_a_segment_priced_otherwise_on_the_platform_is_updated_back_to_the_pushed_price(
+    cpms: tuple[float, ...], expected: tuple[Action, Drift | None, str]
+) -> None:
+    topic = _topic("Sports")
+    assert (
+        _plan(topic, PlatformSegment(id="seg-Sports", name="Sports", status="active", cpms=cpms)) == expected
+    )
+
+
+def test_a_renamed_and_repriced_segment_is_reported_renamed_and_one_update_repairs_both() -> None:
+    topic = _topic("Sports")
+    item = _planned(topic, PlatformSegment(id="seg-Sports", name="Sport!", status="active", cpms=(9.0,)))
+    assert (item.action, item.drift, item.name, item.cpm) == (Action.UPDATE, Drift.RENAMED, "Sports", 1.0)
