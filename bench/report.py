@@ -127,6 +127,38 @@ def _p3r_rows(results: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
     return rows
 
 
+def _p4_capped_rows(results: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
+    capped = results.get("p4_capped")
+    if not capped:
+        return []
+    if "unavailable" in capped:
+        return [("P4 capped scale-out", "not available", capped["unavailable"], "", "")]
+    cap = f"{capped['cap_cores_per_replica']:g} CPU each"
+    return [
+        (
+            f"P4 capped ({cap}), segments/s",
+            f"2 replicas {_figure(capped['two_replicas'])}",
+            f"1 replica {_figure(capped['one_replica'])}",
+            f"{_figure(capped['ratio_2'])}x",
+            "≥ 1.8x",
+        ),
+        (
+            f"P4 capped ({cap}), segments/s",
+            f"4 replicas {_figure(capped['four_replicas'])}",
+            f"1 replica {_figure(capped['one_replica'])}",
+            f"{_figure(capped['ratio_4'])}x",
+            "≥ 3.2x",
+        ),
+        (
+            "P4 capped, one run, segments/s",
+            f"2 replicas {_figure(capped['single_run_two_replicas'])}",
+            f"1 replica {_figure(capped['single_run_one_replica'])}",
+            f"{_figure(capped['single_run_ratio_2'])}x",
+            "≥ 1.8x",
+        ),
+    ]
+
+
 def table(results: dict[str, Any]) -> str:
     """The results as a Markdown table: figure, baseline, ratio, target."""
     rows: list[tuple[str, str, str, str, str]] = []
@@ -197,6 +229,7 @@ def table(results: dict[str, Any]) -> str:
                 "≥ 1.7x",
             )
         )
+    rows += _p4_capped_rows(results)
     for service, peak in (results.get("p5_memory_mb") or {}).items():
         rows.append(
             (
