@@ -10,8 +10,8 @@ from fastapi import APIRouter, Query
 from services.gateway.deps import AppSettings, OrgId, Pool
 from services.gateway.problems import Problem, not_found, run_refused
 from services.gateway.run_documents import run_of
-from services.gateway.run_progress import Progress, Progressed, moved_past
-from services.gateway.run_steps import hold_step
+from services.gateway.run_progress import Progressed, moved_past
+from services.gateway.run_steps import StepCall
 from services.gateway.schemas import ActivationOut, ActivationPage, RunAccepted, RunStatusOut
 from shared.db import activations as ledger
 from shared.db import connections
@@ -32,28 +32,22 @@ def _batch_recorded(processed: int) -> Progressed:
 
 
 @router.post("/push/run/{run_id}/push")
-async def push_next_batch(
-    connection_id: uuid.UUID,
-    run_id: uuid.UUID,
-    org_id: OrgId,
-    pool: Pool,
-    settings: AppSettings,
-    progress: Progress,
-) -> RunStatusOut:
+async def push_next_batch(call: StepCall) -> RunStatusOut:
     """Push the next batch and answer once it is recorded (the guide's loop); for an auto run, whose
     worker pushes on its own, answer once it has recorded more than before (or at the step timeout)."""
+    settings = call.settings
     size = settings.activation_batch_size
 
     async def step(connection: DbConnection, run: repo.Run) -> Progressed:
         if run.mode != RunMode.STEP:
             return moved_past(run)
-        index = await repo.claim_next_step(connection, run_id)
+        index = await repo.claim_next_step(connection, run.id)
         if index > 0 and index * size >= run.total:
             return _batch_recorded(run.total)  # every batch is requested: wait for the last
         await queue_command(connection, settings, command_for(run, batch_index=index))
         return _batch_recorded(min(run.total, (index + 1) * size))
 
-    return await hold_step(pool, settings, progress, org_id, connection_id, run_id, "push", step)
+    return await call.hold("push", step)
 
 
 @router.post("/push/run/{run_id}/retry", status_code=202)

@@ -8,10 +8,10 @@ from typing import Any
 
 from fastapi import APIRouter, Query
 
-from services.gateway.deps import AppSettings, OrgId, Pool
+from services.gateway.deps import OrgId, Pool
 from services.gateway.run_documents import run_of
-from services.gateway.run_progress import Progress, Progressed, moved_past
-from services.gateway.run_steps import hold_step
+from services.gateway.run_progress import Progressed, moved_past
+from services.gateway.run_steps import StepCall
 from services.gateway.schemas import RunStatusOut, SyncRejectOut, SyncRejectPage
 from shared.db import runs as repo
 from shared.db.pool import DbConnection
@@ -23,24 +23,17 @@ router = APIRouter(prefix="/api/connections/{connection_id}", tags=["runs"])
 
 
 @router.post("/sync/run/{run_id}/page")
-async def sync_next_page(
-    connection_id: uuid.UUID,
-    run_id: uuid.UUID,
-    org_id: OrgId,
-    pool: Pool,
-    settings: AppSettings,
-    progress: Progress,
-) -> RunStatusOut:
+async def sync_next_page(call: StepCall) -> RunStatusOut:
     """Sync the next page and answer once it is committed (the guide's loop); for an auto run, whose
     worker pages on its own, answer once it has committed more than before (or at the step timeout)."""
 
     async def step(connection: DbConnection, run: repo.Run) -> Progressed:
         if run.mode != RunMode.STEP:
             return moved_past(run)
-        await queue_command(connection, settings, sync_step_for(run, pages_committed=run.pages))
+        await queue_command(connection, call.settings, sync_step_for(run, pages_committed=run.pages))
         return lambda now: now.pages > run.pages
 
-    return await hold_step(pool, settings, progress, org_id, connection_id, run_id, "sync", step)
+    return await call.hold("sync", step)
 
 
 def _payload(text: str) -> Any:
