@@ -104,9 +104,11 @@ class Page:
         html: str = await self.evaluate("document.documentElement.outerHTML")
         return html
 
-    async def screenshot(self, path: Path) -> Path:
-        """Save a PNG of the page."""
-        shot = await self.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True})
+    async def screenshot(self, path: Path, *, full_page: bool = True) -> Path:
+        """Save a PNG of the page: all of it, or what the window shows."""
+        shot = await self.send(
+            "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": full_page}
+        )
         await asyncio.to_thread(path.write_bytes, base64.b64decode(shot["data"]))
         return path
 

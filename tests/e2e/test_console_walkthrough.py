@@ -134,7 +134,7 @@ async def _use_template(page: Page, connection_id: str) -> None:
     )
 
 
-async def _schedule_with_cron(page: Page, connection_id: str) -> str:
+async def _schedule_with_cron(page: Page, connection_id: str, log_dir: Path) -> str:
     """A cron schedule in a time zone: an impossible hour shown at the cron field, then fixed."""
     await page.evaluate(f"location.hash = '#/connections/{connection_id}'")
     await page.wait_until("document.getElementById('schedule-push-form')")
@@ -154,6 +154,7 @@ async def _schedule_with_cron(page: Page, connection_id: str) -> str:
     await page.wait_until("document.getElementById('schedule-push-next')?.dataset.nextRunAt")
     assert (await page.evaluate(text("#schedule-push-next"))).startswith("Cron 30 6 * * 1-5 (Europe/Berlin)")
     next_run_at: str = await page.evaluate("document.getElementById('schedule-push-next').dataset.nextRunAt")
+    await page.screenshot(log_dir / "console-walkthrough-schedule.png", full_page=False)  # docs/console.png
     return next_run_at
 
 
@@ -225,7 +226,7 @@ async def test_the_guide_walk_through_in_the_browser(
         assert (await mock.delete("/admin/faults/custom_api")).status_code in (200, 204)
         retry_id, retried = await _retry_failed(page, push_id, log_dir)
 
-        next_run_at = await _schedule_with_cron(page, outbound_id)
+        next_run_at = await _schedule_with_cron(page, outbound_id, log_dir)
         await page.evaluate("location.hash = '#/connections'")
         next_cell = f'tr[data-connection-id="{outbound_id}"] td[data-field=next-run]'
         await page.wait_until(f"{text(next_cell)}.startsWith('push ')")
