@@ -1,7 +1,9 @@
-"""What a fault-injection scenario left behind, counted: lost items, duplicates, wrong statuses."""
+"""What a fault-injection scenario left behind, counted: lost items, duplicates, wrong statuses, and how
+long the fault stalled the run (tests/e2e/chaos/progress.py)."""
 
 from __future__ import annotations
 
+import statistics
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
@@ -21,6 +23,9 @@ class Tally:
     duplicated: int = 0
     wrong_status: int = 0
     problems: list[str] = field(default_factory=list)
+    # Seconds the run's processed count stood still after the fault (None: not measured, e.g. a run
+    # started after the outage).
+    stall_s: float | None = None
 
     def lose(self, count: int, what: str) -> None:
         """Count `count` lost items (when positive), saying what was missing."""
@@ -53,12 +58,28 @@ class ScenarioRow:
     lost: int = 0
     duplicated: int = 0
     wrong_status: int = 0
+    stalls: list[float] = field(default_factory=list)
+
+    def stall_cells(self) -> tuple[str, str]:
+        """Median and maximum stall seconds over the repetitions ("-" when none was measured)."""
+        if not self.stalls:
+            return "-", "-"
+        return f"{statistics.median(self.stalls):.1f}", f"{max(self.stalls):.1f}"
 
 
 class ChaosTable:
     """The figures of every scenario run in this session, printed at the end (see conftest)."""
 
-    HEADER = ("scenario", "repetitions", "items", "lost", "duplicated", "wrong-status")
+    HEADER = (
+        "scenario",
+        "repetitions",
+        "items",
+        "lost",
+        "duplicated",
+        "wrong-status",
+        "stall-s median",
+        "stall-s max",
+    )
 
     def __init__(self) -> None:
         self.rows: dict[str, ScenarioRow] = {}
@@ -71,12 +92,14 @@ class ChaosTable:
         row.lost += tally.lost
         row.duplicated += tally.duplicated
         row.wrong_status += tally.wrong_status
+        if tally.stall_s is not None:
+            row.stalls.append(tally.stall_s)
 
     def render(self) -> list[str]:
         """The table as text lines."""
         cells: list[tuple[object, ...]] = [self.HEADER]
         cells += [
-            (name, row.repetitions, row.items, row.lost, row.duplicated, row.wrong_status)
+            (name, row.repetitions, row.items, row.lost, row.duplicated, row.wrong_status, *row.stall_cells())
             for name, row in self.rows.items()
         ]
         width = max(len(str(cell[0])) for cell in cells)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import pytest
 
 from tests.e2e.chaos.outages import runs_through_an_outage
+from tests.e2e.chaos.progress import ProgressProbe
 from tests.e2e.chaos.tally import ChaosTable
 from tests.e2e.conftest import System, running_system
 from tests.support.kafka import OwnKafka, own_kafka_and_database
@@ -45,7 +46,8 @@ async def test_kafka_broker_restarted_mid_run(
     rng = random.Random(f"kafka-restart/{outage_repetition}")
     down_s = rng.uniform(2, 8)
 
-    async def restart_broker() -> None:
+    async def restart_broker(probe: ProgressProbe) -> None:
+        probe.fault()
         await kafka_world.kafka.stop()  # topics and committed offsets survive
         await asyncio.sleep(down_s)
         await kafka_world.kafka.start()

@@ -17,6 +17,7 @@ import pytest
 
 from shared.db.migrate import apply_migrations
 from tests.e2e.chaos.outages import runs_through_an_outage
+from tests.e2e.chaos.progress import ProgressProbe
 from tests.e2e.chaos.tally import ChaosTable
 from tests.e2e.conftest import System, running_system
 from tests.support.infra import isolated_settings, required_env
@@ -55,7 +56,8 @@ async def test_postgres_stopped_mid_run(
 ) -> None:
     rng = random.Random(f"postgres-outage/{down_s}/{outage_repetition}")
 
-    async def stop_postgres() -> None:
+    async def stop_postgres(probe: ProgressProbe) -> None:
+        probe.fault()
         await postgres_world.postgres.stop()  # data kept
         await asyncio.sleep(down_s)
         await postgres_world.postgres.start()
