@@ -56,6 +56,7 @@ async def _follow_run(page: Page, run_id: str, log_dir: Path, name: str) -> dict
     await page.screenshot(log_dir / f"console-walkthrough-{name}.png")
     shown: dict[str, str] = await page.evaluate(
         """Object.fromEntries([['status', document.getElementById('run-state').dataset.status],
+            ['progress', `${document.querySelector('progress').value}/${document.querySelector('progress').max}`],
             ...[...document.querySelectorAll('[data-field]')].map((cell) => [cell.dataset.field, cell.textContent])])"""
     )
     return shown
@@ -246,7 +247,7 @@ async def test_the_guide_walk_through_in_the_browser(
     assert (synced["status"], int(synced["inserted"])) == (sync["status"], sync["inserted"])
     assert (sync["status"], sync["inserted"]) == ("succeeded", RECORDS)
     assert (pushed["status"], int(pushed["failed"])) == (push["status"], push["failed"]) == ("partial", 1)
-    assert push["succeeded"] == RECORDS - 1
+    assert (push["succeeded"], pushed["progress"]) == (RECORDS - 1, f"{RECORDS}/{RECORDS}")
     assert (retried["status"], retry["status"], retry["parentRunId"], retry["succeeded"]) == (
         "succeeded",
         "succeeded",
