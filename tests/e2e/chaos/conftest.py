@@ -3,7 +3,8 @@
 Short mode (inside `make test`): each kill scenario twice, outages once and briefly. Long mode
 (`make test-chaos`, i.e. `ACTIVATOR_CHAOS=long`): each kill scenario ten times (`CHAOS_REPETITIONS`),
 outages repeated, and the tests marked `chaos` (the 30-second Postgres outage). Either way the
-session ends with a table of every scenario: repetitions, items, lost, duplicated, wrong-status.
+session ends with a table of every scenario: repetitions, items, lost, duplicated, wrong-status, and the
+median and maximum seconds the fault stalled the run (tests/e2e/chaos/progress.py).
 """
 
 from __future__ import annotations

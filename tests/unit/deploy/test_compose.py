@@ -3,14 +3,18 @@
 The file is validated against the compose-spec JSON schema that check-jsonschema ships
 (`--builtin-schema vendor.compose-spec`), then against what the schema cannot know: the commands
 exist in the `activator` CLI, the settings exist, the dependencies wait for the right things, and
-the workers can be scaled.
+the workers can be scaled. Secrets have no fallback in the file: the services are checked with the
+values deploy/local/compose_env.sh generates, as a first `docker compose up` after it would get them.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,20 +23,66 @@ import pytest
 import yaml
 
 from services.gateway.consumer_lag import WORKER_TOPICS
+from shared.db.orgs import KEY_PREFIX
 from shared.settings import Settings, encryption_key_problem
-from tests.support.deploy_manifests import (
-    REPO,
-    activator_command,
-    as_mapping,
-    interpolate_defaults,
-    unknown_env_names,
-)
+from tests.support.deploy_manifests import REPO, activator_command, as_mapping, unknown_env_names
 
 COMPOSE_FILE = REPO / "docker-compose.yml"
 DOCKERFILE = REPO / "Dockerfile"
 ACTIVATOR_IMAGE = "activator:local"
 # One per consumer group (WORKER_TOPICS): each can run as many replicas as its topic has partitions.
 WORKERS = ("push-worker", "sync-worker", "status-recorder", "intake")
+COMPOSE_ENV_SCRIPT = REPO / "deploy" / "local" / "compose_env.sh"
+# What compose must refuse to start without, instead of falling back to a value everyone knows.
+SECRETS = ("CREDENTIALS_ENCRYPTION_KEY", "ACTIVATOR_DEV_API_KEY", "POSTGRES_PASSWORD")
+# ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:?message}, ${NAME?message}, as compose reads them.
+_VARIABLE = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}")
+
+
+class MissingVariable(LookupError):
+    """A `${NAME:?message}` with NAME unset: compose stops with the message."""
+
+
+def _interpolate(value: str, env: Mapping[str, str]) -> str:
+    def one(match: re.Match[str]) -> str:
+        name, op, arg = match.group("name"), match.group("op") or "", match.group("arg") or ""
+        if env.get(name) or (name in env and not op.startswith(":")):
+            return env[name]
+        if op.endswith("?"):
+            raise MissingVariable(f"{name}: {arg}")
+        return arg
+
+    return _VARIABLE.sub(one, value).replace("$$", "$")
+
+
+def _strings(node: object) -> Iterator[str]:
+    if isinstance(node, dict):
+        for value in node.values():
+            yield from _strings(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _strings(value)
+    elif isinstance(node, str):
+        yield node
+
+
+def _run_compose_env(path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", str(COMPOSE_ENV_SCRIPT), str(path)], capture_output=True, text=True, check=True, timeout=30
+    )
+
+
+def _read_env_file(path: Path) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+
+
+@functools.cache
+def _generated_env() -> dict[str, str]:
+    """The values a first `deploy/local/compose_env.sh` writes, with nothing else set on the host."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / ".env"
+        _run_compose_env(path)
+        return _read_env_file(path)
 
 
 def _compose() -> dict[str, Any]:
@@ -49,7 +99,8 @@ def _activator_services() -> dict[str, dict[str, Any]]:
 
 def _environment(service: dict[str, Any]) -> dict[str, str]:
     return {
-        name: interpolate_defaults(str(value)) for name, value in as_mapping(service["environment"]).items()
+        name: _interpolate(str(value), _generated_env())
+        for name, value in as_mapping(service["environment"]).items()
     }
 
 
@@ -97,14 +148,63 @@ def test_every_environment_variable_is_one_activator_reads() -> None:
         assert unknown_env_names(list(_environment(service))) == [], name
 
 
-def test_services_start_with_the_compose_defaults() -> None:
-    """With nothing set on the host, the key passes the services' own check (else they exit with status 2)."""
+def test_secrets_have_no_fallback_and_a_missing_one_says_how_to_set_it() -> None:
+    """A first `docker compose up` without them stops with the message, instead of running on known keys."""
+    text = COMPOSE_FILE.read_text()
+    for name in SECRETS:
+        uses = [match for match in _VARIABLE.finditer(text) if match.group("name") == name]
+        assert uses, f"{name} is not taken from the host's environment"
+        for use in uses:
+            assert use.group("op") == ":?", f"{use.group(0)} has a fallback"
+            assert "deploy/local/compose_env.sh" in use.group("arg"), use.group(0)
+    missing: set[str] = set()
+    for value in _strings(_compose()):
+        try:
+            _interpolate(value, {})
+        except MissingVariable as error:
+            missing.add(str(error).split(":", 1)[0])
+    assert missing == set(SECRETS)
+
+
+def test_no_secret_has_a_value_written_in_the_file() -> None:
+    secret_like = re.compile(r"PASSWORD|SECRET|TOKEN|_KEY$|API_KEY")
+    for value in _strings(_compose()):
+        for match in _VARIABLE.finditer(value):
+            if secret_like.search(match.group("name")) and match.group("op") in (":-", "-"):
+                assert not match.group("arg"), f"{match.group(0)} falls back to a written secret"
+    for name, service in _services().items():
+        for variable, value in as_mapping(service.get("environment", {})).items():
+            if secret_like.search(str(variable)):
+                assert str(value).startswith("${"), f"{name}: {variable} is written in the file"
+
+
+def test_services_start_with_the_generated_secrets() -> None:
+    """With what compose_env.sh writes, the key passes the services' own check (else they exit with status 2)."""
+    generated = _generated_env()
+    assert set(generated) == set(SECRETS)
     for service in _activator_services().values():
-        key = _environment(service)["CREDENTIALS_ENCRYPTION_KEY"]
-        assert encryption_key_problem(key) is None
-        assert "${CREDENTIALS_ENCRYPTION_KEY" in service["environment"]["CREDENTIALS_ENCRYPTION_KEY"], (
-            "the key must be overridable from the host's environment"
-        )
+        assert encryption_key_problem(_environment(service)["CREDENTIALS_ENCRYPTION_KEY"]) is None
+    dev_key = _environment(_services()["gateway"])["ACTIVATOR_DEV_API_KEY"]
+    assert dev_key.startswith(KEY_PREFIX)
+    assert len(dev_key) >= 40
+    assert re.fullmatch(r"[0-9a-f]{32,}", generated["POSTGRES_PASSWORD"]), "it goes into a URL unescaped"
+
+
+def test_compose_env_keeps_what_is_set_and_prints_no_value(tmp_path: Path) -> None:
+    path = tmp_path / ".env"
+    path.write_text("CREDENTIALS_ENCRYPTION_KEY=mine-kept-as-it-is-0042")  # no newline at the end
+    first = _run_compose_env(path)
+    written = _read_env_file(path)
+    assert written["CREDENTIALS_ENCRYPTION_KEY"] == "mine-kept-as-it-is-0042"
+    assert set(written) == set(SECRETS)
+    assert path.stat().st_mode & 0o777 == 0o600
+    second = _run_compose_env(path)
+    assert _read_env_file(path) == written
+    assert second.stderr == ""
+    for value in written.values():
+        assert value not in first.stdout + first.stderr
+    assert "ACTIVATOR_DEV_API_KEY" in first.stderr
+    assert _generated_env() != written, "the values are random"
 
 
 def test_services_reach_the_kafka_and_postgres_of_the_file() -> None:
@@ -113,7 +213,7 @@ def test_services_reach_the_kafka_and_postgres_of_the_file() -> None:
     advertised = dict(
         listener.split("://", 1) for listener in kafka_env["KAFKA_ADVERTISED_LISTENERS"].split(",")
     )
-    postgres_env = services["postgres"]["environment"]
+    postgres_env = _environment(services["postgres"])
     for name, service in _activator_services().items():
         environment = _environment(service)
         assert environment["KAFKA_BOOTSTRAP_SERVERS"] == advertised["PLAINTEXT"], name
