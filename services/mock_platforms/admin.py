@@ -90,6 +90,32 @@ def _drift(state: MockState, platform: Platform, segment_id: str, change: Segmen
     return dict(segment)
 
 
+def _add_counter_routes(router: APIRouter, state: MockState) -> None:
+    """What a test or the bench reads of what a platform saw."""
+
+    @router.get("/stats/{platform_name}")
+    async def stats(platform_name: str) -> Response:
+        platform = _platform(platform_name)
+        counters = state.platforms[platform].stats
+        return JSONResponse(
+            {
+                "platform": platform.value,
+                "segments": len(state.held_segments(platform)),
+                "creates_by_key": dict(counters.creates_by_key),
+                "duplicates": counters.duplicates,
+                "requests": counters.requests,
+                "writes": counters.writes,
+                "rate_limited": counters.rate_limited,
+            }
+        )
+
+    @router.get("/creates/{platform_name}")
+    async def create_times(platform_name: str, since: float = 0.0) -> Response:
+        """When each of the latest creates arrived (Unix seconds) at or after `since`: rate-budget checks."""
+        times = state.platforms[_platform(platform_name)].stats.create_times
+        return JSONResponse({"create_times": [at for at in times if at >= since]})
+
+
 def build_admin_router(state: MockState) -> APIRouter:
     router = APIRouter(prefix="/admin", tags=["admin"])
 
@@ -167,21 +193,7 @@ def build_admin_router(state: MockState) -> APIRouter:
             }
         )
 
-    @router.get("/stats/{platform_name}")
-    async def stats(platform_name: str) -> Response:
-        platform = _platform(platform_name)
-        counters = state.platforms[platform].stats
-        return JSONResponse(
-            {
-                "platform": platform.value,
-                "segments": len(state.held_segments(platform)),
-                "creates_by_key": dict(counters.creates_by_key),
-                "duplicates": counters.duplicates,
-                "requests": counters.requests,
-                "writes": counters.writes,
-                "rate_limited": counters.rate_limited,
-            }
-        )
+    _add_counter_routes(router, state)
 
     @router.get("/segments/{platform_name}")
     async def segments(platform_name: str) -> Response:

@@ -13,6 +13,7 @@ from services.mock_platforms.faults import FaultState
 from services.mock_platforms.platforms import Platform
 
 Clock = Callable[[], float]
+CREATE_TIMES_KEPT = 100_000
 Segment = dict[str, Any]
 
 
@@ -26,9 +27,12 @@ class PlatformStats:
     # Create requests per external key (ProviderElementId, Idempotency-Key, clientReference,
     # externalSegmentID); a key above 1 means the caller repeated a create.
     creates_by_key: Counter[str] = field(default_factory=Counter)
+    # When the latest creates arrived (wall clock, seconds): what a rate-budget check counts per window.
+    create_times: deque[float] = field(default_factory=lambda: deque(maxlen=CREATE_TIMES_KEPT))
 
     def record_create(self, key: str) -> None:
         self.creates_by_key[key] += 1
+        self.create_times.append(time.time())
 
     @property
     def duplicates(self) -> int:

@@ -59,3 +59,15 @@ async def test_settings_are_per_platform(client: httpx.AsyncClient) -> None:
     accepted = await client.put("/admin/settings/ttd", json={"processing_delay_s": 0.5})
     assert refused.status_code == 400
     assert accepted.json()["processing_delay_s"] == 0.5
+
+
+async def test_creates_lists_when_each_create_arrived_since_a_time(client: httpx.AsyncClient) -> None:
+    await client.post("/custom/segments", json=SEGMENT)
+    first = (await client.get("/admin/creates/custom_api")).json()["create_times"]
+    await client.post("/custom/segments", json={**SEGMENT, "name": "Pet Owners"})
+    later = (await client.get("/admin/creates/custom_api", params={"since": first[0] + 1e-6})).json()
+
+    assert len(first) == 1
+    assert len(later["create_times"]) == 1
+    assert later["create_times"][0] > first[0]
+    assert (await client.get("/admin/creates/tradedesk")).json() == {"create_times": []}
