@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
+from pydantic import BaseModel, ConfigDict
 
 from shared.connectors.deps import SegmentLookup
 from shared.connectors.protocol import PlatformSegment
@@ -140,8 +141,12 @@ async def record_activations(
     )
 
 
-@dataclass(frozen=True, slots=True)
-class ActivationView:
+class ActivationView(BaseModel):
+    """A topic's activation on a connection, as the ledger lists it (the API's ActivationOut adds only its
+    wire casing)."""
+
+    model_config = ConfigDict(frozen=True)
+
     topic_id: uuid.UUID
     topic_name: str
     platform_segment_id: str | None

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
+from pydantic import BaseModel, ConfigDict
 
 from shared.db.pool import Db, DbConnection
 from shared.db.rendered_names import clear_rendered, store_rendered
@@ -33,8 +34,11 @@ class TemplateFields:
     description_template: str = "{{description}}"
 
 
-@dataclass(frozen=True, slots=True)
-class StoredTemplate:
+class StoredTemplate(BaseModel):
+    """An output template as stored, with its state (the API's OutputTemplateOut adds only its wire casing)."""
+
+    model_config = ConfigDict(frozen=True)
+
     key: str
     path_fields: list[str]
     separator: str

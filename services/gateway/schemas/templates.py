@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from pydantic import AfterValidator, ConfigDict, Field, field_validator, model_validator
 
 from services.gateway.schemas.base import ApiModel
 from services.gateway.schemas.topics import TopicInput
+from shared.db.output_templates import StoredTemplate
 from shared.output_templates import (
     DEFAULT_CURRENCY,
     PLACEHOLDER,
@@ -89,15 +89,8 @@ class OutputTemplateInput(OutputTemplateUpdate):
     )
 
 
-class OutputTemplateOut(ApiModel):
-    key: str
-    path_fields: list[str]
-    separator: str
-    name_template: str | None
-    description_template: str
-    active: bool
-    created_at: datetime
-    updated_at: datetime
+class OutputTemplateOut(StoredTemplate, ApiModel):
+    pass
 
 
 class TemplatePreviewInput(ApiModel):

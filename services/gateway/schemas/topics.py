@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import ConfigDict, Field, field_validator
 
 from services.gateway.schemas.base import ApiModel
+from shared.db.activations import ActivationView
 
 
 class TopicInput(ApiModel):
@@ -110,15 +111,8 @@ class BulkTopicsOut(ApiModel):
     updated: int
 
 
-class ActivationOut(ApiModel):
-    topic_id: uuid.UUID
-    topic_name: str
-    platform_segment_id: str | None
-    state: str
-    state_message: str | None
-    last_outcome: str | None
-    last_run_id: uuid.UUID | None
-    last_pushed_at: datetime
+class ActivationOut(ActivationView, ApiModel):
+    pass
 
 
 class ActivationPage(ApiModel):
