@@ -10,6 +10,7 @@ from services.push_worker.run_setup import PushDependencies, RunRef, finish_run,
 from services.push_worker.slice import PushSlice, SliceBudget
 from shared.db.runs import get_run_by_id
 from shared.messages import PushCommand, RunMode
+from shared.messaging.worker_app import step_lease
 from shared.runs import leases
 from shared.runs.executor import LeaseKeeper
 from shared.tracing import current_trace_headers
@@ -72,21 +73,12 @@ async def handle_push(command: PushCommand, deps: PushDependencies) -> bool:
 
 
 async def _step(command: PushCommand, deps: PushDependencies) -> None:
-    settings = deps.settings
-    lease = await leases.wait_for_run(
-        deps.pool,
-        command.run_id,
-        "push",
-        ttl_s=settings.run_lease_ttl_s,
-        wait_s=settings.run_lease_ttl_s + settings.run_slice_s,
-    )
-    if lease is None:
-        return  # finished or gone meanwhile
-    async with LeaseKeeper(deps.pool, lease, settings.run_lease_ttl_s, "push") as keeper:
+    async with step_lease(deps.pool, deps.settings, command.run_id, "push") as keeper:
+        if keeper is None:
+            return  # finished or gone meanwhile
         await work_push_slice(
             keeper,
             deps,
             SliceBudget(batches=1, seconds=float("inf"), extendable=False),
             step=command.batch_index or 0,
         )
-        await keeper.release()

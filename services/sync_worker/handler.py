@@ -22,6 +22,7 @@ from shared.inbound.source import InboundSource
 from shared.messages import RunMode, SyncCommand, SyncStep
 from shared.messaging.consumer_guard import ShutdownInterrupted
 from shared.messaging.status_publisher import StatusPublisher
+from shared.messaging.worker_app import step_lease
 from shared.runs import leases
 from shared.runs.executor import LeaseKeeper
 from shared.settings import Settings
@@ -151,17 +152,9 @@ async def handle_sync(work: SyncCommand | SyncStep, deps: SyncDependencies) -> b
         return False
     if isinstance(work, SyncCommand) and state.mode != RunMode.STEP:
         return await leases.accept(deps.pool, work.run_id, current_trace_headers())
-    settings = deps.settings
-    lease = await leases.wait_for_run(
-        deps.pool,
-        work.run_id,
-        "sync",
-        ttl_s=settings.run_lease_ttl_s,
-        wait_s=settings.run_lease_ttl_s + settings.run_slice_s,
-    )
-    if lease is None:
-        return False  # finished or gone meanwhile
-    async with LeaseKeeper(deps.pool, lease, settings.run_lease_ttl_s, "sync") as keeper:
+    async with step_lease(deps.pool, deps.settings, work.run_id, "sync") as keeper:
+        if keeper is None:
+            return False  # finished or gone meanwhile
         state = await sync_runs.sync_run_state(deps.pool, work.run_id)
         pages_done = state.checkpoint.page if state is not None and state.checkpoint is not None else None
         if (
@@ -173,5 +166,4 @@ async def handle_sync(work: SyncCommand | SyncStep, deps: SyncDependencies) -> b
         else:
             # A step run's own command only starts it (counts); each step (or a cancel) moves one page.
             await work_sync_slice(keeper, deps, pages=0 if isinstance(work, SyncCommand) else 1)
-        await keeper.release()
     return False

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from typing import Any, Generic, Protocol, TypeVar
 
 import asyncpg
@@ -17,6 +18,7 @@ from faststream.kafka.subscriber.usecase import ConcurrentBetweenPartitionsSubsc
 from shared.messaging.consumer_guard import ConsumerGuard, DeadLetterHook
 from shared.messaging.kafka import build_broker
 from shared.messaging.worker_health import WorkerHealth
+from shared.runs import leases
 from shared.runs.executor import ExecutorSettings, LeaseKeeper, RunExecutor
 from shared.settings import Settings
 from shared.start_order import wait_for_kafka, wait_for_postgres
@@ -177,6 +179,27 @@ class RunSlices(Generic[DepsT]):
         """Look for work now (a command of this process opened a run); a no-op before the loop starts."""
         if self._executor is not None:
             self._executor.wake()
+
+
+@contextlib.asynccontextmanager
+async def step_lease(
+    pool: asyncpg.Pool[Any], settings: Settings, run_id: uuid.UUID, kind: str
+) -> AsyncIterator[LeaseKeeper | None]:
+    """Hold a step run's lease for one step, waiting behind a slice in flight; None when the run finished
+    or went meanwhile. The lease is given back after the step (not after an error: it then expires)."""
+    lease = await leases.wait_for_run(
+        pool,
+        run_id,
+        kind,
+        ttl_s=settings.run_lease_ttl_s,
+        wait_s=settings.run_lease_ttl_s + settings.run_slice_s,
+    )
+    if lease is None:
+        yield None
+        return
+    async with LeaseKeeper(pool, lease, settings.run_lease_ttl_s, kind) as keeper:
+        yield keeper
+        await keeper.release()
 
 
 def worker_app(
