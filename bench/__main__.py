@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.config import FULL, QUICK, BenchConfig
+from bench.failover import run_failover
 from bench.fairness import run_fairness
 from bench.history import run_history
 from bench.latency import run_latency
@@ -27,7 +28,7 @@ from bench.step_loop import run_step_loop
 from bench.world import World, running_world
 from shared.logging import configure_logging
 
-SCENARIOS = ("p1", "step", "p3", "p3r", "p2", "p4", "latency", "fairness", "scale", "history")
+SCENARIOS = ("p1", "step", "p3", "p3r", "p2", "p4", "latency", "fairness", "scale", "failover", "history")
 
 
 async def _scenarios(world: World, config: BenchConfig, only: set[str], results: dict[str, Any]) -> list[str]:
@@ -63,6 +64,9 @@ async def _scenarios(world: World, config: BenchConfig, only: set[str], results:
         figures = await run_scale(world, config)
         results["import"], results["memory"] = figures["import"], figures["memory"]
 
+    async def failover() -> None:
+        results["failover"] = await run_failover(world, config)
+
     async def history() -> None:
         # Last: its millions of rows would slow the other scenarios' writes.
         results["history"] = await run_history(world, config)
@@ -77,6 +81,7 @@ async def _scenarios(world: World, config: BenchConfig, only: set[str], results:
         "latency": latency,
         "fairness": fairness,
         "scale": scale,
+        "failover": failover,
         "history": history,
     }
     failed: list[str] = []

@@ -37,6 +37,9 @@ class BenchConfig:
     scale_topics: int
     # Fairness: topics of the long run a small run is measured beside.
     fairness_long_topics: int
+    # Failover: push-workers killed (one push each) and the topics of each push.
+    failover_kills: int
+    failover_topics: int
 
 
 FULL = BenchConfig(
@@ -62,6 +65,8 @@ FULL = BenchConfig(
     history_requests=200,
     scale_topics=200_000,
     fairness_long_topics=10_000,
+    failover_kills=4,
+    failover_topics=3_000,
 )
 
 QUICK = BenchConfig(
@@ -87,4 +92,6 @@ QUICK = BenchConfig(
     history_requests=100,
     scale_topics=30_000,
     fairness_long_topics=2_000,
+    failover_kills=2,
+    failover_topics=2_000,
 )
