@@ -24,6 +24,9 @@ from shared.settings import Settings
 log = structlog.get_logger(__name__)
 
 
+# What the log line of a committed page says of it.
+_LOGGED_FIGURES = {"page", "records", "inserted", "updated", "unchanged", "invalid"}
+
 # Asked at a slice's end: may the run keep its lease for another slice?
 GoOn = Callable[[], Awaitable[bool]]
 
@@ -188,33 +191,22 @@ class SyncRunDriver:
             invalid=counts.invalid,
             duplicate=counts.duplicates,
         )
-        await self._reports.send(
-            [
-                SyncPageRecorded(
-                    event_id=deterministic_event_id(run.run_id, "page", number),
-                    run_id=run.run_id,
-                    org_id=run.org_id,
-                    page=number,
-                    records=counts.records,
-                    inserted=counts.inserted,
-                    updated=counts.updated,
-                    unchanged=counts.unchanged,
-                    invalid=counts.invalid,
-                    skipped=counts.duplicates,
-                    run_status=closing.status if closing else "running",
-                    status_reason=closing.reason if closing else None,
-                )
-            ]
-        )
-        self._log.info(
-            "sync_page_committed",
+        recorded = SyncPageRecorded(
+            event_id=deterministic_event_id(run.run_id, "page", number),
+            run_id=run.run_id,
+            org_id=run.org_id,
             page=number,
             records=counts.records,
             inserted=counts.inserted,
             updated=counts.updated,
             unchanged=counts.unchanged,
             invalid=counts.invalid,
+            skipped=counts.duplicates,
+            run_status=closing.status if closing else "running",
+            status_reason=closing.reason if closing else None,
         )
+        await self._reports.send([recorded])
+        self._log.info("sync_page_committed", **recorded.model_dump(include=_LOGGED_FIGURES))
         if closing is not None:
             self._log.info("sync_run_closed", status=closing.status, reason=closing.reason)
             await publish_finished(self._publisher, run, closing)
