@@ -44,14 +44,8 @@ def _payload(text: str) -> Any:
 
 
 def _reject_out(reject: SyncReject) -> SyncRejectOut:
-    return SyncRejectOut(
-        page=reject.page,
-        position=reject.position,
-        source_id=reject.source_id,
-        reason=reject.reason,
-        payload=_payload(reject.payload),
-        at=reject.at,
-    )
+    out = SyncRejectOut.model_validate(reject, from_attributes=True)
+    return out.model_copy(update={"payload": _payload(reject.payload)})  # stored as text, served as sent
 
 
 @router.get("/sync/run/{run_id}/rejects")
