@@ -175,7 +175,7 @@ def build_admin_router(state: MockState) -> APIRouter:
             state.tradedesk.approval_delay_s = settings.approval_delay_s
         if settings.rate_limit is not None:
             state.tradedesk.rate_limit = settings.rate_limit
-            state.tradedesk.admitted.clear()
+            state.tradedesk.quota_windows.clear()
         if settings.rate_limit_window_s is not None:
             state.tradedesk.rate_limit_window_s = settings.rate_limit_window_s
         if settings.token_ttl_s is not None:

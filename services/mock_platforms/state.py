@@ -82,6 +82,14 @@ class MintedToken:
 
 
 @dataclass
+class QuotaWindow:
+    """One endpoint and login's current quota window: when it opened and the requests it admitted."""
+
+    started_at: float
+    admitted: int = 0
+
+
+@dataclass
 class TradeDeskStore:
     # Tokens minted from a login; a pasted token (a tenant's `api_key`) is not held here.
     tokens: dict[str, MintedToken] = field(default_factory=dict)
@@ -93,10 +101,10 @@ class TradeDeskStore:
     processing_delay_s: float = 1.0
     # How long a processed batch with a rate under the approval thresholds waits for TTD's approval.
     approval_delay_s: float = 0.0
-    # Requests admitted per endpoint and login within `rate_limit_window_s`; 0 is no quota.
+    # Requests admitted per endpoint and login in each window of `rate_limit_window_s`; 0 is no quota.
     rate_limit: int = 0
     rate_limit_window_s: float = 60.0
-    admitted: dict[tuple[str, str], deque[float]] = field(default_factory=dict)
+    quota_windows: dict[tuple[str, str], QuotaWindow] = field(default_factory=dict)
 
 
 @dataclass

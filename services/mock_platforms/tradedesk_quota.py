@@ -8,14 +8,13 @@ headers (Foundations/resources/doc/RateLimits). The fake's quota is off until a 
 from __future__ import annotations
 
 import math
-from collections import deque
 from collections.abc import Awaitable, Callable
 
 from starlette.requests import Request
 
 from services.mock_platforms.platform_errors import PlatformHTTPError
 from services.mock_platforms.platforms import Platform
-from services.mock_platforms.state import MockState
+from services.mock_platforms.state import MockState, QuotaWindow
 
 PLATFORM = Platform.TRADEDESK
 
@@ -38,15 +37,17 @@ def quota_dependency(state: MockState) -> Callable[[Request], Awaitable[None]]:
             return
         route = request.scope.get("route")
         endpoint = f"{request.method} {getattr(route, 'path', request.url.path)}"
-        admitted = store.admitted.setdefault((endpoint, _caller(state, request)), deque())
+        key = (endpoint, _caller(state, request))
         now = state.clock()
-        while admitted and admitted[0] <= now - store.rate_limit_window_s:
-            admitted.popleft()
-        if len(admitted) < store.rate_limit:
-            admitted.append(now)
+        window = store.quota_windows.get(key)
+        if window is None or now >= window.started_at + store.rate_limit_window_s:
+            # A window opens with the first request after the last one closed; it admits `rate_limit`.
+            window = store.quota_windows[key] = QuotaWindow(started_at=now)
+        if window.admitted < store.rate_limit:
+            window.admitted += 1
             return
         state.platforms[PLATFORM].stats.rate_limited += 1
-        wait = max(1, math.ceil(admitted[0] + store.rate_limit_window_s - now))
+        wait = max(1, math.ceil(window.started_at + store.rate_limit_window_s - now))
         # TTD's 429 body is not public; the fake keeps its {"Message"} envelope.
         raise PlatformHTTPError(
             429,
