@@ -129,8 +129,8 @@ async def get_topic(db: asyncpg.Pool[Any], org_id: uuid.UUID, topic_id: uuid.UUI
     return _topic(row) if row else None
 
 
-async def create_topic(db: Db, org_id: uuid.UUID, fields: TopicFields) -> Topic:
-    """Insert one topic."""
+async def create_topic(db: Db, org_id: uuid.UUID, fields: ImportedTopic) -> Topic:
+    """Insert one topic (a `TopicFields`, or the API's validated input as it is)."""
     row = await db.fetchrow(
         f"""INSERT INTO topics (org_id, name, parent_category, path, description, external_id, cpm, attributes,
                                 source_connection_id)
@@ -149,7 +149,7 @@ async def create_topic(db: Db, org_id: uuid.UUID, fields: TopicFields) -> Topic:
     return _topic(row)
 
 
-async def update_topic(db: Db, org_id: uuid.UUID, topic_id: uuid.UUID, fields: TopicFields) -> Topic | None:
+async def update_topic(db: Db, org_id: uuid.UUID, topic_id: uuid.UUID, fields: ImportedTopic) -> Topic | None:
     """Replace a topic's writable fields (reactivates a deleted topic)."""
     row = await db.fetchrow(
         f"""UPDATE topics SET name = $3, parent_category = $4, path = $5, description = $6, external_id = $7,

@@ -25,18 +25,6 @@ from shared.db.pool import PgPool
 router = APIRouter(prefix="/api/topics", tags=["topics"])
 
 
-def _fields(body: TopicInput) -> repo.TopicFields:
-    return repo.TopicFields(
-        name=body.name,
-        parent_category=body.parent_category,
-        path=body.path,
-        description=body.description,
-        external_id=body.external_id,
-        cpm=body.cpm,
-        attributes=body.attributes,
-    )
-
-
 def _outputs(topic: repo.Topic) -> dict[str, RenderedSegmentOut]:
     outputs = {
         key: RenderedSegmentOut(name=output["name"], description=output["description"])
@@ -105,7 +93,7 @@ async def create_topic(body: TopicInput, org_id: OrgId, pool: Pool, settings: Ap
     """Create one topic."""
     try:
         async with render_lock(pool, org_id, exclusive=False) as connection:
-            topic = await repo.create_topic(connection, org_id, _fields(body))
+            topic = await repo.create_topic(connection, org_id, body)
             await render_topics(connection, org_id, [topic.id], batch=settings.output_render_batch)
     except asyncpg.UniqueViolationError as exc:
         raise _duplicate_external_id() from exc
@@ -145,7 +133,7 @@ async def update_topic(
     """Replace a topic's fields; its names from the active output templates are rendered again."""
     try:
         async with render_lock(pool, org_id, exclusive=False) as connection:
-            topic = await repo.update_topic(connection, org_id, topic_id, _fields(body))
+            topic = await repo.update_topic(connection, org_id, topic_id, body)
             if topic is None:
                 raise not_found("topic")
             await render_topics(connection, org_id, [topic.id], batch=settings.output_render_batch)
