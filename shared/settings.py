@@ -126,6 +126,11 @@ class Settings(BaseSettings):
     worker_graceful_timeout_s: float = 30.0
     metrics_port: int = Field(default=0, ge=0, le=65535)
     otel_traces_exporter: str = Field(default="none", pattern="^(none|console|otlp)$")
+    # The OTel standard variables (shared/tracing.py): the collector's base URL (empty: the protocol's
+    # localhost default), or the traces endpoint as is; headers are read by the exporter itself.
+    otel_exporter_otlp_protocol: Literal["grpc", "http/protobuf"] = "http/protobuf"
+    otel_exporter_otlp_endpoint: str = ""
+    otel_exporter_otlp_traces_endpoint: str = ""
     sync_runs_in_parallel: int = Field(default=4, ge=1)
     sync_max_delete_share: float = Field(default=0.2, ge=0, le=1)
     sync_max_empty_pages: int = Field(default=5, ge=1)
