@@ -29,3 +29,7 @@ add CREDENTIALS_ENCRYPTION_KEY "$(random_hex 32)"
 add ACTIVATOR_DEV_API_KEY "act_$(random_hex 24)"
 # Hex: it goes into DATABASE_URL unescaped.
 add POSTGRES_PASSWORD "$(random_hex 24)"
+if git -C "$(dirname "$file")" rev-parse --is-inside-work-tree >/dev/null 2>&1 \
+  && ! git -C "$(dirname "$file")" check-ignore -q "$file"; then
+  echo "compose_env: $file is not ignored by git: add it to .gitignore so the secrets stay out of commits" >&2
+fi
