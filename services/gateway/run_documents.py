@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from typing import Any
 
@@ -32,6 +33,15 @@ async def counted(
     return accepted.model_copy(update={"status": run.status, "total": run.total, "count_status": "counted"})
 
 
+# The document's fields that are the run's own under the same name; the sync counters only for a sync run.
+_SYNC_FIELDS = ("inserted", "updated", "unchanged", "invalid", "pages")
+_RUN_FIELDS = tuple(
+    name
+    for name in RunSummaryOut.model_fields
+    if name in {field.name for field in dataclasses.fields(repo.Run)} and name not in _SYNC_FIELDS
+)
+
+
 async def run_status(pool: asyncpg.Pool[Any], settings: Settings, run: repo.Run) -> RunStatusOut:
     """The status document of a run, with at most the stored error records."""
     errors = await repo.run_errors(pool, run.id, settings.max_run_errors_stored)
@@ -51,41 +61,12 @@ def status_document(run: repo.Run, errors: list[repo.RunError]) -> RunStatusOut:
 
 def summary_document(run: repo.Run) -> RunSummaryOut:
     """The run as history lists show it: its status document without the error records."""
-    sync_fields: dict[str, Any] = (
-        {
-            "inserted": run.inserted,
-            "updated": run.updated,
-            "unchanged": run.unchanged,
-            "invalid": run.invalid,
-            "pages": run.pages,
-        }
-        if run.kind == "sync"
-        else {}
-    )
+    fields = _RUN_FIELDS + _SYNC_FIELDS if run.kind == "sync" else _RUN_FIELDS
     return RunSummaryOut(
         run_id=run.id,
-        connection_id=run.connection_id,
-        kind=run.kind,
-        status=run.status,
         done=run.is_terminal,
-        status_reason=run.status_reason,
-        mode=run.mode,
-        dry_run=run.dry_run,
-        total=run.total,
-        processed=run.processed,
-        succeeded=run.succeeded,
-        failed=run.failed,
-        skipped=run.skipped,
-        error_count=run.error_count,
-        throttled_until=run.throttled_until,
-        parent_run_id=run.parent_run_id,
-        retry_attempt=run.retry_attempt,
         next_retry_at=run.retry_due_at,
-        retry_given_up_at=run.retry_given_up_at,
-        created_at=run.created_at,
-        started_at=run.started_at,
-        finished_at=run.finished_at,
-        **sync_fields,
+        **{name: getattr(run, name) for name in fields},
     )
 
 
