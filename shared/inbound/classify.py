@@ -5,11 +5,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Set
 from dataclasses import dataclass, field
-from decimal import Decimal
 from enum import StrEnum
-from typing import Any
 
-from shared.inbound.mapping import InvalidRecord, MappedTopic
+from shared.inbound.mapping import InvalidRecord, MappedTopic, TopicContent
 
 
 class Classification(StrEnum):
@@ -21,16 +19,10 @@ class Classification(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class StoredTopic:
+class StoredTopic(TopicContent):
     """What classification compares of an existing topic (found by org and external id)."""
 
     external_id: str
-    name: str
-    parent_category: str | None
-    path: tuple[str, ...]
-    description: str
-    cpm: Decimal | None
-    attributes: dict[str, Any]
     status: str
     source_connection_id: uuid.UUID | None
     topic_id: uuid.UUID
@@ -43,12 +35,7 @@ def classify(mapped: MappedTopic, stored: StoredTopic | None, connection_id: uui
     same = (
         stored.status == "active"
         and stored.source_connection_id == connection_id
-        and stored.name == mapped.name
-        and stored.parent_category == mapped.parent_category
-        and stored.path == mapped.path
-        and stored.description == mapped.description
-        and stored.cpm == mapped.cpm
-        and stored.attributes == mapped.attributes
+        and stored.same_content(mapped)
     )
     return Classification.UNCHANGED if same else Classification.UPDATE
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
@@ -19,16 +19,29 @@ PATH_SEPARATOR = ">"
 
 
 @dataclass(frozen=True, slots=True)
-class MappedTopic:
-    """A record's topic fields; `source_id` becomes the topic's external id."""
+class TopicContent:
+    """What a source owns of a topic: a synced topic with the same content as its record is unchanged."""
 
-    source_id: str
     name: str
     parent_category: str | None
     path: tuple[str, ...]
     description: str
     cpm: Decimal | None
     attributes: dict[str, Any]
+
+    def same_content(self, other: TopicContent) -> bool:
+        """Whether every field the source owns is equal in both."""
+        return all(getattr(self, name) == getattr(other, name) for name in _CONTENT)
+
+
+_CONTENT = tuple(field.name for field in fields(TopicContent))
+
+
+@dataclass(frozen=True, slots=True)
+class MappedTopic(TopicContent):
+    """A record's topic fields; `source_id` becomes the topic's external id."""
+
+    source_id: str
 
 
 @dataclass(frozen=True, slots=True)
