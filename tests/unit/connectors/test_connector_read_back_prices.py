@@ -10,7 +10,14 @@ import httpx
 import pytest
 
 from services.mock_platforms import MockState, build_app
-from shared.connectors import ConnectorDeps, CreateSegmentParams, HttpSettings, create_platform_client
+from shared.connectors import (
+    ConnectorDeps,
+    CreateSegmentParams,
+    HttpSettings,
+    PlatformError,
+    UpdateSegmentParams,
+    create_platform_client,
+)
 from tests.unit.connectors.connector_fakes import FakeSleep
 
 PARAMS = CreateSegmentParams(name="Auto", description="", cpm=1.5, currency="USD", external_key="k1")
@@ -78,4 +85,23 @@ async def test_the_trade_desks_element_query_shows_no_price(
     )
     await client.create_segment(PARAMS)
     assert (await client.get_segment("k1")).cpms == ()  # type: ignore[union-attr]
+    await client.aclose()
+
+
+async def test_a_distributed_liveramp_segment_repriced_there_cannot_be_priced_back(
+    admin: tuple[httpx.AsyncClient, ConnectorDeps],
+) -> None:
+    mock, deps = admin
+    credentials = {"client_id": "c", "client_secret": "s"}
+    client = create_platform_client(
+        "liveramp", "oauth2", credentials, LIVERAMP, settings=HttpSettings(), deps=deps
+    )
+    segment_id = await client.create_segment(PARAMS)
+    assert (await client.get_segment(segment_id)).status == "ACTIVE"  # type: ignore[union-attr]  # reviewed
+    await mock.post(f"/admin/drift/liveramp/{segment_id}", json={"price": 0.5})
+    # What a reconcile repair sends for `price_differs`: the ledger's name and CPM.
+    with pytest.raises(PlatformError) as refused:
+        await client.update_segment(segment_id, UpdateSegmentParams(name="Auto", description="", cpm=1.5))
+    assert (refused.value.code, refused.value.transient) == ("permanent:409", False)
+    assert "pricing is frozen once a segment is distributed" in refused.value.message
     await client.aclose()
