@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from services.push_worker.plan import Action, PlannedItem
@@ -11,6 +11,7 @@ from shared.connectors.batch import (
     CallSlots,
     CreateOperation,
     DeactivateOperation,
+    OutcomeHook,
     SegmentOperation,
     SegmentOutcome,
     UpdateOperation,
@@ -22,6 +23,7 @@ from shared.connectors.protocol import (
     ConfirmingPlatformClient,
     CreateSegmentParams,
     PlatformClient,
+    UnkeyedCreatePlatformClient,
     UpdateSegmentParams,
 )
 from shared.db.activations import ActivationWrite
@@ -33,6 +35,10 @@ _DONE = {
     Action.DEACTIVATE: ItemOutcome.DEACTIVATED,
     Action.MOVE: ItemOutcome.UPDATED,  # the topic's segment is now a new one, under its new path
 }
+
+
+Record = Callable[[Sequence[ActivationWrite]], Awaitable[None]]
+"""Makes ledger rows durable (the slice's `RunRecords.record`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +177,18 @@ async def _retire_replaced(
     return result
 
 
+def _made_at_once(writes: Sequence[PlannedItem], record: Record, *, confirms: bool) -> OutcomeHook:
+    """Records each new segment as soon as the platform answered its create (a platform without
+    idempotency keys: a crash must not leave a made segment out of the ledger until the batch ends)."""
+
+    async def made(index: int, outcome: SegmentOutcome) -> None:
+        item = writes[index]
+        if outcome.error is None and item.action is Action.CREATE:
+            await record([_ledger_row(item, outcome, confirms=confirms)])
+
+    return made
+
+
 async def execute_batch(
     context: RunContext,
     items: Sequence[PlannedItem],
@@ -178,22 +196,29 @@ async def execute_batch(
     *,
     concurrency: int,
     slots: CallSlots | None = None,
+    record: Record | None = None,
 ) -> BatchResult:
     """Apply the writes of a batch; unchanged and replayed items are reported without a platform call.
 
-    `slots`: the run's call slots, shared with the other batch in flight.
+    `slots`: the run's call slots, shared with the other batch in flight. `record`: on a platform whose
+    creates carry no idempotency key, each created segment's ledger row is written with it as it is made.
     """
     events: list[ItemResult] = []
     ledger: list[ActivationWrite] = []
     writes = [item for item in items if item.action in _DONE]
     slots = slots or CallSlots(concurrency)
+    confirms = isinstance(client, ConfirmingPlatformClient)
+    unkeyed = record is not None and isinstance(client, UnkeyedCreatePlatformClient)
     outcomes = await apply_batch(
-        client, [_operation(context, item) for item in writes], concurrency=concurrency, slots=slots
+        client,
+        [_operation(context, item) for item in writes],
+        concurrency=concurrency,
+        slots=slots,
+        answered=_made_at_once(writes, record, confirms=confirms) if unkeyed and record else None,
     )
     outcomes = await _retire_replaced(client, writes, outcomes, concurrency=concurrency, slots=slots)
     # An item's 401/403 alone fails that item; the run stops only once the connection's test failed too.
     auth_error = slots.rejected
-    confirms = isinstance(client, ConfirmingPlatformClient)
     for item, outcome in zip(writes, outcomes, strict=True):
         ledger.append(_ledger_row(item, outcome, confirms=confirms))
         if outcome.error is not None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import structlog
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from services.push_worker.execute import RunContext, abandoned_events, execute_batch, plan_events
 from services.push_worker.plan import PlannedItem
@@ -20,9 +21,12 @@ from shared.connectors.batch import CallSlots
 from shared.connectors.errors import PlatformError
 from shared.connectors.protocol import PlatformClient
 from shared.db.activations import ActivationWrite
+from shared.db.pool import POSTGRES_CONNECTION_LOST
 from shared.messages import ItemResult
 
 log = structlog.get_logger(__name__)
+
+LEDGER_OUTAGE_S = 120.0  # how long a batch's ledger write waits for Postgres before the slice fails
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,12 +185,29 @@ class PushSlice:
     async def _record(self, items: list[PlannedItem]) -> PlatformError | None:
         target = self._target
         result = await execute_batch(
-            target.context, items, target.client, concurrency=target.concurrency, slots=self._slots
+            target.context,
+            items,
+            target.client,
+            concurrency=target.concurrency,
+            slots=self._slots,
+            record=self._keep,
         )
         # The ledger is durable before the events leave: a redelivery replays, never re-creates.
-        await self._records.record(result.ledger)
+        await self._keep(result.ledger)
         await self._records.publish(result.events)
         return result.auth_error
+
+    async def _keep(self, writes: Sequence[ActivationWrite]) -> None:
+        """Write ledger rows, waiting out a Postgres outage of up to LEDGER_OUTAGE_S: what the platform has
+        made is only known here, and a slice failed for it would make it again where creates carry no key."""
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception_type(POSTGRES_CONNECTION_LOST),
+            stop=stop_after_delay(LEDGER_OUTAGE_S),
+            wait=wait_exponential(multiplier=0.1, max=1.0),
+            reraise=True,
+        ):
+            with attempt:
+                await self._records.record(writes)
 
     async def _drain(self, *, keep: int) -> bool:
         """Await the oldest batches until `keep` are in flight, moving the cursor past each; False once

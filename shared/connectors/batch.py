@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -116,16 +116,22 @@ class CallSlots:
             return True
 
 
+OutcomeHook = Callable[[int, SegmentOutcome], Awaitable[None]]
+"""Called with an operation's index and outcome as soon as the platform answered it (one call per call)."""
+
+
 async def apply_batch(
     client: PlatformClient,
     operations: Sequence[SegmentOperation],
     *,
     concurrency: int,
     slots: CallSlots | None = None,
+    answered: OutcomeHook | None = None,
 ) -> list[SegmentOutcome]:
     """One outcome per operation, in order; never raises for a platform failure.
 
-    `slots` bounds the calls together with other batches in flight (else `concurrency` bounds this one).
+    `slots` bounds the calls together with other batches in flight (else `concurrency` bounds this one);
+    `answered` hears each call's outcome as it arrives (not for a platform's native batch call).
     """
     if not operations:
         return []
@@ -133,17 +139,19 @@ async def apply_batch(
     if isinstance(client, BatchPlatformClient):
         return await _judged(client, shared, await _apply_natively(client, list(operations)))
 
-    async def bounded(operation: SegmentOperation) -> SegmentOutcome:
+    async def bounded(index: int, operation: SegmentOperation) -> SegmentOutcome:
         async with shared.limit:
             # Once the platform refuses our credentials, the items still waiting would only repeat it.
             if shared.rejected is not None:
                 return SegmentOutcome(operation, error=_not_attempted(shared.rejected))
             outcome = await apply_one(client, operation)
+            if answered is not None:
+                await answered(index, outcome)
             if outcome.error is not None and outcome.error.error_class is ErrorClass.AUTH:
                 await shared.credentials_refused(client, outcome.error)
             return outcome
 
-    outcomes = list(await asyncio.gather(*(bounded(operation) for operation in operations)))
+    outcomes = list(await asyncio.gather(*(bounded(index, op) for index, op in enumerate(operations))))
     if isinstance(client, BatchCompletingClient):
         outcomes = await _complete(client, outcomes)
     return await _judged(client, shared, outcomes)

@@ -114,3 +114,15 @@ class FixedParentPlatformClient(PlatformClient, Protocol):
     def fixed_parents(self) -> Literal[True]:
         """Marks the platform; always True."""
         ...
+
+
+@runtime_checkable
+class UnkeyedCreatePlatformClient(PlatformClient, Protocol):
+    """A platform that documents no idempotency key or lookup for a create (LiveRamp's Data Seller API): a
+    create repeated after its answer was lost makes a second segment. The push records each create's
+    segment id as soon as it is answered, so a crash repeats at most the creates in flight at that moment."""
+
+    @property
+    def unkeyed_creates(self) -> Literal[True]:
+        """Marks the platform; always True."""
+        ...

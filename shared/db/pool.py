@@ -14,6 +14,19 @@ POSTGRES_UNAVAILABLE: tuple[type[BaseException], ...] = (
 )
 """What a statement raises while Postgres is away (down, restarting, unreachable): wait and try again."""
 
+POSTGRES_CONNECTION_LOST: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,  # starting up or shutting down
+    asyncpg.AdminShutdownError,  # a fast or smart stop ended the connection mid-statement
+    asyncpg.CrashShutdownError,  # another backend crashed and the server reset every connection
+    asyncpg.TooManyConnectionsError,
+)
+"""The failures that say Postgres is away, never that the statement is wrong: the same statement may be
+sent again once it is back (POSTGRES_UNAVAILABLE also holds every error a statement can raise)."""
+
 
 async def _init_connection(connection: asyncpg.Connection[Any]) -> None:
     for type_name in ("json", "jsonb"):

@@ -8,7 +8,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import asyncpg
 import structlog
 from aiokafka.errors import KafkaError
 from faststream import BaseMiddleware
@@ -17,6 +16,7 @@ from prometheus_client import Counter
 from pydantic import ValidationError
 from tenacity import AsyncRetrying, RetryCallState, wait_exponential
 
+from shared.db.pool import POSTGRES_CONNECTION_LOST
 from shared.messages import DeadLetterMessage
 
 log = structlog.get_logger(__name__)
@@ -24,17 +24,7 @@ log = structlog.get_logger(__name__)
 DEAD_LETTERED = Counter("activator_dlq_messages_total", "Messages sent to the dead-letter topic", ["source"])
 
 
-_TRANSIENT: tuple[type[BaseException], ...] = (
-    OSError,
-    TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.CannotConnectNowError,  # starting up or shutting down
-    asyncpg.AdminShutdownError,  # a fast or smart stop ended the connection mid-statement
-    asyncpg.CrashShutdownError,  # another backend crashed and the server reset every connection
-    asyncpg.TooManyConnectionsError,
-    KafkaError,
-)
+_TRANSIENT: tuple[type[BaseException], ...] = (*POSTGRES_CONNECTION_LOST, KafkaError)
 MAX_TRANSIENT_BACKOFF_S = 10.0
 _OUTAGE_DOUBLINGS = 10  # an outage's waits stop growing after this many doublings (or at the cap)
 

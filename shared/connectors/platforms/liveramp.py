@@ -47,6 +47,11 @@ class LiveRampClient:
         self._http = http
         self._config = config
 
+    @property
+    def unkeyed_creates(self) -> Literal[True]:
+        """No idempotency key is documented for a create: each new segment is recorded as it is made."""
+        return True
+
     async def test_connection(self) -> ConnectionTestResult:
         """Fetch a token and read a probe segment: 200 or 404 means the API accepts us."""
         try:

@@ -26,7 +26,7 @@ from shared.connectors import (
 )
 from shared.connectors.errors import ErrorClass
 from shared.connectors.factory import outbound_config
-from shared.connectors.protocol import ConfirmingPlatformClient
+from shared.connectors.protocol import ConfirmingPlatformClient, UnkeyedCreatePlatformClient
 from tests.unit.connectors.connector_fakes import FakeSleep, ScriptedPlatform
 
 BASE = "http://127.0.0.1:8090/liveramp"
@@ -333,3 +333,9 @@ async def test_a_new_price_on_a_distributed_segment_is_a_permanent_error_naming_
         status="ACTIVE",
         cpms=(4.0,),  # the price it was distributed with
     )
+
+
+async def test_the_client_says_its_creates_carry_no_idempotency_key(fake_sleep: FakeSleep) -> None:
+    # The push records each of its new segments as it is made (services/push_worker/execute.py).
+    client = client_for(FakeLiveRamp(), fake_sleep)
+    assert isinstance(client, UnkeyedCreatePlatformClient)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Sequence
+from typing import Literal
 
 from services.push_worker.execute import RunContext
 from services.push_worker.plan import Action, PlannedItem
@@ -253,4 +254,69 @@ async def test_a_dry_run_plans_every_item_and_calls_nothing() -> None:
     assert platform.created == []
     assert [event.outcome for event in records.events] == [ItemOutcome.PLANNED] * 9
     assert records.confirmed == 0
+    assert lease.finished
+
+
+class UnkeyedPlatform(Platform):
+    """A platform whose creates carry no idempotency key (LiveRamp): it says so."""
+
+    @property
+    def unkeyed_creates(self) -> Literal[True]:
+        return True
+
+
+class TimedRecords(Records):
+    """Notes, for each ledger write, which segments the platform had made by then."""
+
+    def __init__(self, platform: Platform) -> None:
+        super().__init__()
+        self.platform = platform
+        self.made_at_write: list[tuple[int, int]] = []  # (rows written, segments made so far)
+
+    async def record(self, writes: Sequence[ActivationWrite]) -> None:
+        self.made_at_write.append((len(writes), len(self.platform.created)))
+        await super().record(writes)
+
+
+async def test_without_idempotency_keys_each_new_segment_is_recorded_as_it_is_made() -> None:
+    platform = UnkeyedPlatform()
+    records = TimedRecords(platform)
+    _lease, records, _ = await _slice(Batches(2, size=4), records=records, platform=platform)
+    singles = [made for rows, made in records.made_at_write if rows == 1]
+    # Eight creates, each recorded alone while its batch was still running (then the batch's rows again).
+    assert len(singles) == 8
+    assert singles == sorted(singles)
+    assert min(singles) < 4
+    assert {write.platform_segment_id for write in records.ledger} == {f"seg-{n}" for n in platform.created}
+
+
+async def test_platforms_with_idempotency_keys_record_a_batch_at_once() -> None:
+    platform = Platform()
+    records = TimedRecords(platform)
+    await _slice(Batches(2, size=4), records=records, platform=platform)
+    assert [rows for rows, _made in records.made_at_write] == [4, 4]
+
+
+class FlakyRecords(Records):
+    """The ledger's Postgres is away for the first `outage` writes."""
+
+    def __init__(self, outage: int) -> None:
+        super().__init__()
+        self.outage = outage
+        self.refused = 0
+
+    async def record(self, writes: Sequence[ActivationWrite]) -> None:
+        if self.refused < self.outage:
+            self.refused += 1
+            raise ConnectionRefusedError(111, "Connect call failed")
+        await super().record(writes)
+
+
+async def test_a_batch_made_on_the_platform_waits_out_a_postgres_outage_instead_of_being_made_again() -> None:
+    records = FlakyRecords(outage=3)
+    lease, records, platform = await _slice(Batches(2), records=records)
+    assert records.refused == 3
+    assert len(platform.created) == 6  # nothing made twice
+    assert len(records.ledger) == 6
+    assert lease.saved == [1, 2]
     assert lease.finished
