@@ -281,7 +281,7 @@ class TimedRecords(Records):
 async def test_without_idempotency_keys_each_new_segment_is_recorded_as_it_is_made() -> None:
     platform = UnkeyedPlatform()
     records = TimedRecords(platform)
-    _lease, records, _ = await _slice(Batches(2, size=4), records=records, platform=platform)
+    await _slice(Batches(2, size=4), records=records, platform=platform)
     singles = [made for rows, made in records.made_at_write if rows == 1]
     # Eight creates, each recorded alone while its batch was still running (then the batch's rows again).
     assert len(singles) == 8
@@ -314,7 +314,7 @@ class FlakyRecords(Records):
 
 async def test_a_batch_made_on_the_platform_waits_out_a_postgres_outage_instead_of_being_made_again() -> None:
     records = FlakyRecords(outage=3)
-    lease, records, platform = await _slice(Batches(2), records=records)
+    lease, _records, platform = await _slice(Batches(2), records=records)
     assert records.refused == 3
     assert len(platform.created) == 6  # nothing made twice
     assert len(records.ledger) == 6
