@@ -21,14 +21,31 @@ from bench.p1_push import run_p1
 from bench.p2_recorder import run_p2
 from bench.p3_sync import run_p3
 from bench.p3r_sync import run_p3r
+from bench.p4_capped import run_p4_capped
 from bench.p4_scale import run_p4
+from bench.plot import write_plot
+from bench.rate_budget import run_rate_budget
 from bench.report import machine, say, table, write_results
 from bench.scale import run_scale
 from bench.step_loop import run_step_loop
 from bench.world import World, running_world
 from shared.logging import configure_logging
 
-SCENARIOS = ("p1", "step", "p3", "p3r", "p2", "p4", "latency", "fairness", "scale", "failover", "history")
+SCENARIOS = (
+    "p1",
+    "step",
+    "p3",
+    "p3r",
+    "p2",
+    "p4",
+    "p4c",
+    "rate",
+    "latency",
+    "fairness",
+    "scale",
+    "failover",
+    "history",
+)
 
 
 async def _scenarios(world: World, config: BenchConfig, only: set[str], results: dict[str, Any]) -> list[str]:
@@ -54,6 +71,12 @@ async def _scenarios(world: World, config: BenchConfig, only: set[str], results:
     async def p4() -> None:
         results["p4_scale"] = await run_p4(world, config)
 
+    async def p4c() -> None:
+        results["p4_capped"] = await run_p4_capped(world, config)
+
+    async def rate() -> None:
+        results["rate_budget"] = await run_rate_budget(world, config)
+
     async def latency() -> None:
         results["latency_ms"] = await run_latency(world, config)
 
@@ -78,6 +101,8 @@ async def _scenarios(world: World, config: BenchConfig, only: set[str], results:
         "p3r": p3r,
         "p2": p2,
         "p4": p4,
+        "p4c": p4c,
+        "rate": rate,
         "latency": latency,
         "fairness": fairness,
         "scale": scale,
@@ -117,6 +142,8 @@ async def main(config: BenchConfig, only: set[str], output: Path) -> int:
     results["failed_scenarios"] = failed
     write_results(output, results)
     print(table(results))
+    if write_plot(output.with_suffix(".png"), results):
+        say(f"bench: drew {output.with_suffix('.png')}")
     say(f"bench: wrote {output} in {results['duration_s']:.0f}s")
     if failed:
         say(f"bench: scenarios that did not complete: {', '.join(failed)}")

@@ -25,6 +25,14 @@ class BenchConfig:
     p4_connections: int
     p4_topics_per_connection: int
     p4_max_concurrency: int
+    # P4 capped: connections x topics pushed at once by push-workers held to a share of a CPU each.
+    p4c_connections: int
+    p4c_topics_per_connection: int
+    p4c_cap_cores: float
+    p4c_runs_per_replica: int
+    # Rate budget: one connection's requests per second, and the topics of each of its two runs.
+    rate_budget_rps: float
+    rate_budget_topics_per_run: int
     # Latency: 25-topic runs arriving at a steady rate for a while.
     latency_run_topics: int
     latency_runs_per_s: float
@@ -57,6 +65,10 @@ FULL = BenchConfig(
     p4_connections=4,
     p4_topics_per_connection=2_500,
     p4_max_concurrency=4,
+    p4c_connections=8,
+    p4c_topics_per_connection=300,
+    p4c_cap_cores=0.15,
+    p4c_runs_per_replica=2,
     latency_run_topics=25,
     latency_runs_per_s=2.0,
     latency_duration_s=20.0,
@@ -65,6 +77,8 @@ FULL = BenchConfig(
     history_requests=200,
     scale_topics=200_000,
     fairness_long_topics=10_000,
+    rate_budget_rps=40.0,
+    rate_budget_topics_per_run=400,
     failover_kills=4,
     failover_topics=3_000,
 )
@@ -84,6 +98,10 @@ QUICK = BenchConfig(
     p4_connections=4,
     p4_topics_per_connection=500,
     p4_max_concurrency=4,
+    p4c_connections=8,
+    p4c_topics_per_connection=200,
+    p4c_cap_cores=0.15,
+    p4c_runs_per_replica=2,
     latency_run_topics=25,
     latency_runs_per_s=2.0,
     latency_duration_s=8.0,
@@ -92,6 +110,8 @@ QUICK = BenchConfig(
     history_requests=100,
     scale_topics=30_000,
     fairness_long_topics=2_000,
+    rate_budget_rps=40.0,
+    rate_budget_topics_per_run=200,
     failover_kills=2,
     failover_topics=2_000,
 )

@@ -159,6 +159,43 @@ def _p4_capped_rows(results: dict[str, Any]) -> list[tuple[str, str, str, str, s
     ]
 
 
+def _budget_and_failover_rows(results: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
+    rows: list[tuple[str, str, str, str, str]] = []
+    budget = results.get("rate_budget")
+    if budget:
+        rps = f"budget {_figure(budget['rate_limit_rps'])}/s"
+        rows.append(
+            (
+                "Rate budget, 2 replicas, achieved/s",
+                _figure(budget["achieved_rps"]),
+                rps,
+                f"{_figure(budget['achieved_ratio'])}x",
+                "≥ 0.9x",
+            ),
+        )
+        rows.append(
+            (
+                "Rate budget, fullest 1 s window",
+                str(budget["max_window_requests"]),
+                rps,
+                f"{_figure(budget['max_window_ratio'])}x",
+                "≤ 1x",
+            ),
+        )
+    failover = results.get("failover")
+    if failover:
+        rows.append(
+            (
+                "Failover after kill -9 of a push-worker, s",
+                f"median {_figure(failover['stall_s_median'])}, max {_figure(failover['stall_s_max'])}",
+                f"restart {_figure(failover['worker_restart_s_median'])}",
+                "",
+                "≤ 10 s",
+            )
+        )
+    return rows
+
+
 def table(results: dict[str, Any]) -> str:
     """The results as a Markdown table: figure, baseline, ratio, target."""
     rows: list[tuple[str, str, str, str, str]] = []
@@ -230,6 +267,7 @@ def table(results: dict[str, Any]) -> str:
             )
         )
     rows += _p4_capped_rows(results)
+    rows += _budget_and_failover_rows(results)
     for service, peak in (results.get("p5_memory_mb") or {}).items():
         rows.append(
             (

@@ -15,8 +15,8 @@ PauseListener = Callable[[float], Awaitable[None]]
 class ConnectionThrottle:
     """Spaces requests to at most `rps` per second and holds every request while the platform said to wait.
 
-    One throttle per connection inside the worker that owns it: push commands are keyed by connection id,
-    so one consumer (one process) handles a connection at a time and the budget holds across replicas.
+    One throttle per connection inside the worker that holds it: a connection's runs are leased one at a time
+    (shared/runs/leases.py), so one process spends a connection's budget at any moment, across replicas.
     """
 
     def __init__(
@@ -43,13 +43,18 @@ class ConnectionThrottle:
             await self._sleep(wait)
         if not self._interval:
             return
-        async with self._lock:
-            now = self._clock()
-            slot = max(now, self._next_slot)
-            self._next_slot = slot + self._interval
-        if slot > now:
-            self.throttled_s += slot - now
-            await self._sleep(slot - now)
+        # The next request may go `interval` after the last one actually went, not after the slot it
+        # was given: a request woken late must not let the ones behind it catch up in a burst, which
+        # would put more than `rps` requests into one second.
+        while True:
+            async with self._lock:
+                now = self._clock()
+                wait = self._next_slot - now
+                if wait <= 0:
+                    self._next_slot = now + self._interval
+                    return
+            self.throttled_s += wait
+            await self._sleep(wait)
 
     async def pause(self, seconds: float) -> None:
         """The platform asked to wait: hold every request of this connection for `seconds`."""
