@@ -94,6 +94,9 @@ class Settings(BaseSettings):
     # How long a producer holds a message for others to share its request (latency against requests);
     # under load messages still share requests while the one before is in flight.
     kafka_linger_ms: int = Field(default=0, ge=0)
+    # How long a request to a broker may go unanswered before it is sent again (to the leader metadata then
+    # names). aiokafka waits 40 s: a produce held by a broker that went away holds the push that long.
+    kafka_request_timeout_ms: int = Field(default=15_000, ge=1_000)
     # How long a consumer's fetch waits at the broker for new records. A partition whose records were
     # still buffered when the fetch left is not in it, so its next record waits up to this long: the
     # client's 500 ms default made every step batch wait about half a second.

@@ -82,6 +82,7 @@ def build_broker(
         acks="all",
         allow_auto_create_topics=False,
         linger_ms=settings.kafka_linger_ms,
+        request_timeout_ms=settings.kafka_request_timeout_ms,
         graceful_timeout=settings.worker_graceful_timeout_s,
         logger=logging.getLogger("activator.faststream"),
         middlewares=[KafkaTelemetryMiddleware(tracer_provider=tracer_provider)] if tracer_provider else (),
