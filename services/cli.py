@@ -51,7 +51,7 @@ def migrate(
     wait: bool = typer.Option(
         False,
         "--wait",
-        help="Apply nothing: wait until every migration has been applied (by the migrate Job); exit 1 on timeout.",
+        help="Apply nothing: wait until every migration has been applied (by another pod's `migrate`); exit 1 on timeout.",
     ),
     timeout: float = typer.Option(600.0, "--timeout", min=0, help="With --wait: seconds to wait at most."),
 ) -> None:

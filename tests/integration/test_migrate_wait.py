@@ -1,4 +1,4 @@
-"""`activator migrate --wait`, the init container of every pod: it waits for the migrate Job, applying nothing."""
+"""`activator migrate --wait`: a process that needs the schema waits until another has migrated, applying nothing."""
 
 from __future__ import annotations
 

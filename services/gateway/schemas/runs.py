@@ -25,7 +25,7 @@ class ReconcileRequest(ApiModel):
     repair: bool = Field(
         default=False,
         description="Push the ledger's content again where the platform drifted (missing: created again; "
-        "renamed: updated back); without it the run only reports the drift, as a dry run does",
+        "renamed or repriced: updated back); without it the run only reports the drift, as a dry run does",
     )
     topic_ids: list[uuid.UUID] | None = Field(default=None, max_length=MAX_TOPIC_IDS_PER_RUN)
 
@@ -138,7 +138,8 @@ class RunItemOut(ApiModel):
     outcome: str = Field(description="One of the outcomes the `outcome` filter takes")
     planned_action: str | None = Field(
         description="Dry runs: create, update, deactivate or unchanged; reconcile runs add the drift found, "
-        "e.g. `update:renamed`, `create:missing`, `unchanged:deactivated`"
+        "e.g. `update:renamed`, `update:price_differs`, `create:missing`, `unchanged:deactivated`; `move` "
+        "for a topic moved in the taxonomy on a platform whose segments cannot change parent"
     )
     segment_name: str | None
     platform_segment_id: str | None
