@@ -110,6 +110,10 @@ class Settings(BaseSettings):
     run_slice_pages: int = Field(default=10, ge=1)
     run_poll_interval_s: float = Field(default=0.25, gt=0)
     run_max_slice_failures: int = Field(default=5, ge=1)
+    # This worker process's name among its replicas, stable across its restarts (k8s: the pod's name), or ""
+    # for none. A restarted instance gives back the leases its previous incarnation held at once, instead of
+    # its runs standing still until the leases expire. Never shared by two live processes.
+    worker_instance_id: str = Field(default="", max_length=200)
     sync_count_wait_s: float = Field(default=2.0, ge=0)
     # Automatic retries (shared/runs/retries.py): a push run's retryable failures are retried by a child
     # run after the first delay, doubled per retry, until the horizon after the first run finished.

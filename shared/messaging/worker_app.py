@@ -15,6 +15,7 @@ from faststream import AckPolicy, FastStream
 from faststream.kafka import KafkaBroker
 from faststream.kafka.subscriber.usecase import ConcurrentBetweenPartitionsSubscriber
 
+from shared.db.pool import POSTGRES_UNAVAILABLE
 from shared.messaging.consumer_guard import ConsumerGuard, DeadLetterHook
 from shared.messaging.kafka import build_broker
 from shared.messaging.worker_health import WorkerHealth
@@ -70,6 +71,18 @@ def command_subscriber(
     )
 
 
+async def _release_previous_leases(pool: asyncpg.Pool[Any], instance: str) -> None:
+    """Before this process claims anything: what its previous incarnation held goes on at once (else, as
+    without an instance id, the leases expire after their TTL)."""
+    try:
+        released = await leases.release_held_by(pool, instance)
+    except POSTGRES_UNAVAILABLE as exc:  # a schema not migrated yet, or Postgres gone again
+        log.warning("leases_of_previous_instance_kept", instance=instance, error_type=type(exc).__name__)
+        return
+    if released:
+        log.info("leases_of_previous_instance_released", instance=instance, runs=released)
+
+
 async def open_worker(settings: Settings, health: WorkerHealth) -> asyncpg.Pool[Any]:
     """Serve the probes, then wait for Postgres and Kafka (whichever comes back last): the pool.
 
@@ -78,6 +91,13 @@ async def open_worker(settings: Settings, health: WorkerHealth) -> asyncpg.Pool[
     health.start(settings.metrics_port)
     pool = await wait_for_postgres(settings, max_size=settings.db_pool_max)
     health.attach_pool(pool)
+    if settings.worker_instance_id:
+        # Before this process claims anything: what its previous incarnation held goes on at once.
+        released = await leases.release_held_by(pool, settings.worker_instance_id)
+        if released:
+            log.info(
+                "leases_of_previous_instance_released", instance=settings.worker_instance_id, runs=released
+            )
     await wait_for_kafka(settings)
     return pool
 
@@ -158,6 +178,7 @@ class RunSlices(Generic[DepsT]):
             lease_ttl_s=settings.run_lease_ttl_s,
             poll_s=settings.run_poll_interval_s,
             max_slice_failures=settings.run_max_slice_failures,
+            holder=settings.worker_instance_id or None,
         )
         self._work = work
         self._give_up = give_up
@@ -193,6 +214,7 @@ async def step_lease(
         kind,
         ttl_s=settings.run_lease_ttl_s,
         wait_s=settings.run_lease_ttl_s + settings.run_slice_s,
+        holder=settings.worker_instance_id or None,
     )
     if lease is None:
         yield None

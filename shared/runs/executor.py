@@ -89,6 +89,7 @@ class ExecutorSettings:
     lease_ttl_s: float
     poll_s: float
     max_slice_failures: int = 5  # slices in a row that raised before the run is failed
+    holder: str | None = None  # WORKER_INSTANCE_ID, written on every lease this process takes
 
 
 class RunExecutor:
@@ -149,7 +150,11 @@ class RunExecutor:
         settings = self._settings
         while len(self._slices) < settings.slots and not self._stopping.is_set():
             lease = await leases.claim_next(
-                self._pool, settings.kind, settings.lease_ttl_s, holding=set(self._slices)
+                self._pool,
+                settings.kind,
+                settings.lease_ttl_s,
+                holding=set(self._slices),
+                holder=settings.holder,
             )
             if lease is None:
                 return

@@ -61,7 +61,7 @@ def _lock_key(connection_id: uuid.UUID, kind: str) -> int:
 
 
 async def _take(
-    db: DbConnection, row: asyncpg.Record, ttl_s: float, kind: str, *, step: bool
+    db: DbConnection, row: asyncpg.Record, ttl_s: float, kind: str, *, step: bool, holder: str | None
 ) -> Lease | None:
     """Lease `row` if its connection has no other lease (and, for auto runs, no older open run)."""
     if not await db.fetchval("SELECT pg_try_advisory_xact_lock($1)", _lock_key(row["connection_id"], kind)):
@@ -85,18 +85,21 @@ async def _take(
     token = uuid.uuid4()
     await db.execute(
         """UPDATE runs SET lease_owner = $2, lease_expires_at = now() + make_interval(secs => $3),
-               heartbeat_at = now()
+               heartbeat_at = now(), lease_holder = $4
            WHERE id = $1""",
         row["id"],
         token,
         ttl_s,
+        holder,
     )
     return Lease(
         row["id"], row["org_id"], row["connection_id"], token, row["work_cursor"], row["trace_context"]
     )
 
 
-async def claim_next(pool: PgPool, kind: str, ttl_s: float, *, holding: set[uuid.UUID]) -> Lease | None:
+async def claim_next(
+    pool: PgPool, kind: str, ttl_s: float, *, holding: set[uuid.UUID], holder: str | None = None
+) -> Lease | None:
     """Lease the open auto run of `kind` that waited longest for a slice, or None when none may go."""
     async with pool.acquire() as connection, connection.transaction():
         rows = await connection.fetch(
@@ -110,13 +113,15 @@ async def claim_next(pool: PgPool, kind: str, ttl_s: float, *, holding: set[uuid
             list(holding),
         )
         for row in rows:
-            lease = await _take(connection, row, ttl_s, kind, step=False)
+            lease = await _take(connection, row, ttl_s, kind, step=False, holder=holder)
             if lease is not None:
                 return lease
     return None
 
 
-async def claim_run(pool: PgPool, run_id: uuid.UUID, kind: str, ttl_s: float) -> Lease | None:
+async def claim_run(
+    pool: PgPool, run_id: uuid.UUID, kind: str, ttl_s: float, *, holder: str | None = None
+) -> Lease | None:
     """Lease one given run (a step run's batch or page) once no other run of its connection holds one."""
     async with pool.acquire() as connection, connection.transaction():
         row = await connection.fetchrow(
@@ -126,7 +131,7 @@ async def claim_run(pool: PgPool, run_id: uuid.UUID, kind: str, ttl_s: float) ->
             TERMINAL_STATUS_VALUES,
             run_id,
         )
-        return None if row is None else await _take(connection, row, ttl_s, kind, step=True)
+        return None if row is None else await _take(connection, row, ttl_s, kind, step=True, holder=holder)
 
 
 async def others_waiting(db: Db, lease: Lease, kind: str) -> bool:
@@ -150,12 +155,12 @@ _TAKEN_POLL_S = 0.05
 
 
 async def wait_for_run(
-    pool: PgPool, run_id: uuid.UUID, kind: str, *, ttl_s: float, wait_s: float
+    pool: PgPool, run_id: uuid.UUID, kind: str, *, ttl_s: float, wait_s: float, holder: str | None = None
 ) -> Lease | None:
     """Lease one given run (a step run's batch or page) as soon as it may go; None once it is finished or
     gone; LeaseUnavailable (a retryable failure of the command) after `wait_s`."""
     deadline = time.monotonic() + wait_s
-    while (lease := await claim_run(pool, run_id, kind, ttl_s)) is None:
+    while (lease := await claim_run(pool, run_id, kind, ttl_s, holder=holder)) is None:
         still_open = await pool.fetchval(
             f"SELECT {_OPEN} FROM runs WHERE id = $2", TERMINAL_STATUS_VALUES, run_id
         )
@@ -193,7 +198,8 @@ async def save_cursor(db: Db, lease: Lease, cursor: dict[str, Any]) -> bool:
 async def finish_work(db: Db, lease: Lease) -> None:
     """The run's last slice published its end: nobody claims it again (the recorder closes it)."""
     await db.execute(
-        """UPDATE runs SET work_done_at = now(), lease_owner = NULL, lease_expires_at = NULL
+        """UPDATE runs SET work_done_at = now(), lease_owner = NULL, lease_expires_at = NULL,
+               lease_holder = NULL
            WHERE id = $1 AND lease_owner = $2""",
         lease.run_id,
         lease.token,
@@ -214,8 +220,21 @@ async def release(db: Db, lease: Lease) -> None:
     """Give the run back at a slice boundary; it is claimable at once and goes to the back of the line."""
     await db.execute(
         """UPDATE runs SET lease_owner = NULL, lease_expires_at = NULL, last_served_at = clock_timestamp(),
-               slice_failures = 0
+               slice_failures = 0, lease_holder = NULL
            WHERE id = $1 AND lease_owner = $2""",
         lease.run_id,
         lease.token,
     )
+
+
+async def release_held_by(db: Db, holder: str) -> int:
+    """At an instance's start: give back the leases its previous incarnation (same WORKER_INSTANCE_ID, now
+    gone) still holds, so its runs go on at once rather than after their TTL; how many were given back.
+
+    Only safe before this instance claims anything, and with an id no other live process uses."""
+    result: str = await db.execute(
+        """UPDATE runs SET lease_owner = NULL, lease_expires_at = NULL, lease_holder = NULL
+           WHERE lease_holder = $1 AND lease_expires_at IS NOT NULL""",
+        holder,
+    )
+    return int(result.rsplit(" ", 1)[-1])

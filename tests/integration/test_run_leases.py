@@ -118,3 +118,24 @@ async def test_a_run_whose_slices_keep_raising_is_given_up_after_the_limit(
     assert len(attempts) == 3
     assert given_up == ["3 slices in a row failed, the last with RuntimeError: a bug in the slice"]
     assert await pool.fetchval("SELECT work_done_at IS NOT NULL FROM runs WHERE id = $1", run_id)
+
+
+async def test_a_restarted_instance_gives_back_its_predecessors_leases_at_once(
+    api: httpx.AsyncClient, pool: asyncpg.Pool[Any]
+) -> None:
+    mine, theirs = await _connection(api), await _connection(api)
+    crashed_run, other_run = await _open_run(pool, mine), await _open_run(pool, theirs)
+    instance = f"push-worker-{uuid.uuid4().hex[:6]}"
+    held = await leases.claim_run(pool, crashed_run, "push", TTL, holder=instance)
+    kept = await leases.claim_run(pool, other_run, "push", TTL, holder=f"{instance}-other")
+    assert held is not None
+    assert kept is not None
+    # The process died holding its lease (TTL 30 s): nobody may take the run until the lease expires...
+    assert _mine(await _claim_all(pool), {crashed_run}) == []
+
+    # ... unless the same instance comes back: it gives back what its predecessor held, nothing else.
+    assert await leases.release_held_by(pool, instance) == 1
+    retaken = await _claim_all(pool)
+    assert _mine(retaken, {crashed_run, other_run}) == [crashed_run]
+    assert not await leases.save_cursor(pool, held, {"after": "x"})  # the dead holder's token is fenced off
+    assert await leases.renew(pool, kept, TTL)  # the other instance's lease is untouched

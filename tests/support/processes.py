@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import secrets
 import signal
 import socket
 import subprocess
@@ -57,13 +58,15 @@ class ServiceProcess:
     env: dict[str, str]
     log_path: Path
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
+    # The process's WORKER_INSTANCE_ID, the same on each restart (as a pod's name is), unique to this process.
+    instance_id: str = field(default_factory=lambda: f"test-{secrets.token_hex(4)}", init=False)
 
     def start(self) -> None:
         """Start `python -m services <args>` in its own process group."""
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "services", *self.args],
-            env=self.env,
+            env={"WORKER_INSTANCE_ID": f"{self.name}-{self.instance_id}", **self.env},
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
