@@ -10,6 +10,7 @@ from shared.connectors.auth import Clock
 from shared.connectors.retry import Sleep
 
 PauseListener = Callable[[float], Awaitable[None]]
+_NEVER = float("-inf")
 
 
 class ConnectionThrottle:
@@ -32,6 +33,7 @@ class ConnectionThrottle:
         self._sleep = sleep
         self._on_pause = on_pause
         self._next_slot = 0.0
+        self._last_sent = _NEVER  # when the last request went
         self._paused_until = 0.0
         self._lock = asyncio.Lock()
         self.throttled_s = 0.0
@@ -43,18 +45,28 @@ class ConnectionThrottle:
             await self._sleep(wait)
         if not self._interval:
             return
-        # The next request may go `interval` after the last one actually went, not after the slot it
-        # was given: a request woken late must not let the ones behind it catch up in a burst, which
-        # would put more than `rps` requests into one second.
+        # Each request takes its own slot, `interval` after the one before; once its slot comes it also
+        # waits until `interval` after the last request that actually went: one woken late (a busy loop)
+        # must not let the ones behind it catch up in a burst, more than `rps` in one second.
+        async with self._lock:
+            now = self._clock()
+            slot = max(now, self._next_slot)
+            self._next_slot = slot + self._interval
+        slept = slot > now
+        if slept:
+            self.throttled_s += slot - now
+            await self._sleep(slot - now)
         while True:
             async with self._lock:
-                now = self._clock()
-                wait = self._next_slot - now
-                if wait <= 0:
-                    self._next_slot = now + self._interval
+                at = self._clock()
+                gap = self._last_sent + self._interval - at
+                # A clock that sleeping does not move (a test's) has served the slot's wait already.
+                if gap <= 0 or (slept and at <= now):
+                    self._last_sent = at
                     return
-            self.throttled_s += wait
-            await self._sleep(wait)
+            slept = True
+            self.throttled_s += gap
+            await self._sleep(gap)
 
     async def pause(self, seconds: float) -> None:
         """The platform asked to wait: hold every request of this connection for `seconds`."""

@@ -3,24 +3,42 @@
 from __future__ import annotations
 
 import asyncio
+import heapq
 import itertools
+from collections.abc import Awaitable
 
 from shared.connectors.throttle import ConnectionThrottle
 
 
 class LateClock:
-    """A clock that sleeps advance, each sleep waking `late_s` after it was due (a busy event loop)."""
+    """Virtual time: a sleep wakes when the clock reaches its due time plus `late_s` (a busy event loop),
+    the sleepers woken in order of their wake times, the clock moved to each in turn."""
 
     def __init__(self, late_s: float = 0.0) -> None:
         self.now = 0.0
         self.late_s = late_s
+        self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
 
     def __call__(self) -> float:
         return self.now
 
     async def sleep(self, seconds: float) -> None:
-        self.now += seconds + self.late_s
-        await asyncio.sleep(0)
+        waker: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._sleepers, (self.now + seconds + self.late_s, next(self._order), waker))
+        await waker
+
+    async def run(self, work: Awaitable[object]) -> None:
+        """Run `work`, moving the clock to the next wake time whenever every task waits on a sleep."""
+        task = asyncio.ensure_future(work)
+        while not task.done():
+            for _ in range(20):  # let every runnable task reach its next sleep
+                await asyncio.sleep(0)
+            if self._sleepers and not task.done():
+                at, _, waker = heapq.heappop(self._sleepers)
+                self.now = max(self.now, at)
+                waker.set_result(None)
+        await task
 
 
 def _fullest_second(times: list[float]) -> int:
@@ -37,7 +55,7 @@ async def _granted(clock: LateClock, rps: float, requests: int, callers: int) ->
             await throttle.acquire()
             times.append(clock.now)
 
-    await asyncio.gather(*(caller(requests // callers) for _ in range(callers)))
+    await clock.run(asyncio.gather(*(caller(requests // callers) for _ in range(callers))))
     return sorted(times)
 
 
