@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import secrets
@@ -52,12 +53,27 @@ async def create_test_database(
     return url
 
 
+_DROP_ATTEMPTS = 40
+_DROP_RETRY_S = 0.25
+
+
 async def drop_test_database(base_url: str, test_url: str) -> None:
-    """Drop a database made by create_test_database."""
+    """Drop a database made by create_test_database.
+
+    FORCE ends the test's own leftover connections, but not an autovacuum worker that happens to be on
+    the database (a non-superuser may not end it: InsufficientPrivilegeError, seen on a fresh-clone CI
+    run); such a worker finishes a small database within moments, so the drop is tried again."""
     name = urlsplit(test_url).path.lstrip("/")
     admin = await asyncpg.connect(base_url)
     try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        for attempt in range(_DROP_ATTEMPTS):
+            try:
+                await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                return
+            except (asyncpg.InsufficientPrivilegeError, asyncpg.ObjectInUseError):
+                if attempt == _DROP_ATTEMPTS - 1:
+                    raise
+                await asyncio.sleep(_DROP_RETRY_S)
     finally:
         await admin.close()
 
