@@ -208,13 +208,17 @@ async def execute_batch(
     writes = [item for item in items if item.action in _DONE]
     slots = slots or CallSlots(concurrency)
     confirms = isinstance(client, ConfirmingPlatformClient)
-    unkeyed = record is not None and isinstance(client, UnkeyedCreatePlatformClient)
+    answered = (
+        _made_at_once(writes, record, confirms=confirms)
+        if record is not None and isinstance(client, UnkeyedCreatePlatformClient)
+        else None
+    )
     outcomes = await apply_batch(
         client,
         [_operation(context, item) for item in writes],
         concurrency=concurrency,
         slots=slots,
-        answered=_made_at_once(writes, record, confirms=confirms) if unkeyed and record else None,
+        answered=answered,
     )
     outcomes = await _retire_replaced(client, writes, outcomes, concurrency=concurrency, slots=slots)
     # An item's 401/403 alone fails that item; the run stops only once the connection's test failed too.
