@@ -76,15 +76,25 @@ _TO_DEACTIVATE = """FROM activations a JOIN topics t ON t.id = a.topic_id
 
 
 async def topics_to_deactivate_after(
-    db: Db, connection_id: uuid.UUID, run_id: uuid.UUID, *, after: uuid.UUID | None, limit: int
+    db: Db,
+    connection_id: uuid.UUID,
+    run_id: uuid.UUID,
+    *,
+    after: uuid.UUID | None,
+    limit: int,
+    upto: uuid.UUID | None = None,
 ) -> list[uuid.UUID]:
-    """The next deleted topics whose segment is still live (or was deactivated by this run), in id order."""
+    """The next deleted topics whose segment is still live (or was deactivated by this run), in id order;
+    none past `upto` (the end of a run lane's id range)."""
     rows = await db.fetch(
-        f"SELECT a.topic_id {_TO_DEACTIVATE} AND ($3::uuid IS NULL OR a.topic_id > $3) ORDER BY a.topic_id LIMIT $4",
+        f"""SELECT a.topic_id {_TO_DEACTIVATE} AND ($3::uuid IS NULL OR a.topic_id > $3)
+              AND ($5::uuid IS NULL OR a.topic_id <= $5)
+            ORDER BY a.topic_id LIMIT $4""",
         connection_id,
         run_id,
         after,
         limit,
+        upto,
     )
     return [row["topic_id"] for row in rows]
 

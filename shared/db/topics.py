@@ -245,18 +245,26 @@ async def upsert_topics(
 
 
 async def topics_for_push_after(
-    db: Db, org_id: uuid.UUID, topic_ids: list[uuid.UUID] | None, *, after: uuid.UUID | None, limit: int
+    db: Db,
+    org_id: uuid.UUID,
+    topic_ids: list[uuid.UUID] | None,
+    *,
+    after: uuid.UUID | None,
+    limit: int,
+    upto: uuid.UUID | None = None,
 ) -> list[Topic]:
-    """The next `limit` topics a push run covers (all active ones, or the selected ones), in id order."""
+    """The next `limit` topics a push run covers (all active ones, or the selected ones), in id order;
+    none past `upto` (the end of a run lane's id range)."""
     rows = await db.fetch(
         f"""SELECT {_COLUMNS} FROM topics
             WHERE org_id = $1 AND status = 'active' AND ($2::uuid[] IS NULL OR id = ANY($2))
-              AND ($3::uuid IS NULL OR id > $3)
+              AND ($3::uuid IS NULL OR id > $3) AND ($5::uuid IS NULL OR id <= $5)
             ORDER BY id LIMIT $4""",
         org_id,
         topic_ids,
         after,
         limit,
+        upto,
     )
     return [_topic(row) for row in rows]
 
