@@ -13,7 +13,7 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from typing import Any
 
 from services.gateway.run_documents import status_document
@@ -59,33 +59,26 @@ def frame(event: str, data: dict[str, Any], event_id: str) -> str:
     return f"id: {event_id}\nevent: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
 
 
+@dataclass(eq=False)
 class RunEventStream:
     """Polls Postgres for one run of one org and turns its changes into SSE frames."""
 
-    def __init__(
-        self,
-        pool: PgPool,
-        org_id: uuid.UUID,
-        run_id: uuid.UUID,
-        *,
-        poll_interval_s: float,
-        max_stream_s: float,
-    ) -> None:
-        self._pool = pool
-        self._org_id = org_id
-        self._run_id = run_id
-        self._poll_interval_s = poll_interval_s
-        self._max_stream_s = max_stream_s
+    pool: PgPool
+    org_id: uuid.UUID
+    run_id: uuid.UUID
+    _: KW_ONLY
+    poll_interval_s: float
+    max_stream_s: float
 
     async def nothing_new(self, run: repo.Run, position: StreamPosition) -> bool:
         """Whether a client at `position` has seen all of a final run (answered with 204)."""
         if not run.is_terminal or snapshot_of(run)[1] != position.snapshot:
             return False
-        return not await repo.run_errors_after(self._pool, run.id, position.error_id, 1)
+        return not await repo.run_errors_after(self.pool, run.id, position.error_id, 1)
 
     async def _changes(self, run: repo.Run, position: StreamPosition) -> tuple[list[str], bool]:
         frames: list[str] = []
-        errors = await repo.run_errors_after(self._pool, run.id, position.error_id, ERRORS_PER_POLL)
+        errors = await repo.run_errors_after(self.pool, run.id, position.error_id, ERRORS_PER_POLL)
         for error in errors:
             position.error_id = error.id
             record = RunErrorOut.model_validate(error, from_attributes=True).model_dump(
@@ -96,7 +89,7 @@ class RunEventStream:
         if digest != position.snapshot:
             position.snapshot = digest
             if run.kind == "push":
-                document["outcomes"] = await repo.item_outcomes(self._pool, run.id)
+                document["outcomes"] = await repo.item_outcomes(self.pool, run.id)
             frames.append(frame("run", document, position.event_id))
         finished = run.is_terminal and len(errors) < ERRORS_PER_POLL
         if finished:
@@ -110,7 +103,7 @@ class RunEventStream:
         yield f"retry: {RECONNECT_MS}\n\n"
         started = last_sent = time.monotonic()
         while True:
-            run = await repo.get_run(self._pool, self._org_id, self._run_id)
+            run = await repo.get_run(self.pool, self.org_id, self.run_id)
             if run is None:  # deleted with its connection
                 yield frame("end", {"status": "deleted"}, position.event_id)
                 return
@@ -121,6 +114,6 @@ class RunEventStream:
             elif time.monotonic() - last_sent > KEEPALIVE_S:
                 yield ": keepalive\n\n"  # keeps proxies from closing an idle stream
                 last_sent = time.monotonic()
-            if finished or time.monotonic() - started > self._max_stream_s or await is_disconnected():
+            if finished or time.monotonic() - started > self.max_stream_s or await is_disconnected():
                 return  # past the time limit the client reconnects with Last-Event-ID
-            await asyncio.sleep(self._poll_interval_s)
+            await asyncio.sleep(self.poll_interval_s)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
 import structlog
 
@@ -31,54 +32,49 @@ _LOGGED_FIGURES = {"page", "records", "inserted", "updated", "unchanged", "inval
 GoOn = Callable[[], Awaitable[bool]]
 
 
+@dataclass(kw_only=True, eq=False)
 class SyncRunDriver:
     """One sync run of one connection, over its source; every method is safe to repeat after a crash."""
 
-    def __init__(
-        self,
-        *,
-        run: SyncRunRef,
-        config: InboundConfig,
-        source: InboundSource,
-        store: SyncRunStore,
-        settings: Settings,
-        publisher: StatusPublisher,
-        stopping: asyncio.Event | None = None,
-    ) -> None:
-        self._run = run
-        self._stopping = stopping
-        self._config = config
-        self._source = source
-        self._store = store
-        self._settings = settings
-        self._publisher = publisher
-        self._reports = PendingAcks(publisher)
+    run: SyncRunRef
+    config: InboundConfig
+    source: InboundSource
+    store: SyncRunStore
+    settings: Settings
+    publisher: StatusPublisher
+    stopping: asyncio.Event | None = None
+    _reports: PendingAcks = field(init=False, repr=False)
+    _log: structlog.stdlib.BoundLogger = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        run = self.run
+        self._reports = PendingAcks(self.publisher)
         self._log = log.bind(
             run_id=str(run.run_id), connection_id=str(run.connection_id), org_id=str(run.org_id)
         )
 
     async def start(self) -> SyncCheckpoint | None:
         """Count the source and move the run to running; None when the run ended instead."""
-        run = self._run
+        run = self.run
         since = (
-            await self._store.high_water_mark(run.connection_id)
-            if self._config.sync_mode == "incremental"
+            await self.store.high_water_mark(run.connection_id)
+            if self.config.sync_mode == "incremental"
             else None
         )
         try:
-            total = await self._source.count(since)
+            total = await self.source.count(since)
         except SourceError as exc:
             await self.close("failed", f"count endpoint: {exc.message}")
             return None
         checkpoint = SyncCheckpoint(since=since)
-        if not await self._store.start_sync_run(run.run_id, total=total or 0, checkpoint=checkpoint):
-            state = await self._store.run_state(run.run_id)
+        if not await self.store.start_sync_run(run.run_id, total=total or 0, checkpoint=checkpoint):
+            state = await self.store.run_state(run.run_id)
             if state is None or state.is_terminal or state.checkpoint is None:
                 if state is not None and state.cancel_requested and not state.is_terminal:
                     await self.close("cancelled", "cancelled before the first page")
                 return None
             return state.checkpoint  # another delivery started it first
-        await self._publisher.publish(
+        await self.publisher.publish(
             [
                 RunStarted(
                     event_id=deterministic_event_id(run.run_id, "started"),
@@ -88,7 +84,7 @@ class SyncRunDriver:
                 )
             ]
         )
-        self._log.info("sync_run_started", total=total, since=since, mode=self._config.sync_mode)
+        self._log.info("sync_run_started", total=total, since=since, mode=self.config.sync_mode)
         return checkpoint
 
     async def pages(
@@ -106,15 +102,15 @@ class SyncRunDriver:
         commit ends are committed together, and page events go out without waiting for the broker
         between commits: every confirm is awaited before this returns.
         """
-        if await self._store.cancel_requested(self._run.run_id):
+        if await self.store.cancel_requested(self.run.run_id):
             await self._cancel(checkpoint)
             return
         feed = PageFeed(
-            source=self._source,
-            config=self._config,
+            source=self.source,
+            config=self.config,
             start=checkpoint,
             total=total,
-            window=self._config.parallel_pages,
+            window=self.config.parallel_pages,
             max_pages=limit if go_on is None else None,
         )
         try:
@@ -131,14 +127,14 @@ class SyncRunDriver:
     ) -> None:
         taken = 0  # pages committed in this slice
         while not checkpoint.done:
-            if self._stopping is not None and self._stopping.is_set():
+            if self.stopping is not None and self.stopping.is_set():
                 self._log.info("sync_run_handed_over", pages=checkpoint.page)
                 raise ShutdownInterrupted  # uncommitted: the next owner resumes from the checkpoint
             if limit is not None and taken >= limit:
                 if go_on is None or not await go_on():
                     return
                 taken = 0
-            room = self._settings.sync_commit_max_pages
+            room = self.settings.sync_commit_max_pages
             fetched = await feed.take(room if limit is None else min(room, limit - taken))
             if isinstance(fetched, FetchFailed):
                 await self._fail(checkpoint, fetched.reason)
@@ -150,9 +146,7 @@ class SyncRunDriver:
 
     async def _commit(self, checkpoint: SyncCheckpoint, fetched: list[Fetched]) -> bool:
         """Classify and commit fetched pages; False when the run stopped (cancelled, superseded)."""
-        committed = await commit_pages(
-            self._store, self._run, self._config, self._settings, checkpoint, fetched
-        )
+        committed = await commit_pages(self.store, self.run, self.config, self.settings, checkpoint, fetched)
         if isinstance(committed, Cancelled):
             await self._cancel(checkpoint)
             return False
@@ -168,7 +162,7 @@ class SyncRunDriver:
 
     async def _fail(self, checkpoint: SyncCheckpoint, reason: str) -> None:
         # A page fetched ahead may fail after a cancel came in: the cancel is what the user asked for.
-        if await self._store.cancel_requested(self._run.run_id):
+        if await self.store.cancel_requested(self.run.run_id):
             await self._cancel(checkpoint)
         else:
             await self.close("failed", reason)
@@ -180,10 +174,10 @@ class SyncRunDriver:
 
     async def close(self, status: str, reason: str | None) -> None:
         """End the run outside a page (failure, cancel) and tell observers."""
-        await close_run(self._store, self._publisher, self._run, status=status, reason=reason)
+        await close_run(self.store, self.publisher, self.run, status=status, reason=reason)
 
     async def _report(self, number: int, counts: PageCounts, closing: Closing | None) -> None:
-        run = self._run
+        run = self.run
         count_sync_records(
             inserted=counts.inserted,
             updated=counts.updated,
@@ -209,4 +203,4 @@ class SyncRunDriver:
         self._log.info("sync_page_committed", **recorded.model_dump(include=_LOGGED_FIGURES))
         if closing is not None:
             self._log.info("sync_run_closed", status=closing.status, reason=closing.reason)
-            await publish_finished(self._publisher, run, closing)
+            await publish_finished(self.publisher, run, closing)

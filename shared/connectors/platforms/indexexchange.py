@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Sequence
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -89,29 +90,22 @@ class IndexExchangeConfig(OutboundConfig):
         return value
 
 
+@dataclass(eq=False, repr=False)
 class IndexExchangeClient:
     """PlatformClient and BatchPlatformClient for Index Exchange's taxonomy-file drop."""
 
-    def __init__(
-        self,
-        uploader: TaxonomyUploader,
-        config: IndexExchangeConfig,
-        *,
-        settings: HttpSettings,
-        sleep: Sleep,
-        segment_lookup: SegmentLookup,
-    ) -> None:
-        self._uploader = uploader
-        self._config = config
-        self._settings = settings
-        self._sleep = sleep
-        self._lookup = segment_lookup
-        self._file_numbers = itertools.count(1)
+    uploader: TaxonomyUploader
+    config: IndexExchangeConfig
+    _: KW_ONLY
+    settings: HttpSettings
+    sleep: Sleep
+    segment_lookup: SegmentLookup
+    _file_numbers: itertools.count[int] = field(init=False, default_factory=lambda: itertools.count(1))
 
     async def test_connection(self) -> ConnectionTestResult:
         """Log in and look at the drop (SFTP directory or S3 bucket); writes nothing."""
         try:
-            await self._uploader.check()
+            await self.uploader.check()
         except PlatformError as exc:
             return ConnectionTestResult(success=False, error=exc.message)
         return ConnectionTestResult(success=True)
@@ -130,7 +124,7 @@ class IndexExchangeClient:
 
     async def get_segment(self, platform_segment_id: str) -> PlatformSegment | None:
         """Answer from Activator's own records (the platform has no read API)."""
-        return await self._lookup(platform_segment_id)
+        return await self.segment_lookup(platform_segment_id)
 
     async def apply_operations(self, operations: Sequence[SegmentOperation]) -> list[str]:
         """Upload one taxonomy file holding every operation; the platform accepts or rejects it whole."""
@@ -143,21 +137,21 @@ class IndexExchangeClient:
         file_name = self._file_name()
 
         async def upload() -> None:
-            await self._uploader.upload(file_name, content)
+            await self.uploader.upload(file_name, content)
 
         await with_retries(
             upload,
-            settings=self._settings,
-            sleep=self._sleep,
-            operation=f"{self._config.delivery} upload",
+            settings=self.settings,
+            sleep=self.sleep,
+            operation=f"{self.config.delivery} upload",
             platform="indexexchange",
         )
         return [str(segment["externalSegmentID"]) for segment in segments]
 
     async def aclose(self) -> None:
         """Release the S3 client's connections; SFTP holds nothing open between uploads."""
-        if isinstance(self._uploader, S3TaxonomyUploader):
-            await self._uploader.aclose()
+        if isinstance(self.uploader, S3TaxonomyUploader):
+            await self.uploader.aclose()
 
     async def _segment(self, operation: SegmentOperation) -> dict[str, Any]:
         match operation:
@@ -166,15 +160,15 @@ class IndexExchangeClient:
                     params.external_key, params.name, params.description, params.cpm, params.currency
                 )
             case UpdateOperation(platform_segment_id=segment_id, params=update):
-                cpm = self._config.default_cpm if update.cpm is None else update.cpm
-                currency = update.currency or self._config.currency
+                cpm = self.config.default_cpm if update.cpm is None else update.cpm
+                currency = update.currency or self.config.currency
                 segment = _file_segment(segment_id, update.name, update.description, cpm, currency)
             case DeactivateOperation(platform_segment_id=segment_id):
                 # The file needs a name; Activator's record has it, the id stands in otherwise.
-                recorded = await self._lookup(segment_id)
+                recorded = await self.segment_lookup(segment_id)
                 name = recorded.name if recorded else segment_id
                 segment = _file_segment(
-                    segment_id, name, "", self._config.default_cpm, self._config.currency, active=False
+                    segment_id, name, "", self.config.default_cpm, self.config.currency, active=False
                 )
         return segment
 
@@ -186,12 +180,12 @@ class IndexExchangeClient:
 def _file_segment(
     segment_id: str, name: str, description: str, cpm: float, currency: str, *, active: bool = True
 ) -> dict[str, Any]:
-    for field, value in (("externalSegmentID", segment_id), ("externalSegmentName", name)):
+    for key, value in (("externalSegmentID", segment_id), ("externalSegmentName", name)):
         if not value.strip():
-            raise PlatformError(ErrorClass.PERMANENT, f"{field} is empty")
+            raise PlatformError(ErrorClass.PERMANENT, f"{key} is empty")
         if len(value) > MAX_FIELD_CHARS:
             raise PlatformError(
-                ErrorClass.PERMANENT, f"{field} has {len(value)} characters, more than {MAX_FIELD_CHARS}"
+                ErrorClass.PERMANENT, f"{key} has {len(value)} characters, more than {MAX_FIELD_CHARS}"
             )
     return {
         "externalSegmentID": segment_id,

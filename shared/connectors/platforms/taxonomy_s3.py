@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import posixpath
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import boto3
@@ -25,46 +26,36 @@ _AUTH_CODES = frozenset(
 _RETRYABLE_CODES = frozenset({"SlowDown", "RequestTimeout", "InternalError", "ServiceUnavailable"})
 
 
+# repr=False: the default object repr, so the key pair never shows in a log line.
+@dataclass(kw_only=True, eq=False, repr=False)
 class S3TaxonomyUploader:
     """Uploads with an access key pair through boto3 (run in a worker thread); one client per uploader."""
 
-    def __init__(
-        self,
-        *,
-        bucket: str,
-        prefix: str,
-        region: str,
-        endpoint_url: str | None,
-        access_key_id: str,
-        secret_access_key: str,
-        timeout_s: float,
-        url_guard: UrlGuard | None = None,
-    ) -> None:
-        self._bucket = bucket
-        self._prefix = prefix
-        self._region = region
-        self._endpoint_url = endpoint_url
-        self._access_key_id = access_key_id
-        self._secret_access_key = secret_access_key
-        self._timeout_s = timeout_s
-        self._url_guard = url_guard
-        self._client: S3Client | None = None
+    bucket: str
+    prefix: str
+    region: str
+    endpoint_url: str | None
+    access_key_id: str
+    secret_access_key: str
+    timeout_s: float
+    url_guard: UrlGuard | None = None
+    _client: S3Client | None = field(init=False, default=None)
 
     @property
     def origin(self) -> str:
         """Where the requests go: the configured endpoint, else the bucket's AWS host."""
-        if self._endpoint_url is not None:
-            return self._endpoint_url
-        return f"https://{self._bucket}.s3.{self._region}.amazonaws.com"
+        if self.endpoint_url is not None:
+            return self.endpoint_url
+        return f"https://{self.bucket}.s3.{self.region}.amazonaws.com"
 
     async def upload(self, file_name: str, content: bytes) -> None:
         """Put the file as `<prefix><file_name>` in the bucket."""
-        key = posixpath.join(self._prefix, file_name) if self._prefix else file_name
+        key = posixpath.join(self.prefix, file_name) if self.prefix else file_name
         client = await self._s3()
         try:
             await asyncio.to_thread(
                 client.put_object,
-                Bucket=self._bucket,
+                Bucket=self.bucket,
                 Key=key,
                 Body=content,
                 ContentType="application/json",
@@ -76,7 +67,7 @@ class S3TaxonomyUploader:
         """HEAD the bucket: proves the keys and the bucket without writing (needs s3:ListBucket)."""
         client = await self._s3()
         try:
-            await asyncio.to_thread(client.head_bucket, Bucket=self._bucket)
+            await asyncio.to_thread(client.head_bucket, Bucket=self.bucket)
         except (BotoCoreError, ClientError) as exc:
             raise self._error("head_bucket", exc) from None
 
@@ -98,17 +89,17 @@ class S3TaxonomyUploader:
         session = boto3.session.Session()
         return session.client(
             "s3",
-            region_name=self._region,
-            endpoint_url=self._endpoint_url,
-            aws_access_key_id=self._access_key_id,
-            aws_secret_access_key=self._secret_access_key,
+            region_name=self.region,
+            endpoint_url=self.endpoint_url,
+            aws_access_key_id=self.access_key_id,
+            aws_secret_access_key=self.secret_access_key,
             config=Config(
-                connect_timeout=self._timeout_s,
-                read_timeout=self._timeout_s,
+                connect_timeout=self.timeout_s,
+                read_timeout=self.timeout_s,
                 # The client's with_retries owns retrying, with the platform-wide backoff.
                 retries={"total_max_attempts": 1, "mode": "standard"},
                 # S3-compatible stores are addressed by path; AWS by virtual host, as it prefers.
-                s3={"addressing_style": "path" if self._endpoint_url else "auto"},
+                s3={"addressing_style": "path" if self.endpoint_url else "auto"},
                 # Checksums only where S3 demands them: several S3-compatible stores reject the newer ones.
                 request_checksum_calculation="when_required",
                 # Only the configured endpoint: no AWS_ENDPOINT_URL from the environment behind the guard.
@@ -117,15 +108,15 @@ class S3TaxonomyUploader:
         )
 
     async def _check_egress(self) -> None:
-        if self._url_guard is None:
+        if self.url_guard is None:
             return
         try:
-            await self._url_guard(self.origin)
+            await self.url_guard(self.origin)
         except Exception as exc:
             raise PlatformError(ErrorClass.PERMANENT, f"egress refused: {exc}") from None
 
     def _error(self, operation: str, exc: BotoCoreError | ClientError) -> PlatformError:
-        secrets = [self._secret_access_key, self._access_key_id]
+        secrets = [self.secret_access_key, self.access_key_id]
         if isinstance(exc, ClientError):
             error = exc.response.get("Error", {})
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)

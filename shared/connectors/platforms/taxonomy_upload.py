@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import posixpath
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
 
 import asyncssh
 
@@ -13,34 +14,28 @@ from shared.connectors.errors import ErrorClass, PlatformError
 from shared.connectors.failures import scrub, trim
 
 
+# repr=False: the default object repr, so the password never shows in a log line.
+@dataclass(kw_only=True, eq=False, repr=False)
 class SftpTaxonomyUploader:
     """Uploads over SFTP with a password login; one SSH connection per file."""
 
-    def __init__(
-        self,
-        *,
-        host: str,
-        port: int,
-        username: str,
-        password: str,
-        remote_dir: str,
-        host_key: str | None,
-        timeout_s: float,
-        url_guard: UrlGuard | None = None,
-    ) -> None:
-        self._host = host
-        self._port = port
-        self._username = username
-        self._password = password
-        self._remote_dir = remote_dir
+    host: str
+    port: int
+    username: str
+    password: str
+    remote_dir: str
+    host_key: str | None
+    timeout_s: float
+    url_guard: UrlGuard | None = None
+    _known_hosts: asyncssh.SSHKnownHosts | None = field(init=False)
+
+    def __post_init__(self) -> None:
         # Pinned key when configured; otherwise the server's key is not verified (see docs/platform-wire.md).
-        self._known_hosts = asyncssh.import_known_hosts(f"* {host_key}\n") if host_key else None
-        self._timeout_s = timeout_s
-        self._url_guard = url_guard
+        self._known_hosts = asyncssh.import_known_hosts(f"* {self.host_key}\n") if self.host_key else None
 
     async def upload(self, file_name: str, content: bytes) -> None:
         """Write the file into `remote_dir`."""
-        path = posixpath.join(self._remote_dir, file_name)
+        path = posixpath.join(self.remote_dir, file_name)
         hosts = await self._vetted_hosts()
         try:
             async with (
@@ -57,19 +52,19 @@ class SftpTaxonomyUploader:
         hosts = await self._vetted_hosts()
         try:
             async with self._connection(hosts) as conn, conn.start_sftp_client() as sftp:
-                await sftp.stat(self._remote_dir)
+                await sftp.stat(self.remote_dir)
         except (asyncssh.Error, OSError) as exc:
             raise self._error(exc) from None
 
     async def _vetted_hosts(self) -> Sequence[str]:
         """Where to connect: the addresses the egress guard vetted (so the name is not resolved again)."""
-        if self._url_guard is None:
-            return [self._host]
+        if self.url_guard is None:
+            return [self.host]
         try:
-            addresses = await self._url_guard(f"sftp://{self._host}:{self._port}")
+            addresses = await self.url_guard(f"sftp://{self.host}:{self.port}")
         except Exception as exc:
             raise PlatformError(ErrorClass.PERMANENT, f"egress refused: {exc}") from None
-        return list(addresses) if addresses else [self._host]
+        return list(addresses) if addresses else [self.host]
 
     @contextlib.asynccontextmanager
     async def _connection(self, hosts: Sequence[str]) -> AsyncIterator[asyncssh.SSHClientConnection]:
@@ -90,18 +85,18 @@ class SftpTaxonomyUploader:
     async def _connect(self, host: str) -> asyncssh.SSHClientConnection:
         return await asyncssh.connect(
             host,
-            port=self._port,
-            username=self._username,
-            password=self._password,
+            port=self.port,
+            username=self.username,
+            password=self.password,
             known_hosts=self._known_hosts,
             client_keys=None,
             agent_path=None,
-            connect_timeout=self._timeout_s,
-            login_timeout=self._timeout_s,
+            connect_timeout=self.timeout_s,
+            login_timeout=self.timeout_s,
         )
 
     def _error(self, exc: BaseException) -> PlatformError:
-        message = trim(scrub(f"sftp: {type(exc).__name__}: {exc}", [self._password]))
+        message = trim(scrub(f"sftp: {type(exc).__name__}: {exc}", [self.password]))
         if isinstance(exc, asyncssh.PermissionDenied):
             return PlatformError(ErrorClass.AUTH, message)
         # FX_FAILURE is SFTP's unspecific "something went wrong": worth another try, like a 5xx.
