@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from fastapi import APIRouter, Response
@@ -34,6 +34,7 @@ _DRIFTABLE: dict[Platform, Callable[[MockState], dict[str, Segment]]] = {
     Platform.CUSTOM_API: lambda state: state.custom_api.segments,
     Platform.LIVERAMP: lambda state: state.liveramp.segments,
 }
+# Each setting's platform; the setting is the attribute of the same name on that platform's store.
 _PLATFORM_SETTINGS = {
     "processing_delay_s": Platform.TRADEDESK,
     "approval_delay_s": Platform.TRADEDESK,
@@ -42,10 +43,22 @@ _PLATFORM_SETTINGS = {
     "token_ttl_s": Platform.LIVERAMP,
     "review_delay_s": Platform.LIVERAMP,
 }
+_SETTINGS_STORES: dict[Platform, Callable[[MockState], object]] = {
+    Platform.TRADEDESK: lambda state: state.tradedesk,
+    Platform.LIVERAMP: lambda state: state.liveramp,
+}
 
 
 def _invalid(message: str) -> PlatformHTTPError:
     return PlatformHTTPError(400, {"error": "invalid_request", "message": message})
+
+
+def _refuse_foreign(knobs: Iterable[str], owners: Mapping[str, Platform], platform: Platform) -> None:
+    """A 400 for the first knob that belongs to another platform than the one addressed."""
+    for knob in knobs:
+        owner = owners.get(knob)
+        if owner is not None and owner is not platform:
+            raise _invalid(f"{knob} applies to {owner.value} only")
 
 
 def _platform(name: str) -> Platform:
@@ -143,10 +156,9 @@ def build_admin_router(state: MockState) -> APIRouter:
     @router.put("/faults/{platform_name}")
     async def set_faults(platform_name: str, spec: FaultSpec) -> Response:
         platform = _platform(platform_name)
-        for knob in spec.model_fields_set:
-            owner = _PLATFORM_ONLY_FAULTS.get(knob)
-            if owner is not None and owner is not platform and getattr(spec, knob):
-                raise _invalid(f"{knob} applies to {owner.value} only")
+        # A platform-only knob set to its off value is harmless anywhere.
+        switched_on = (knob for knob in spec.model_fields_set if getattr(spec, knob))
+        _refuse_foreign(switched_on, _PLATFORM_ONLY_FAULTS, platform)
         state.platforms[platform].faults.install(spec)
         if spec.expire_tokens:
             # Expired, not forgotten: LiveRamp answers an expired token with 403.
@@ -165,31 +177,17 @@ def build_admin_router(state: MockState) -> APIRouter:
 
     @router.put("/settings/{platform_name}")
     async def set_settings(platform_name: str, settings: PlatformSettings) -> Response:
-        platform = _platform(platform_name)
-        for knob in settings.model_fields_set:
-            if _PLATFORM_SETTINGS[knob] is not platform:
-                raise _invalid(f"{knob} applies to {_PLATFORM_SETTINGS[knob].value} only")
-        if settings.processing_delay_s is not None:
-            state.tradedesk.processing_delay_s = settings.processing_delay_s
-        if settings.approval_delay_s is not None:
-            state.tradedesk.approval_delay_s = settings.approval_delay_s
+        _refuse_foreign(settings.model_fields_set, _PLATFORM_SETTINGS, _platform(platform_name))
+        for knob, owner in _PLATFORM_SETTINGS.items():
+            value = getattr(settings, knob)
+            if value is not None:
+                setattr(_SETTINGS_STORES[owner](state), knob, value)
         if settings.rate_limit is not None:
-            state.tradedesk.rate_limit = settings.rate_limit
             state.tradedesk.quota_windows.clear()
-        if settings.rate_limit_window_s is not None:
-            state.tradedesk.rate_limit_window_s = settings.rate_limit_window_s
-        if settings.token_ttl_s is not None:
-            state.liveramp.token_ttl_s = settings.token_ttl_s
-        if settings.review_delay_s is not None:
-            state.liveramp.review_delay_s = settings.review_delay_s
         return JSONResponse(
             {
-                "processing_delay_s": state.tradedesk.processing_delay_s,
-                "approval_delay_s": state.tradedesk.approval_delay_s,
-                "rate_limit": state.tradedesk.rate_limit,
-                "rate_limit_window_s": state.tradedesk.rate_limit_window_s,
-                "token_ttl_s": state.liveramp.token_ttl_s,
-                "review_delay_s": state.liveramp.review_delay_s,
+                knob: getattr(_SETTINGS_STORES[owner](state), knob)
+                for knob, owner in _PLATFORM_SETTINGS.items()
             }
         )
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from services.mock_platforms.platform_errors import PlatformHTTPError
+
 Tenant = dict[str, str]
 
 
@@ -23,6 +25,12 @@ def header_tenant_matches(tenant: Mapping[str, str], headers: Mapping[str, str])
 def headers_accepted(tenants: list[Tenant], headers: Mapping[str, str]) -> bool:
     # With no tenant registered the fake is open, so auth type `none` works out of the box.
     return not tenants or any(header_tenant_matches(tenant, headers) for tenant in tenants)
+
+
+def require_header_credentials(tenants: list[Tenant], headers: Mapping[str, str]) -> None:
+    """Custom API and DMP: a 401 unless the headers carry a registered tenant's credentials."""
+    if not headers_accepted(tenants, headers):
+        raise PlatformHTTPError(401, {"error": "unauthorized", "message": "missing or invalid credentials"})
 
 
 def find_tenant(tenants: list[Tenant], **wanted: str) -> Tenant | None:

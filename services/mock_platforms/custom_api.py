@@ -6,9 +6,9 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict
 from starlette.responses import JSONResponse
 
-from services.mock_platforms.credentials import headers_accepted
+from services.mock_platforms.credentials import require_header_credentials
 from services.mock_platforms.json_bodies import read_model
-from services.mock_platforms.platform_errors import PlatformHTTPError, not_found, rejected_name
+from services.mock_platforms.platform_errors import not_found, rejected_name
 from services.mock_platforms.platforms import Platform
 from services.mock_platforms.state import MockState, Segment
 from services.mock_platforms.wire_types import CurrencyCode, Price, SegmentName
@@ -38,10 +38,7 @@ def build_custom_api_router(state: MockState) -> APIRouter:
     router = APIRouter(prefix="/custom", tags=["custom_api"])
 
     def authorize(request: Request) -> None:
-        if not headers_accepted(state.platforms[PLATFORM].tenants, request.headers):
-            raise PlatformHTTPError(
-                401, {"error": "unauthorized", "message": "missing or invalid credentials"}
-            )
+        require_header_credentials(state.platforms[PLATFORM].tenants, request.headers)
 
     def held(segment_id: str) -> Segment:
         segment = state.custom_api.segments.get(segment_id)

@@ -10,9 +10,9 @@ from fastapi import APIRouter, Request, Response
 from starlette.datastructures import QueryParams
 from starlette.responses import JSONResponse
 
-from services.mock_platforms.credentials import headers_accepted
+from services.mock_platforms.credentials import require_header_credentials
 from services.mock_platforms.dmp_records import RecordQuery, parse_timestamp
-from services.mock_platforms.platform_errors import PlatformHTTPError, invalid_request
+from services.mock_platforms.platform_errors import invalid_request
 from services.mock_platforms.platforms import Platform
 from services.mock_platforms.state import MockState
 
@@ -70,10 +70,7 @@ def build_dmp_router(state: MockState) -> APIRouter:
     router = APIRouter(prefix="/dmp/api/v1", tags=["dmp"])
 
     def authorize(request: Request) -> None:
-        if not headers_accepted(state.platforms[PLATFORM].tenants, request.headers):
-            raise PlatformHTTPError(
-                401, {"error": "unauthorized", "message": "missing or invalid credentials"}
-            )
+        require_header_credentials(state.platforms[PLATFORM].tenants, request.headers)
 
     def before_page() -> None:
         """The `shrink_after_pages` fault: once that many pages were served, the source loses records."""
