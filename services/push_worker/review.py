@@ -1,12 +1,13 @@
-"""The review poller: pending activations of platforms that review segments (LiveRamp's privacy review
-takes 1-2 business days) are asked about long after their run ended, until the review ends.
+"""The review poller: pending activations of every platform that finishes writes later (LiveRamp's privacy
+review of 1-2 business days, The Trade Desk's data-rate processing and approval) are asked about long after
+their run ended, until the platform is done with them.
 
 Every push-worker replica runs it beside its run executor. A round claims due pending activations
 (`FOR UPDATE SKIP LOCKED`, so replicas share them, and for a while, so a dead poller's return), asks each
-connection's platform about its share, writes the ends of reviews to the ledger, announces each on
-activator.status (`ActivationReviewed`) and puts the rest back with a later due time: the first delay
-doubled per check, at most the maximum. A platform whose confirmation only the run's own client can
-give (The Trade Desk's data-rate batches) is asked again by the connection's next push instead.
+connection's platform about its share (`ConfirmingPlatformClient.review`), writes the ends to the ledger,
+announces each on activator.status (`ActivationReviewed`) and puts the rest back with a later due time: the
+first delay doubled per check, at most the maximum. A write the client cannot ask about (a TTD rate batch
+another worker sent: TTD reports by BatchId only) is put back too, and counted `unasked`.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from prometheus_client import Counter
 from services.push_worker.run_setup import PushDependencies, connection_client
 from shared.connectors.errors import ConnectorConfigError, PlatformError
 from shared.connectors.factory import outbound_config
-from shared.connectors.protocol import ReviewedPlatformClient
+from shared.connectors.protocol import ConfirmingPlatformClient
 from shared.connectors.throttle import ConnectionThrottle
 from shared.db import activations as ledger
 from shared.db import reviews
@@ -36,7 +37,8 @@ log = structlog.get_logger(__name__)
 REVIEWS = Counter(
     "activator_activation_reviews_total",
     "Pending activations asked about after their run, by platform and what the platform said "
-    "(active | failed | pending | unasked: the platform has no review to ask about)",
+    "(active | failed | pending | unasked: the platform finishes no write later, or the client cannot ask "
+    "about this one)",
     ["platform", "state"],
 )
 
@@ -94,7 +96,7 @@ class ReviewPoller:
             await later(settings.review_max_delay_s)
             return 0
         try:
-            if not isinstance(client, ReviewedPlatformClient):
+            if not isinstance(client, ConfirmingPlatformClient):
                 REVIEWS.labels(connection.platform, "unasked").inc(len(due))
                 await later(settings.review_max_delay_s)
                 return 0
@@ -124,7 +126,9 @@ class ReviewPoller:
         )
         for _, seen in ended:
             REVIEWS.labels(connection.platform, seen.state).inc()
-        REVIEWS.labels(connection.platform, "pending").inc(len(due) - len(ended))
+        asked = sum(1 for item in due if item.platform_segment_id in found)
+        REVIEWS.labels(connection.platform, "pending").inc(asked - len(ended))
+        REVIEWS.labels(connection.platform, "unasked").inc(len(due) - asked)
         await self._announce(
             [
                 ActivationReviewed(

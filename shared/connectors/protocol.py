@@ -88,20 +88,16 @@ class SegmentConfirmation(BaseModel):
 
 @runtime_checkable
 class ConfirmingPlatformClient(PlatformClient, Protocol):
-    """A platform that finishes writes later (TTD's data-rate batches): the push reports `pending` until then."""
+    """A platform that finishes writes later (TTD's data-rate batches, LiveRamp's privacy review of 1-2 business
+    days): the push reports `pending` until then, and the review poller asks again long after the run."""
 
     async def confirm(self, platform_segment_ids: Sequence[str]) -> dict[str, SegmentConfirmation]:
         """Wait (bounded) for the platform to finish the writes this client made; one state per id asked."""
         ...
 
-
-@runtime_checkable
-class ReviewedPlatformClient(ConfirmingPlatformClient, Protocol):
-    """A platform whose review of a segment any client may ask about, long after the run that wrote it
-    (LiveRamp's privacy review of 1-2 business days): the review poller asks until it ends."""
-
     async def review(self, platform_segment_ids: Sequence[str]) -> dict[str, SegmentConfirmation]:
-        """Where the platform's review of each segment stands now (no waiting); one state per id asked."""
+        """Where each write stands now (no waiting), asked by any client of the worker; an id the client cannot
+        ask about is left out of the answer."""
         ...
 
 

@@ -1,6 +1,7 @@
 """What happens after a run ended, through the real processes, without a person: items a platform
 refused with 503 are pushed again by an automatic retry once it recovers, each created once; LiveRamp
-segments still in review when their run ended become active once the review poller sees the review end.
+segments still in review, and Trade Desk data rates still awaiting approval, when their run ended become
+active once the review poller sees the platform finish, without another push.
 
 The system asks again quickly (a 1 s first retry delay and review delay; the defaults are minutes), has a
 quick platform backoff, and a database and topic prefix of its own (its gateway's retry loop and its
@@ -147,3 +148,39 @@ async def test_segments_in_review_become_active_when_the_review_ends_after_the_r
     assert {item["platformSegmentId"] for item in reviewed} == {
         item["platformSegmentId"] for item in in_review
     }
+
+
+async def test_trade_desk_rates_awaiting_approval_become_active_after_the_run(world: RetryWorld) -> None:
+    system = world.system
+    async with (
+        await org_client(world.pool, system.gateway_url) as api,
+        httpx.AsyncClient(base_url=system.mock_url, timeout=30) as mock,
+    ):
+        await mock.post("/admin/reset")
+        # A CPM under $5 waits for TTD's approval; here 6 s after processing, the run waiting 1 s at most.
+        await mock.put("/admin/settings/tradedesk", json={"processing_delay_s": 0.2, "approval_delay_s": 6})
+        connection_id = await create_connection(
+            api, connection_body("tradedesk", system.mock_url, system.mock_sftp_port, confirm_timeout_s=1)
+        )
+        await add_topics(api, 5, prefix="approval")
+        run_id = await start_push(api, connection_id)
+        run = await wait_for_run(api, connection_id, run_id)
+        awaiting = await _ledger(api, connection_id, state="pending")
+        written = (await mock.get("/admin/stats/tradedesk")).json()["writes"]
+
+        for _ in range(120):  # a minute at most
+            if not await _ledger(api, connection_id, state="pending"):
+                break
+            await asyncio.sleep(0.5)
+        approved = await _ledger(api, connection_id)
+        run_after = (await api.get(f"/api/connections/{connection_id}/push/run/{run_id}/status")).json()
+        runs = (await api.get("/api/runs", params={"connectionId": connection_id})).json()["items"]
+        stats = (await mock.get("/admin/stats/tradedesk")).json()
+
+    assert (run["status"], run["succeeded"]) == ("succeeded", 5)
+    assert len(awaiting) == 5  # the run ended with every rate still awaiting approval
+    assert run["pendingReview"] == 5
+    assert run_after["pendingReview"] == 0
+    assert [item["state"] for item in approved] == ["active"] * 5
+    assert [item["runId"] for item in runs] == [run_id]  # no other push did it
+    assert stats["writes"] == written  # nothing written again: only the batches' status was read

@@ -27,7 +27,7 @@ from shared.connectors.http import HttpSettings, PlatformHttp
 from shared.connectors.platform_entry import PlatformEntry, ValidatedConnection
 from shared.connectors.platforms.tradedesk_auth import tradedesk_auth
 from shared.connectors.platforms.tradedesk_elements import TradeDeskElements
-from shared.connectors.platforms.tradedesk_rates import TradeDeskRates
+from shared.connectors.platforms.tradedesk_rates import RateBatches, TradeDeskRates, process_rate_batches
 from shared.connectors.platforms.tradedesk_rules import TradeDeskConfig
 from shared.connectors.platforms.tradedesk_tree import ContainerCache, process_containers
 from shared.connectors.protocol import (
@@ -46,7 +46,8 @@ class TradeDeskClient:
     """PlatformClient for The Trade Desk; the platform segment id is the ProviderElementId.
 
     In a push batch each element is written on its own (`apply_item`), then every CPM the batch set goes
-    to TTD in one data-rate batch (`complete_batch`), which `confirm` polls later. A topic's ancestors become
+    to TTD in one data-rate batch (`complete_batch`), which `confirm` polls at the run's end and `review` looks
+    at again after it (the batches are known per process: `RateBatches`). A topic's ancestors become
     non-buyable containers, each created once per process (`containers`) before the first child needing it.
     """
 
@@ -61,11 +62,12 @@ class TradeDeskClient:
         sleep: Sleep = asyncio.sleep,
         clock: Clock = time.monotonic,
         containers: ContainerCache = process_containers,
+        batches: RateBatches = process_rate_batches,
     ) -> None:
         self._http = http
         self._config = config
         self._elements = TradeDeskElements(http, config, containers)
-        self._rates = TradeDeskRates(http, config, sleep=sleep, clock=clock)
+        self._rates = TradeDeskRates(http, config, sleep=sleep, clock=clock, batches=batches)
 
     async def test_connection(self) -> ConnectionTestResult:
         """Query one element of the provider: proves the token and the provider id."""
@@ -132,6 +134,10 @@ class TradeDeskClient:
     async def confirm(self, platform_segment_ids: Sequence[str]) -> dict[str, SegmentConfirmation]:
         """Poll the data-rate batches of these elements (with backoff, up to `confirm_timeout_s`)."""
         return await self._rates.confirm(platform_segment_ids)
+
+    async def review(self, platform_segment_ids: Sequence[str]) -> dict[str, SegmentConfirmation]:
+        """One look at the data-rate batches of these elements that this process sent; others left out."""
+        return await self._rates.review(platform_segment_ids)
 
     async def aclose(self) -> None:
         """Close the HTTP pool."""

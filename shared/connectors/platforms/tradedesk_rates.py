@@ -1,5 +1,5 @@
 """The Trade Desk's data rates: the CPMs of a push batch in one `/v3/datarate/batch`, then the batches' processing
-and approval polled until the run's confirm timeout."""
+and approval polled until the run's confirm timeout, and looked at again by the review poller after the run."""
 
 from __future__ import annotations
 
@@ -25,6 +25,46 @@ from shared.connectors.protocol import SegmentConfirmation
 from shared.connectors.retry import Sleep
 
 _RATES = "/v3/datarate/batch"
+_STILL_PENDING = "data rate still being processed or approved"
+
+
+class RateBatches:
+    """The data-rate batch each element's CPM last went in, per TTD base URL and provider, until TTD reports it
+    processed and approved. Shared by every client of a process: TTD reports status by BatchId only, so the
+    review poller's client (or a run's next slice) finds here the batches an earlier client sent.
+
+    A failed batch stays known (a later look says failed again, never active); an active one is forgotten.
+    """
+
+    def __init__(self) -> None:
+        self._sent: dict[tuple[str, str, str], str] = {}
+
+    def record(self, scope: tuple[str, str], element_ids: Sequence[str], batch_id: str) -> None:
+        """These elements' CPMs went in `batch_id`."""
+        self._sent.update(((*scope, element_id), batch_id) for element_id in element_ids)
+
+    def batch_of(self, scope: tuple[str, str], element_id: str) -> str | None:
+        """The batch to ask about the element's CPM; None when this process sent none still unconfirmed."""
+        return self._sent.get((*scope, element_id))
+
+    def settle(self, scope: tuple[str, str], element_id: str, batch_id: str) -> None:
+        """The element's CPM is live: forget it, unless a later batch priced it again meanwhile."""
+        key = (*scope, element_id)
+        if self._sent.get(key) == batch_id:
+            del self._sent[key]
+
+    def clear(self) -> None:
+        """Forget every batch (tests call this between cases)."""
+        self._sent.clear()
+
+
+# Module level, like the container cache and the token cache: every client of a process shares it.
+process_rate_batches = RateBatches()
+
+
+def reset_rate_batches() -> None:
+    """Forget every batch this process sent (tests call this for a new worker process)."""
+    process_rate_batches.clear()
 
 
 class TradeDeskRates:
@@ -37,6 +77,7 @@ class TradeDeskRates:
         *,
         sleep: Sleep = asyncio.sleep,
         clock: Clock = time.monotonic,
+        batches: RateBatches = process_rate_batches,
     ) -> None:
         self._http = http
         self._config = config
@@ -44,8 +85,8 @@ class TradeDeskRates:
         self._clock = clock
         # Element id -> its data rate, from the element's write until its batch completes.
         self._unsent: dict[str, dict[str, Any]] = {}
-        # Element id -> the data-rate batch that set its CPM, until TTD reports it processed.
-        self._batches: dict[str, str] = {}
+        self._batches = batches
+        self._scope = (str(config.api_base_url), config.provider_id)
 
     def stage(self, element_id: str, cpm: float, currency: str) -> None:
         """Keep the element's CPM for the next `submit`."""
@@ -65,27 +106,45 @@ class TradeDeskRates:
         return errors
 
     async def confirm(self, element_ids: Sequence[str]) -> dict[str, SegmentConfirmation]:
-        """Poll the data-rate batches of these elements (with backoff, up to `confirm_timeout_s`)."""
-        waiting = {eid: self._batches[eid] for eid in element_ids if eid in self._batches}
+        """Poll the data-rate batches of these elements (with backoff, up to `confirm_timeout_s`); an element
+        without a batch this process sent is active (its write was final)."""
+        waiting = self._sent_batches(element_ids)
         outcome = {eid: SegmentConfirmation(state="active") for eid in element_ids if eid not in waiting}
         deadline = self._clock() + self._config.confirm_timeout_s
         delay = 0.25
         while waiting:
-            statuses = {batch: await self._status(batch) for batch in set(waiting.values())}
-            for element, batch in list(waiting.items()):
-                state, message = statuses[batch]
-                if state != "pending":
-                    outcome[element] = SegmentConfirmation(state=state, message=message)
+            for element, seen in (await self._look(waiting)).items():
+                if seen.state != "pending":
+                    outcome[element] = seen
                     del waiting[element]
             if not waiting or self._clock() >= deadline:
                 break
             await self._sleep(delay)
             delay = min(delay * 2, 4.0)
-        for element in waiting:
-            outcome[element] = SegmentConfirmation(
-                state="pending", message="data rate still being processed or approved"
-            )
+        outcome.update(dict.fromkeys(waiting, SegmentConfirmation(state="pending", message=_STILL_PENDING)))
         return outcome
+
+    async def review(self, element_ids: Sequence[str]) -> dict[str, SegmentConfirmation]:
+        """One look at the batches of these elements, no waiting; an element whose batch this process did not
+        send is left out (the poller asks again later, the connection's next push otherwise)."""
+        return await self._look(self._sent_batches(element_ids))
+
+    def _sent_batches(self, element_ids: Sequence[str]) -> dict[str, str]:
+        found = {eid: self._batches.batch_of(self._scope, eid) for eid in element_ids}
+        return {eid: batch for eid, batch in found.items() if batch is not None}
+
+    async def _look(self, waiting: dict[str, str]) -> dict[str, SegmentConfirmation]:
+        """Each batch read once (`GET /v3/datarate/batch/{BatchId}`): where its elements' CPMs stand."""
+        statuses = {batch: await self._status(batch) for batch in set(waiting.values())}
+        seen: dict[str, SegmentConfirmation] = {}
+        for element, batch in waiting.items():
+            state, message = statuses[batch]
+            if state == "active":
+                self._batches.settle(self._scope, element, batch)
+            seen[element] = SegmentConfirmation(
+                state=state, message=_STILL_PENDING if state == "pending" else message
+            )
+        return seen
 
     async def _submit(self, rates: list[dict[str, Any]], elements: list[str]) -> None:
         body = await call_tradedesk(
@@ -97,7 +156,7 @@ class TradeDeskRates:
         if not isinstance(body, dict) or not isinstance(body.get("BatchId"), str):
             raise malformed("data-rate batch answer without a BatchId", self._http.secrets())
         batch_id: str = body["BatchId"]
-        self._batches.update(dict.fromkeys(elements, batch_id))
+        self._batches.record(self._scope, elements, batch_id)
 
     async def _status(self, batch_id: str) -> tuple[BatchState, str | None]:
         body = await call_tradedesk(self._http, "GET", f"{_RATES}/{quote(batch_id, safe='')}")

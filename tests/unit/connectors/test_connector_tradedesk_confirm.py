@@ -1,17 +1,25 @@
 """The Trade Desk prices a push batch in one data-rate batch, processed and approved later: confirm() polls
-ProcessingStatus and ApprovalStatus until active, failed or out of time."""
+ProcessingStatus and ApprovalStatus until active, failed or out of time; review() looks once, from any client of
+the worker that sent the batch."""
 
 from __future__ import annotations
 
 import json
 
 import httpx
+import pytest
 
 from shared.connectors import ConnectorDeps, CreateSegmentParams, HttpSettings, create_platform_client
 from shared.connectors.batch import CreateOperation, apply_batch
+from shared.connectors.platforms.tradedesk_rates import reset_rate_batches
 from shared.connectors.protocol import ConfirmingPlatformClient
 from tests.unit.connectors.connector_fakes import FakeSleep, ScriptedPlatform
 from tests.unit.connectors.tradedesk_fakes import CONFIG, FakeTradeDesk, client_for
+
+
+@pytest.fixture(autouse=True)
+def _new_worker() -> None:
+    reset_rate_batches()  # each case is a worker process of its own
 
 
 class ClockAndSleep:
@@ -61,7 +69,7 @@ def segment(key: str) -> CreateSegmentParams:
     return CreateSegmentParams(name=key, description="", cpm=1.0, currency="USD", external_key=key)
 
 
-async def _created(ttd: BatchTradeDesk, time: ClockAndSleep, elements: list[str]) -> ConfirmingPlatformClient:
+def _client(ttd: BatchTradeDesk, time: ClockAndSleep) -> ConfirmingPlatformClient:
     client = create_platform_client(
         "tradedesk",
         "bearer",
@@ -71,6 +79,11 @@ async def _created(ttd: BatchTradeDesk, time: ClockAndSleep, elements: list[str]
         deps=ConnectorDeps(transport=ttd.server.transport, sleep=time.sleep, clock=time.clock),
     )
     assert isinstance(client, ConfirmingPlatformClient)
+    return client
+
+
+async def _created(ttd: BatchTradeDesk, time: ClockAndSleep, elements: list[str]) -> ConfirmingPlatformClient:
+    client = _client(ttd, time)
     for element in elements:
         await client.create_segment(segment(element))
     return client
@@ -159,4 +172,33 @@ async def test_an_element_without_a_rate_batch_is_active_at_once() -> None:
     ttd, time = BatchTradeDesk({}, polls_until_done=0), ClockAndSleep()
     client = await _created(ttd, time, [])
     assert (await client.confirm(["updated-without-cpm"]))["updated-without-cpm"].state == "active"
+    assert ttd.polls == {}
+
+
+async def test_a_later_client_of_the_worker_reviews_the_batches_an_earlier_one_sent() -> None:
+    final = {"a": ("Processed", "Approved"), "b": ("Processed", "Pending"), "c": ("Failed", "Pending")}
+    ttd, time = BatchTradeDesk(final, polls_until_done=0), ClockAndSleep()
+    run_client = await _created(ttd, time, ["a", "b", "c"])
+    await run_client.aclose()  # the run ended before TTD was done
+
+    poller_client = _client(ttd, time)
+    reviewed = await poller_client.review(["a", "b", "c", "written-by-another-worker"])
+    assert {key: found.state for key, found in reviewed.items()} == {
+        "a": "active",
+        "b": "pending",
+        "c": "failed",
+    }
+    assert ttd.polls == {"a": 1, "b": 1, "c": 1}  # one look at each batch
+    assert time.sleeps == []  # no waiting
+
+    again = await _client(ttd, time).review(["a", "b", "c"])
+    assert sorted(again) == ["b", "c"]  # what went live is forgotten; the rest is asked again
+    assert again["c"].state == "failed"
+
+
+async def test_a_worker_that_sent_no_batch_asks_nothing() -> None:
+    ttd, time = BatchTradeDesk({"a": ("Processed", "Approved")}, polls_until_done=0), ClockAndSleep()
+    await _created(ttd, time, ["a"])
+    reset_rate_batches()  # the review poller of another worker process
+    assert await _client(ttd, time).review(["a"]) == {}
     assert ttd.polls == {}
