@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared.connectors.deps import SegmentLookup
 from shared.connectors.protocol import PlatformSegment
@@ -165,6 +165,21 @@ class ActivationView(BaseModel):
     last_outcome: str | None
     last_run_id: uuid.UUID | None
     last_pushed_at: datetime
+    platform_path: list[str] | None = Field(
+        description="The topic's ancestors, root first, when its current segment was made (a Trade Desk "
+        "element hangs under containers of these names); null when not recorded (made before the ledger kept "
+        "paths, or never made)",
+    )
+    replaced_segment_ids: list[str] = Field(
+        description="Segments this topic's current one replaced, oldest first: a topic moved on a platform "
+        "whose segments cannot change parent (The Trade Desk) gets a new segment, the old one deactivated",
+    )
+
+
+def _view(row: asyncpg.Record) -> ActivationView:
+    fields = dict(row)
+    path = fields.pop("platform_path")
+    return ActivationView(**fields, platform_path=None if path is None else json.loads(path))
 
 
 async def list_activations(
@@ -179,8 +194,7 @@ async def list_activations(
     """A page of a connection's ledger, by topic id (only activations in `states` when given)."""
     rows = await db.fetch(
         """SELECT a.topic_id, t.name AS topic_name, a.platform_segment_id, a.state, a.state_message, a.last_outcome,
-                  a.last_run_id,
-                  a.last_pushed_at
+                  a.last_run_id, a.last_pushed_at, a.platform_path::text AS platform_path, a.replaced_segment_ids
            FROM activations a JOIN topics t ON t.id = a.topic_id
            WHERE a.org_id = $1 AND a.connection_id = $2 AND ($3::uuid IS NULL OR a.topic_id > $3)
              AND ($5::text[] IS NULL OR a.state = ANY($5::text[]))
@@ -191,7 +205,7 @@ async def list_activations(
         limit,
         None if states is None else list(states),
     )
-    return [ActivationView(**dict(row)) for row in rows]
+    return [_view(row) for row in rows]
 
 
 def segment_lookup(db: asyncpg.Pool[Any], connection_id: uuid.UUID) -> SegmentLookup:

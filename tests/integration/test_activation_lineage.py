@@ -1,4 +1,5 @@
-"""The ledger keeps where a segment was made and the segments a moved topic's segment replaced."""
+"""The ledger keeps where a segment was made and the segments a moved topic's segment replaced, and the
+activations API shows both."""
 
 from __future__ import annotations
 
@@ -56,3 +57,26 @@ async def test_a_move_records_the_new_path_and_appends_the_replaced_segment_once
     assert await held() == ("e2", ("Autos", "Family"), ("e1",))
     await record(ActivationWrite(topic_id, "e3", "h2", "active", "updated", platform_path=(), replaces="e2"))
     assert await held() == ("e3", (), ("e1", "e2"))
+
+    [shown] = (await api.get(f"/api/connections/{connection_id}/activations")).json()["items"]
+    assert (shown["platformSegmentId"], shown["platformPath"], shown["replacedSegmentIds"]) == (
+        "e3",
+        [],
+        ["e1", "e2"],
+    )
+
+
+async def test_the_api_shows_an_unknown_path_as_null_and_no_lineage(
+    api: httpx.AsyncClient, pool: asyncpg.Pool[Any]
+) -> None:
+    org_id, connection_id, topic_id = await _topic(api, pool)
+    # Written before the ledger kept paths (or by a write that never made a segment).
+    await record_activations(
+        pool,
+        org_id=org_id,
+        connection_id=connection_id,
+        run_id=uuid.uuid4(),
+        writes=[ActivationWrite(topic_id, "s1", "h", "active", "updated")],
+    )
+    [shown] = (await api.get(f"/api/connections/{connection_id}/activations")).json()["items"]
+    assert (shown["platformPath"], shown["replacedSegmentIds"]) == (None, [])
