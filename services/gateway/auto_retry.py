@@ -10,12 +10,11 @@ from __future__ import annotations
 import structlog
 from prometheus_client import Counter
 
-from services.gateway.rounds import every
+from services.gateway.rounds import Rounds
 from shared.db import run_retries
 from shared.db import runs as repo
-from shared.db.pool import DbConnection, PgPool
+from shared.db.pool import DbConnection
 from shared.runs.retries import RunRefused, start_retry
-from shared.settings import Settings
 
 log = structlog.get_logger(__name__)
 
@@ -29,20 +28,12 @@ ROUND_BATCH = 20
 """Due runs one transaction takes; a round goes on while as many were due."""
 
 
-class AutoRetry:
-    """Starts due retries every `auto_retry_poll_interval_s` (nothing when the horizon setting is 0)."""
+class AutoRetry(Rounds):
+    """Starts due retries, a round every `auto_retry_poll_interval_s` (not run when the horizon setting is 0)."""
 
-    def __init__(self, pool: PgPool, settings: Settings) -> None:
-        self._pool = pool
-        self._settings = settings
+    failed_event = "auto_retry_round_failed"
 
-    async def run(self) -> None:
-        """Start due retries until cancelled; a Postgres outage only skips a round."""
-        await every(
-            self._settings.auto_retry_poll_interval_s, self.tick, failed_event="auto_retry_round_failed"
-        )
-
-    async def tick(self) -> int:
+    async def round(self) -> int:
         """One round: start every retry that is due now; how many runs were started."""
         started = 0
         while True:

@@ -11,10 +11,9 @@ from typing import Protocol
 import structlog
 from prometheus_client import Counter
 
-from services.gateway.rounds import every
+from services.gateway.rounds import Rounds
 from shared.db import retention
 from shared.db.pool import Db, PgPool
-from shared.settings import Settings
 
 log = structlog.get_logger(__name__)
 
@@ -26,20 +25,13 @@ _DAY_S = 86_400.0
 Step = Callable[[], Awaitable[tuple[dict[str, int], bool]]]
 
 
-class RetentionPruner:
+class RetentionPruner(Rounds):
     """Prunes until nothing old is left, then sleeps `retention_interval_s`."""
 
-    def __init__(self, pool: PgPool, settings: Settings) -> None:
-        self._pool = pool
-        self._settings = settings
+    failed_event = "retention_failed"
+    with_error = True
 
-    async def run(self) -> None:
-        """Prune every `retention_interval_s` until cancelled; a Postgres outage only skips a round."""
-        await every(
-            self._settings.retention_interval_s, self.prune, failed_event="retention_failed", with_error=True
-        )
-
-    async def prune(self) -> dict[str, int]:
+    async def round(self) -> dict[str, int]:
         """One full pass, a batch of each table in turn until none is left with old rows; returns the
         rows deleted per table. Taking turns keeps a table that is fed as fast as it is pruned from
         starving the others."""

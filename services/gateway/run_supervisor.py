@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import asyncpg
 import structlog
 from prometheus_client import Counter
 
-from services.gateway.rounds import every
+from services.gateway.rounds import Rounds
 from shared.db import runs as repo
 from shared.db import stalled_runs
 from shared.runs.commands import command_for, queue_command
-from shared.settings import Settings
 
 log = structlog.get_logger(__name__)
 
@@ -20,21 +16,14 @@ REDELIVERED = Counter("activator_runs_redelivered_total", "Stalled runs whose co
 ABANDONED = Counter("activator_runs_abandoned_total", "Stalled runs failed after their redeliveries ran out")
 
 
-class RunSupervisor:
-    """Runs in every gateway replica; SKIP LOCKED keeps two replicas off the same run."""
+class RunSupervisor(Rounds):
+    """Sweeps every `stuck_run_check_interval_s` in every gateway replica; SKIP LOCKED keeps two replicas
+    off the same run."""
 
-    def __init__(self, pool: asyncpg.Pool[Any], settings: Settings) -> None:
-        self._pool = pool
-        self._settings = settings
+    failed_event = "run_supervisor_failed"
 
-    async def run(self) -> None:
-        """Sweep every `stuck_run_check_interval_s` until cancelled."""
-        await every(
-            self._settings.stuck_run_check_interval_s, self.sweep, failed_event="run_supervisor_failed"
-        )
-
-    async def sweep(self) -> int:
-        """One pass; returns how many stalled runs were handled."""
+    async def round(self) -> int:
+        """One sweep; returns how many stalled runs were handled."""
         settings = self._settings
         async with self._pool.acquire() as connection, connection.transaction():
             stalled = await stalled_runs.claim_stalled_runs(connection, settings.stuck_run_timeout_s)

@@ -23,7 +23,7 @@ from typing import Literal
 import structlog
 from prometheus_client import Counter
 
-from services.gateway.rounds import every
+from services.gateway.rounds import Rounds
 from shared.db import schedules as repo
 from shared.db.pool import POSTGRES_UNAVAILABLE, PgPool
 from shared.runs.schedules import slot_idempotency_key
@@ -70,24 +70,17 @@ class SlotOutcome:
     next_run_at: datetime
 
 
-class Scheduler:
+class Scheduler(Rounds):
     """Starts the runs of due schedule slots every `scheduler_poll_interval_s`; `clock` is swappable in tests."""
 
+    failed_event = "scheduler_round_failed"
+    with_error = True
+
     def __init__(self, pool: PgPool, settings: Settings, *, clock: Clock = utc_now) -> None:
-        self._pool = pool
-        self._settings = settings
+        super().__init__(pool, settings)
         self._clock = clock
 
-    async def run(self) -> None:
-        """Start due slots until cancelled; a Postgres outage only skips a round."""
-        await every(
-            self._settings.scheduler_poll_interval_s,
-            self.tick,
-            failed_event="scheduler_round_failed",
-            with_error=True,
-        )
-
-    async def tick(self) -> list[SlotOutcome]:
+    async def round(self) -> list[SlotOutcome]:
         """One round: every schedule due now (by this scheduler's clock) starts its slot."""
         outcomes: list[SlotOutcome] = []
         while True:

@@ -19,6 +19,7 @@ from services.gateway.auto_retry import AutoRetry
 from services.gateway.consumer_lag import export_lag_forever
 from services.gateway.outbox_relay import OutboxRelay
 from services.gateway.retention import RetentionPruner
+from services.gateway.rounds import Rounds
 from services.gateway.run_supervisor import RunSupervisor
 from services.gateway.scheduler import Scheduler
 from shared.db.orgs import ensure_dev_org
@@ -51,6 +52,9 @@ class GatewayStartup:
     def _spawn(self, loop: Callable[[], Coroutine[Any, Any, None]], name: str) -> None:
         self.tasks.append(asyncio.create_task(loop(), name=name))
 
+    def _every(self, interval_s: float, rounds: Rounds, name: str) -> None:
+        self.tasks.append(asyncio.create_task(rounds.run(interval_s), name=name))
+
     async def _wait_for_postgres(self) -> None:
         backoff = Backoff(self._settings.dependency_retry_max_s)
         while True:
@@ -72,12 +76,14 @@ class GatewayStartup:
         await self._wait_for_postgres()
         if settings.activator_dev_api_key is not None:
             await ensure_dev_org(self._pool, settings.activator_dev_api_key.get_secret_value())
-        self._spawn(RunSupervisor(self._pool, settings).run, "run-supervisor")
-        self._spawn(RetentionPruner(self._pool, settings).run, "retention")
+        self._every(
+            settings.stuck_run_check_interval_s, RunSupervisor(self._pool, settings), "run-supervisor"
+        )
+        self._every(settings.retention_interval_s, RetentionPruner(self._pool, settings), "retention")
         # Postgres is enough: a scheduled run's command waits in the outbox until Kafka answers.
-        self._spawn(Scheduler(self._pool, settings).run, "scheduler")
+        self._every(settings.scheduler_poll_interval_s, Scheduler(self._pool, settings), "scheduler")
         if settings.auto_retry_horizon_s > 0:
-            self._spawn(AutoRetry(self._pool, settings).run, "auto-retry")
+            self._every(settings.auto_retry_poll_interval_s, AutoRetry(self._pool, settings), "auto-retry")
         await wait_for_kafka(settings)
         await self._broker.connect()
         relay = OutboxRelay(self._pool, self._broker, poll_interval_s=settings.outbox_poll_interval_s)

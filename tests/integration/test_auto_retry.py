@@ -116,8 +116,8 @@ async def test_retryable_failures_are_retried_once_when_due_and_permanent_ones_a
 
     await _make_due(pool, run_id)
     # Two replicas' rounds at once (and the session gateway's own loop): the retry starts once.
-    await asyncio.gather(AutoRetry(pool, settings).tick(), AutoRetry(pool, settings).tick())
-    await AutoRetry(pool, settings).tick()
+    await asyncio.gather(AutoRetry(pool, settings).round(), AutoRetry(pool, settings).round())
+    await AutoRetry(pool, settings).round()
     [child] = await _children(pool, run_id)
     assert sorted(child["request"]["topicIds"]) == sorted([timeout, throttled])
     assert child["request"]["automatic"] is True
@@ -176,7 +176,7 @@ async def test_a_disabled_connection_gives_the_chain_up_and_a_succeeded_run_is_n
     failing = await _finished_push(pool, org_id, connection_id, {str(uuid.uuid4()): "retryable"})
     await pool.execute("UPDATE platform_connections SET enabled = false WHERE id = $1", connection_id)
     await _make_due(pool, failing)
-    await AutoRetry(pool, settings).tick()
+    await AutoRetry(pool, settings).round()
     assert await _children(pool, failing) == []
     given_up = await get_run_by_id(pool, failing)
     assert given_up is not None

@@ -159,7 +159,7 @@ async def test_old_finished_rows_go_and_new_or_open_rows_stay(own_pool: asyncpg.
 
     totals = await _pruner(
         pool, retention_outbox_s=86_400.0, retention_runs_days=1.0, retention_sync_rejects_days=1 / 24
-    ).prune()
+    ).round()
 
     assert not await _exists(pool, "runs", old_run)
     assert await _count(pool, "run_items", old_run) == 0
@@ -179,7 +179,7 @@ async def test_old_finished_rows_go_and_new_or_open_rows_stay(own_pool: asyncpg.
     assert await _exists(pool, "outbox", never_sent), "an undispatched row is never pruned"
     assert await pool.fetchval("SELECT count(*) FROM activations WHERE connection_id = $1", ids[1]) == 1
 
-    nothing = await _pruner(pool, retention_runs_days=0.0, retention_outbox_s=0.0).prune()
+    nothing = await _pruner(pool, retention_runs_days=0.0, retention_outbox_s=0.0).round()
     assert nothing == {"sync_rejects": 0}, "0 keeps runs and outbox rows forever"
 
 
@@ -200,10 +200,9 @@ async def test_the_tables_stay_bounded_while_runs_keep_flowing(own_pool: asyncpg
         retention_outbox_s=1.0,
         retention_runs_days=1.0 / 86_400,
         retention_sync_rejects_days=1.0 / 86_400,
-        retention_interval_s=0.2,
         retention_batch_rows=1_000,  # the default
     )
-    task = asyncio.create_task(pruner.run(), name="retention")
+    task = asyncio.create_task(pruner.run(interval_s=0.2), name="retention")
     runs_written, peak_runs, peak_items, peak_outbox = 0, 0, 0, 0
     try:
         deadline = time.monotonic() + 8.0

@@ -61,18 +61,18 @@ async def test_a_stalled_run_is_redelivered_then_failed(
     supervisor = RunSupervisor(quiet_pool, supervisor_settings)
     run_id = await _stalled_run(quiet_pool, settings)
 
-    await supervisor.sweep()
+    await supervisor.round()
     commands = await quiet_pool.fetch("SELECT payload FROM outbox WHERE payload->>'run_id' = $1", str(run_id))
     assert [command["payload"]["attempt"] for command in commands] == [2]
     assert await quiet_pool.fetchval("SELECT status FROM runs WHERE id = $1", run_id) == "running"
 
-    await supervisor.sweep()  # heartbeat restarted by the redelivery: nothing to do yet
+    await supervisor.round()  # heartbeat restarted by the redelivery: nothing to do yet
     assert await quiet_pool.fetchval("SELECT redeliveries FROM runs WHERE id = $1", run_id) == 1
 
     await quiet_pool.execute(
         "UPDATE runs SET heartbeat_at = now() - interval '1 hour', redeliveries = 2 WHERE id = $1", run_id
     )
-    await supervisor.sweep()
+    await supervisor.round()
     row = await quiet_pool.fetchrow(
         "SELECT status, status_reason, finished_at FROM runs WHERE id = $1", run_id
     )
@@ -87,7 +87,7 @@ async def test_an_accepted_run_waiting_for_a_slice_is_not_stalled(
 ) -> None:
     run_id = await _stalled_run(quiet_pool, settings)
     await quiet_pool.execute("UPDATE runs SET accepted_at = now() - interval '1 hour' WHERE id = $1", run_id)
-    await RunSupervisor(quiet_pool, settings.model_copy(update={"stuck_run_timeout_s": 60.0})).sweep()
+    await RunSupervisor(quiet_pool, settings.model_copy(update={"stuck_run_timeout_s": 60.0})).round()
     assert (
         await quiet_pool.fetchval("SELECT count(*) FROM outbox WHERE payload->>'run_id' = $1", str(run_id))
         == 0
@@ -100,7 +100,7 @@ async def test_a_run_with_a_recent_heartbeat_is_left_alone(
 ) -> None:
     run_id = await _stalled_run(quiet_pool, settings)
     await quiet_pool.execute("UPDATE runs SET heartbeat_at = now() WHERE id = $1", run_id)
-    await RunSupervisor(quiet_pool, settings.model_copy(update={"stuck_run_timeout_s": 60.0})).sweep()
+    await RunSupervisor(quiet_pool, settings.model_copy(update={"stuck_run_timeout_s": 60.0})).round()
     assert (
         await quiet_pool.fetchval("SELECT count(*) FROM outbox WHERE payload->>'run_id' = $1", str(run_id))
         == 0

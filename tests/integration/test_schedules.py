@@ -122,14 +122,14 @@ async def test_two_schedulers_start_exactly_one_run_per_slot(
     await _schedule(api, pool, connection_id, t0)
     schedule_id = await _schedule_id(pool, connection_id)
     clock.now = t0 - timedelta(seconds=1)
-    await asyncio.gather(*(scheduler.tick() for scheduler in schedulers))
+    await asyncio.gather(*(scheduler.round() for scheduler in schedulers))
     assert await _runs(pool, connection_id) == []  # not due yet
 
     for slot_index in range(5):
         slot = t0 + slot_index * MINUTE
         clock.now = slot + timedelta(seconds=2)
         # Both replicas' rounds at the same moment, twice each: the slot still gets one run.
-        await asyncio.gather(*(scheduler.tick() for scheduler in schedulers * 2))
+        await asyncio.gather(*(scheduler.round() for scheduler in schedulers * 2))
         runs = await _runs(pool, connection_id)
         assert len(runs) == slot_index + 1
         assert runs[-1]["kind"] == "push"
@@ -152,7 +152,7 @@ async def test_a_lapsed_claim_finds_the_slots_run_instead_of_starting_another(
     await _schedule(api, pool, connection_id, t0)
     clock.now = t0 + timedelta(seconds=1)
     [started] = [
-        outcome for outcome in await first.tick() if str(outcome.schedule.connection_id) == connection_id
+        outcome for outcome in await first.round() if str(outcome.schedule.connection_id) == connection_id
     ]
     # As if `first` died after starting the run and before moving the schedule on: the slot is due again.
     await pool.execute(
@@ -161,7 +161,7 @@ async def test_a_lapsed_claim_finds_the_slots_run_instead_of_starting_another(
         t0,
     )
     [again] = [
-        outcome for outcome in await second.tick() if str(outcome.schedule.connection_id) == connection_id
+        outcome for outcome in await second.round() if str(outcome.schedule.connection_id) == connection_id
     ]
     assert (again.outcome, again.run_id) == ("started", started.run_id)
     assert len(await _runs(pool, connection_id)) == 1
@@ -177,13 +177,13 @@ async def test_slots_missed_while_every_replica_was_down_run_once(
     connection_id = await _connection(api)
     await _schedule(api, pool, connection_id, t0)
     clock.now = t0 + 10 * MINUTE + timedelta(seconds=30)  # eleven slots came and went while both were stopped
-    await asyncio.gather(*(scheduler.tick() for scheduler in schedulers))
+    await asyncio.gather(*(scheduler.round() for scheduler in schedulers))
     runs = await _runs(pool, connection_id)
     assert len(runs) == 1
     shown = (await api.get(f"/api/connections/{connection_id}/schedules/push")).json()
     assert _at(shown["lastSlotAt"]) == t0
     assert _at(shown["nextRunAt"]) == (t0 + 11 * MINUTE)  # the next slot from now, not the missed ones
-    await asyncio.gather(*(scheduler.tick() for scheduler in schedulers))
+    await asyncio.gather(*(scheduler.round() for scheduler in schedulers))
     assert len(await _runs(pool, connection_id)) == 1
 
 
@@ -197,9 +197,9 @@ async def test_a_slot_behind_an_unfinished_run_starts_nothing(
     connection_id = await _connection(api)
     await _schedule(api, pool, connection_id, t0)
     clock.now = t0 + timedelta(seconds=1)
-    await scheduler.tick()
+    await scheduler.round()
     clock.now = t0 + MINUTE + timedelta(seconds=1)
-    await scheduler.tick()
+    await scheduler.round()
     runs = await _runs(pool, connection_id)
     assert len(runs) == 1
     shown = (await api.get(f"/api/connections/{connection_id}/schedules/push")).json()
@@ -223,7 +223,7 @@ async def test_a_disabled_connections_schedule_starts_nothing_and_the_others_go_
     )
     assert updated.status_code == 200, updated.text
     clock.now = t0 + timedelta(seconds=1)
-    await asyncio.gather(*(scheduler.tick() for scheduler in schedulers))
+    await asyncio.gather(*(scheduler.round() for scheduler in schedulers))
     assert await _runs(pool, disabled) == []
     assert len(await _runs(pool, enabled)) == 1
     shown = (await api.get(f"/api/connections/{disabled}/schedules/push")).json()
@@ -283,7 +283,7 @@ async def test_a_reconcile_schedule_starts_a_drift_report(
     connection_id = await _connection(api)
     await _schedule(api, pool, connection_id, t0, kind="reconcile")
     clock.now = t0 + timedelta(seconds=1)
-    [outcome] = [o for o in await scheduler.tick() if str(o.schedule.connection_id) == connection_id]
+    [outcome] = [o for o in await scheduler.round() if str(o.schedule.connection_id) == connection_id]
     run = await pool.fetchrow("SELECT kind, dry_run, request FROM runs WHERE id = $1", outcome.run_id)
     assert outcome.outcome == "started"
     assert run is not None
