@@ -28,6 +28,7 @@ from bench.rate_budget import run_rate_budget
 from bench.report import machine, say, table, write_results
 from bench.scale import run_scale
 from bench.step_loop import run_step_loop
+from bench.tradedesk_calls import run_tradedesk_calls
 from bench.world import World, running_world
 from shared.logging import configure_logging
 
@@ -40,6 +41,7 @@ SCENARIOS = (
     "p4",
     "p4c",
     "rate",
+    "ttd",
     "latency",
     "fairness",
     "scale",
@@ -77,6 +79,9 @@ async def _scenarios(world: World, config: BenchConfig, only: set[str], results:
     async def rate() -> None:
         results["rate_budget"] = await run_rate_budget(world, config)
 
+    async def ttd() -> None:
+        results["tradedesk_calls"] = await run_tradedesk_calls(world, config)
+
     async def latency() -> None:
         results["latency_ms"] = await run_latency(world, config)
 
@@ -103,6 +108,7 @@ async def _scenarios(world: World, config: BenchConfig, only: set[str], results:
         "p4": p4,
         "p4c": p4c,
         "rate": rate,
+        "ttd": ttd,
         "latency": latency,
         "fairness": fairness,
         "scale": scale,

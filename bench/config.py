@@ -48,6 +48,8 @@ class BenchConfig:
     # Failover: push-workers killed (one push each) and the topics of each push.
     failover_kills: int
     failover_topics: int
+    # The Trade Desk's calls: one push of roots x groups x leaves topics (containers for the first two levels).
+    tradedesk_tree: tuple[int, int, int]
 
 
 FULL = BenchConfig(
@@ -81,6 +83,7 @@ FULL = BenchConfig(
     rate_budget_topics_per_run=400,
     failover_kills=4,
     failover_topics=3_000,
+    tradedesk_tree=(5, 8, 50),
 )
 
 QUICK = BenchConfig(
@@ -114,4 +117,5 @@ QUICK = BenchConfig(
     rate_budget_topics_per_run=200,
     failover_kills=2,
     failover_topics=2_000,
+    tradedesk_tree=(3, 4, 25),
 )

@@ -196,6 +196,21 @@ def _budget_and_failover_rows(results: dict[str, Any]) -> list[tuple[str, str, s
     return rows
 
 
+def _tradedesk_rows(results: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
+    calls = results.get("tradedesk_calls")
+    if not calls:
+        return []
+    return [
+        (
+            "TTD HTTP calls per created segment",
+            _figure(calls["per_created_segment"]),
+            f"{calls['calls']} calls, {calls['elements_created']} elements ({calls['containers']} containers)",
+            f"{_figure(calls['writes_per_topic'])} writes a topic",
+            "≤ 1.1",
+        )
+    ]
+
+
 def table(results: dict[str, Any]) -> str:
     """The results as a Markdown table: figure, baseline, ratio, target."""
     rows: list[tuple[str, str, str, str, str]] = []
@@ -268,6 +283,7 @@ def table(results: dict[str, Any]) -> str:
         )
     rows += _p4_capped_rows(results)
     rows += _budget_and_failover_rows(results)
+    rows += _tradedesk_rows(results)
     for service, peak in (results.get("p5_memory_mb") or {}).items():
         rows.append(
             (
