@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 from urllib.parse import quote
 
@@ -67,30 +68,26 @@ def reset_rate_batches() -> None:
     process_rate_batches.clear()
 
 
+@dataclass(eq=False, repr=False)
 class TradeDeskRates:
     """Rates staged per element until their batch is sent, then the batch each one went in, until processed."""
 
-    def __init__(
-        self,
-        http: PlatformHttp,
-        config: TradeDeskConfig,
-        *,
-        sleep: Sleep = asyncio.sleep,
-        clock: Clock = time.monotonic,
-        batches: RateBatches = process_rate_batches,
-    ) -> None:
-        self._http = http
-        self._config = config
-        self._sleep = sleep
-        self._clock = clock
-        # Element id -> its data rate, from the element's write until its batch completes.
-        self._unsent: dict[str, dict[str, Any]] = {}
-        self._batches = batches
-        self._scope = (str(config.api_base_url), config.provider_id)
+    http: PlatformHttp
+    config: TradeDeskConfig
+    _: KW_ONLY
+    sleep: Sleep = asyncio.sleep
+    clock: Clock = time.monotonic
+    batches: RateBatches = process_rate_batches
+    # Element id -> its data rate, from the element's write until its batch completes.
+    _unsent: dict[str, dict[str, Any]] = field(init=False, default_factory=dict)
+    _scope: tuple[str, str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._scope = (str(self.config.api_base_url), self.config.provider_id)
 
     def stage(self, element_id: str, cpm: float, currency: str) -> None:
         """Keep the element's CPM for the next `submit`."""
-        self._unsent[element_id] = data_rate(self._config, element_id, cpm, currency)
+        self._unsent[element_id] = data_rate(self.config, element_id, cpm, currency)
 
     async def submit(self, element_ids: Sequence[str | None]) -> dict[str, PlatformError]:
         """Send the staged CPMs of these elements in one /v3/datarate/batch (5,000 at most per call)."""
@@ -110,16 +107,16 @@ class TradeDeskRates:
         without a batch this process sent is active (its write was final)."""
         waiting = self._sent_batches(element_ids)
         outcome = {eid: SegmentConfirmation(state="active") for eid in element_ids if eid not in waiting}
-        deadline = self._clock() + self._config.confirm_timeout_s
+        deadline = self.clock() + self.config.confirm_timeout_s
         delay = 0.25
         while waiting:
             for element, seen in (await self._look(waiting)).items():
                 if seen.state != "pending":
                     outcome[element] = seen
                     del waiting[element]
-            if not waiting or self._clock() >= deadline:
+            if not waiting or self.clock() >= deadline:
                 break
-            await self._sleep(delay)
+            await self.sleep(delay)
             delay = min(delay * 2, 4.0)
         outcome.update(dict.fromkeys(waiting, SegmentConfirmation(state="pending", message=_STILL_PENDING)))
         return outcome
@@ -130,7 +127,7 @@ class TradeDeskRates:
         return await self._look(self._sent_batches(element_ids))
 
     def _sent_batches(self, element_ids: Sequence[str]) -> dict[str, str]:
-        found = {eid: self._batches.batch_of(self._scope, eid) for eid in element_ids}
+        found = {eid: self.batches.batch_of(self._scope, eid) for eid in element_ids}
         return {eid: batch for eid, batch in found.items() if batch is not None}
 
     async def _look(self, waiting: dict[str, str]) -> dict[str, SegmentConfirmation]:
@@ -140,7 +137,7 @@ class TradeDeskRates:
         for element, batch in waiting.items():
             state, message = statuses[batch]
             if state == "active":
-                self._batches.settle(self._scope, element, batch)
+                self.batches.settle(self._scope, element, batch)
             seen[element] = SegmentConfirmation(
                 state=state, message=_STILL_PENDING if state == "pending" else message
             )
@@ -148,18 +145,18 @@ class TradeDeskRates:
 
     async def _submit(self, rates: list[dict[str, Any]], elements: list[str]) -> None:
         body = await call_tradedesk(
-            self._http, "POST", _RATES, {"ProviderId": self._config.provider_id, "DataRates": rates}
+            self.http, "POST", _RATES, {"ProviderId": self.config.provider_id, "DataRates": rates}
         )
         # Processed later; only an immediate refusal is visible here.
         if isinstance(body, dict) and batch_state(body) == "failed":
             raise PlatformError(ErrorClass.PERMANENT, self._rejected(body))
         if not isinstance(body, dict) or not isinstance(body.get("BatchId"), str):
-            raise malformed("data-rate batch answer without a BatchId", self._http.secrets())
+            raise malformed("data-rate batch answer without a BatchId", self.http.secrets())
         batch_id: str = body["BatchId"]
-        self._batches.record(self._scope, elements, batch_id)
+        self.batches.record(self._scope, elements, batch_id)
 
     async def _status(self, batch_id: str) -> tuple[BatchState, str | None]:
-        body = await call_tradedesk(self._http, "GET", f"{_RATES}/{quote(batch_id, safe='')}")
+        body = await call_tradedesk(self.http, "GET", f"{_RATES}/{quote(batch_id, safe='')}")
         if not isinstance(body, dict):
             return "pending", None
         state = batch_state(body)
@@ -168,4 +165,4 @@ class TradeDeskRates:
     def _rejected(self, batch: dict[str, Any]) -> str:
         # TTD's own words, which may quote what we sent: scrubbed like every platform message.
         reason = batch.get("Errors") or batch.get("ApprovalStatus") or batch.get("ProcessingStatus")
-        return trim(scrub(f"data rate rejected: {reason}", self._http.secrets()))
+        return trim(scrub(f"data rate rejected: {reason}", self.http.secrets()))
