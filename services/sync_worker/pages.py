@@ -27,6 +27,9 @@ log = structlog.get_logger(__name__)
 
 # What the log line of a committed page says of it.
 _LOGGED_FIGURES = {"page", "records", "inserted", "updated", "unchanged", "invalid"}
+# The figures of a committed page counted in activator_sync_records_total under their own names (skipped
+# records count as `duplicate`).
+_COUNTED_OUTCOMES = {"inserted", "updated", "unchanged", "invalid"}
 
 # Asked at a slice's end: may the run keep its lease for another slice?
 GoOn = Callable[[], Awaitable[bool]]
@@ -178,13 +181,6 @@ class SyncRunDriver:
 
     async def _report(self, number: int, counts: PageCounts, closing: Closing | None) -> None:
         run = self.run
-        count_sync_records(
-            inserted=counts.inserted,
-            updated=counts.updated,
-            unchanged=counts.unchanged,
-            invalid=counts.invalid,
-            duplicate=counts.duplicates,
-        )
         recorded = SyncPageRecorded(
             event_id=deterministic_event_id(run.run_id, "page", number),
             run_id=run.run_id,
@@ -199,6 +195,7 @@ class SyncRunDriver:
             run_status=closing.status if closing else "running",
             status_reason=closing.reason if closing else None,
         )
+        count_sync_records(**recorded.model_dump(include=_COUNTED_OUTCOMES), duplicate=recorded.skipped)
         await self._reports.send([recorded])
         self._log.info("sync_page_committed", **recorded.model_dump(include=_LOGGED_FIGURES))
         if closing is not None:
