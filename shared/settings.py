@@ -86,6 +86,10 @@ class Settings(BaseSettings):
     push_concurrency_per_connection: int = 8
     push_runs_in_parallel: int = 4
     push_batches_in_flight: int = Field(default=2, ge=1)
+    # A big auto push run is split into at most this many lanes (id ranges leased on their own), so that
+    # several replicas push it at once; one lane per PUSH_LANE_MIN_ITEMS items (shared/runs/lanes.py).
+    push_run_lanes: int = Field(default=2, ge=1, le=64)
+    push_lane_min_items: int = Field(default=500, ge=1)
     outbox_poll_interval_s: float = 0.2
     recorder_batch_max: int = 2_000
     # How long the recorder's fetch waits for events before idling as long again: the most a lone event

@@ -6,13 +6,21 @@ from __future__ import annotations
 import structlog
 
 from services.push_worker.reader import PlanReader, PushCursor
-from services.push_worker.run_setup import PushDependencies, RunRef, finish_run, open_run, started_event
+from services.push_worker.run_setup import (
+    PushDependencies,
+    RunRef,
+    finish_run,
+    open_run,
+    run_total,
+    started_event,
+)
 from services.push_worker.slice import PushSlice, SliceBudget
 from shared.db.runs import get_run_by_id
 from shared.messages import PushCommand, RunMode
 from shared.messaging.worker_app import step_lease
 from shared.runs import leases
 from shared.runs.executor import LeaseKeeper
+from shared.runs.lanes import lane_range, lanes_for
 from shared.tracing import current_trace_headers
 
 log = structlog.get_logger(__name__)
@@ -21,38 +29,53 @@ log = structlog.get_logger(__name__)
 async def work_push_slice(
     keeper: LeaseKeeper, deps: PushDependencies, budget: SliceBudget, *, step: int | None = None
 ) -> None:
-    """Push one slice of the leased run from its cursor (a step command: exactly its one batch)."""
+    """Push one slice of the leased run's lane from its cursor (a step command: exactly its one batch)."""
     run = await get_run_by_id(deps.pool, keeper.lease.run_id)
     if run is None or run.is_terminal:
-        await keeper.finish()
+        await keeper.finish_run()
         return
-    cursor = PushCursor.of(keeper.lease.cursor)
+    cursor = PushCursor.of(keeper.lease.cursor, lane=keeper.lane)
     if step is not None and step < cursor.batches:
         log.info("push_step_ignored", run_id=str(run.id), batch_index=step, reason="already pushed")
         return
-    opened = await open_run(deps, run)
+    total = None
+    if not cursor.started:  # lane 0's first slice: count the run, split an auto run into lanes
+        total = await run_total(deps.pool, run)
+        if step is None:
+            settings = deps.settings
+            await keeper.split(
+                lanes_for(total, most=settings.push_run_lanes, min_items=settings.push_lane_min_items)
+            )
+    opened = await open_run(deps, run, lanes=keeper.lease.lanes)
     if opened is None:
-        await keeper.finish()
+        await keeper.finish_run()
         return
     try:
-        if not cursor.started:
-            total = await opened.count()
+        if total is not None:
             await deps.publisher.publish([started_event(RunRef(run.id, run.org_id), total)])
-            log.info("push_run_started", run_id=str(run.id), total=total, dry_run=run.dry_run)
+            log.info(
+                "push_run_started",
+                run_id=str(run.id),
+                total=total,
+                dry_run=run.dry_run,
+                lanes=keeper.lease.lanes,
+            )
+            await keeper.open_lanes()  # after the start: no lane's items reach the recorder before it
             cursor = cursor.model_copy(update={"started": True})
             if not await keeper.save(cursor.stored()):
                 return
-        reader = PlanReader(deps.pool, opened.plan, cursor, deps.settings.activation_batch_size)
+        ids = lane_range(keeper.lane, keeper.lease.lanes)
+        reader = PlanReader(deps.pool, opened.plan, cursor, deps.settings.activation_batch_size, ids=ids)
         await PushSlice(keeper, opened, opened.target(), budget, deps.stopping).run(reader)
     finally:
         await opened.close()
 
 
 async def give_up_push(keeper: LeaseKeeper, deps: PushDependencies, reason: str) -> None:
-    """Fail a run whose slices kept raising, with the reason (the recorder closes it)."""
+    """Fail a run whose slices kept raising, with the reason (the recorder closes it); every lane stops."""
     lease = keeper.lease
     await finish_run(deps, RunRef(lease.run_id, lease.org_id), failed_reason=reason)
-    await keeper.finish()
+    await keeper.finish_run()
 
 
 def slice_budget(deps: PushDependencies) -> SliceBudget:

@@ -49,7 +49,12 @@ def build_push_worker(settings: Settings) -> FastStream:
         await work_push_slice(keeper, deps, slice_budget(deps))
 
     slices = RunSlices(
-        settings, kind="push", slots=settings.push_runs_in_parallel, work=work_slice, give_up=give_up_push
+        settings,
+        kind="push",
+        slots=settings.push_runs_in_parallel,
+        work=work_slice,
+        give_up=give_up_push,
+        lanes=settings.push_run_lanes > 1,
     )
 
     async def fail_dead_lettered_run(record: Any, error: BaseException) -> None:

@@ -19,6 +19,8 @@ from shared.db.topics import Topic, topics_for_push_after
 from shared.output_templates import RenderedSegment
 
 Phase = Literal["topics", "deactivate"]
+IdRange = tuple[uuid.UUID | None, uuid.UUID | None]
+"""A run lane's topic ids: those > the first and <= the second (None: open on that side)."""
 
 
 class PushCursor(BaseModel):
@@ -32,9 +34,12 @@ class PushCursor(BaseModel):
     started: bool = False  # RunStarted was published with the run's total
 
     @classmethod
-    def of(cls, stored: dict[str, Any] | None) -> PushCursor:
-        """The cursor kept on the run (a fresh one before the first slice)."""
-        return cls() if stored is None else cls.model_validate(stored)
+    def of(cls, stored: dict[str, Any] | None, *, lane: int = 0) -> PushCursor:
+        """The cursor kept on the run's lane (a fresh one before its first slice; lanes 1.. are opened
+        after the run's start is published)."""
+        if stored is None:
+            return cls(started=lane > 0)
+        return cls.model_validate(stored)
 
     def stored(self) -> dict[str, Any]:
         """The cursor as the run keeps it."""
@@ -68,16 +73,25 @@ class PlanReader:
     """
 
     def __init__(
-        self, db: Db, context: PlanContext, cursor: PushCursor, size: int, *, read_ahead: int = 8
+        self,
+        db: Db,
+        context: PlanContext,
+        cursor: PushCursor,
+        size: int,
+        *,
+        read_ahead: int = 8,
+        ids: IdRange = (None, None),
     ) -> None:
         self._db = db
         self._context = context
+        self._start, self._upto = ids
         self._phase: Phase = cursor.phase
-        self._after = cursor.after  # the last item served, in its phase (what the cursor says)
+        # The last item served, in its phase (what the cursor says); at first the start of the lane's ids.
+        self._after = self._start if cursor.after is None else cursor.after
         self._batches = cursor.batches
         self._size = size
         self._chunk = size * read_ahead
-        self._read_after = cursor.after  # the last item read from Postgres, in the phase being read
+        self._read_after = self._after  # the last item read from Postgres, in the phase being read
         self._topics: deque[Topic] = deque()
         self._deleted: deque[uuid.UUID] = deque()
         self._activations: dict[uuid.UUID, Activation] = {}
@@ -138,20 +152,35 @@ class PlanReader:
                 continue
             if self._phase == "deactivate" or self._context.topic_ids is not None:
                 return False
-            self._phase, self._after, self._read_after, self._exhausted = "deactivate", None, None, False
+            self._phase, self._after, self._read_after, self._exhausted = (
+                "deactivate",
+                self._start,
+                self._start,
+                False,
+            )
 
     async def _read(self) -> None:
         context = self._context
         ids: list[uuid.UUID]
         if self._phase == "topics":
             rows = await topics_for_push_after(
-                self._db, context.org_id, context.topic_ids, after=self._read_after, limit=self._chunk
+                self._db,
+                context.org_id,
+                context.topic_ids,
+                after=self._read_after,
+                limit=self._chunk,
+                upto=self._upto,
             )
             self._topics.extend(rows)
             ids = [topic.id for topic in rows]
         else:
             ids = await ledger.topics_to_deactivate_after(
-                self._db, context.connection_id, context.run_id, after=self._read_after, limit=self._chunk
+                self._db,
+                context.connection_id,
+                context.run_id,
+                after=self._read_after,
+                limit=self._chunk,
+                upto=self._upto,
             )
             self._deleted.extend(ids)
         self._exhausted = len(ids) < self._chunk

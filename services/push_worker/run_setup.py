@@ -102,14 +102,6 @@ class OpenedRun:
     dry_run: bool
     deps: PushDependencies
 
-    async def count(self) -> int:
-        """The run's items: its topics, plus the deletions a full run deactivates."""
-        pool, plan = self.deps.pool, self.plan
-        total = await count_topics_for_push(pool, plan.org_id, plan.topic_ids)
-        if plan.topic_ids is None:
-            total += await ledger.count_to_deactivate(pool, plan.connection_id, plan.run_id)
-        return total
-
     def target(self) -> SliceTarget:
         """Where this run's slices push."""
         return SliceTarget(
@@ -212,8 +204,24 @@ async def connection_client(
     )
 
 
-async def open_run(deps: PushDependencies, run: Run) -> OpenedRun | None:
-    """The run's connection opened for pushing; None when the run ended instead (its end published)."""
+def requested_topics(run: Run) -> list[uuid.UUID] | None:
+    """The topics the run was asked to push (None: every active one, and deletions deactivated)."""
+    topic_ids = run.request.get("topicIds")
+    return None if topic_ids is None else [uuid.UUID(str(topic_id)) for topic_id in topic_ids]
+
+
+async def run_total(pool: asyncpg.Pool[Any], run: Run) -> int:
+    """The run's items: its topics, plus the deletions a full run deactivates."""
+    topic_ids = requested_topics(run)
+    total = await count_topics_for_push(pool, run.org_id, topic_ids)
+    if topic_ids is None:
+        total += await ledger.count_to_deactivate(pool, run.connection_id, run.id)
+    return total
+
+
+async def open_run(deps: PushDependencies, run: Run, *, lanes: int = 1) -> OpenedRun | None:
+    """The run's connection opened for pushing one of its `lanes` (each gets that share of the
+    connection's rate limit and concurrency); None when the run ended instead (its end published)."""
     ref = RunRef(run.id, run.org_id)
     connection = await get_connection(deps.pool, run.org_id, run.connection_id)
     if connection is None:
@@ -227,8 +235,9 @@ async def open_run(deps: PushDependencies, run: Run) -> OpenedRun | None:
     except ConnectorConfigError as exc:
         await finish_run(deps, ref, total=0, failed_reason=str(exc))
         return None
+    rps = config.rate_limit_rps / lanes if config.rate_limit_rps else None
     throttle = ConnectionThrottle(
-        rps=config.rate_limit_rps, on_pause=lambda seconds: set_throttled_until(deps.pool, run.id, seconds)
+        rps=rps, on_pause=lambda seconds: set_throttled_until(deps.pool, run.id, seconds)
     )
     if run.throttled_until is not None:
         # The platform's Retry-After outlives the slice that heard it: the next holder waits too.
@@ -242,8 +251,7 @@ async def open_run(deps: PushDependencies, run: Run) -> OpenedRun | None:
         return None
     key = config.output_template_key
     template = await active_template(deps.pool, run.org_id, key) if key else None
-    topic_ids = run.request.get("topicIds")
-    concurrency = config.max_concurrency or deps.settings.push_concurrency_per_connection
+    concurrency = -(-(config.max_concurrency or deps.settings.push_concurrency_per_connection) // lanes)
     return OpenedRun(
         command_ref=ref,
         connection=connection,
@@ -260,7 +268,7 @@ async def open_run(deps: PushDependencies, run: Run) -> OpenedRun | None:
             run_id=run.id,
             org_id=run.org_id,
             connection_id=connection.id,
-            topic_ids=None if topic_ids is None else [uuid.UUID(str(topic_id)) for topic_id in topic_ids],
+            topic_ids=requested_topics(run),
             render=lambda topic: render(template, topic, currency=config.currency),
             default_cpm=config.default_cpm,
             currency=config.currency,

@@ -46,16 +46,25 @@ class BatchSource(Protocol):
 
 
 class SliceLease(Protocol):
-    """The slice's hold on its run (shared/runs/executor.py LeaseKeeper)."""
+    """The slice's hold on its run's lane (shared/runs/executor.py LeaseKeeper; lanes: shared/runs/lanes.py)."""
 
     @property
     def lost(self) -> bool: ...
 
+    @property
+    def lane(self) -> int: ...
+
     async def save(self, cursor: dict[str, object]) -> bool: ...
 
-    async def finish(self) -> None: ...
+    async def finish(self, *, failed_reason: str | None = None) -> None: ...
 
     async def contended(self) -> bool: ...
+
+    async def other_lanes_open(self) -> bool: ...
+
+    async def lanes_failure(self) -> str | None: ...
+
+    async def wait_for_lanes(self, failed_reason: str | None) -> None: ...
 
 
 class RunRecords(Protocol):
@@ -130,8 +139,7 @@ class PushSlice:
                     continue  # refused in the last batches: end the run now, without the platform
                 if await self._records.cancel_requested():
                     await self._drain(keep=0)
-                    await self._records.finish(cancelled=True)
-                    await self._lease.finish()
+                    await self._end(cancelled=True)
                     return
                 batch = await batches.next_batch()
                 if batch is None:
@@ -226,10 +234,25 @@ class PushSlice:
         return False
 
     async def _close(self) -> None:
-        if not self._target.dry_run:
+        if not self._target.dry_run and self._lease.lane == 0 and not await self._lease.other_lanes_open():
             await self._records.confirm()
         refusal = self._refusal or self._slots.rejected
         reason = f"the platform refused the credentials: {refusal.message}" if refusal else None
-        await self._records.finish(failed_reason=reason)
-        await self._lease.finish()
-        self._log.info("push_run_finished", auth_failed=refusal is not None)
+        await self._end(failed_reason=reason)
+
+    async def _end(self, *, cancelled: bool = False, failed_reason: str | None = None) -> None:
+        """The lane's range is done (or the run cancelled): another lane closes itself; lane 0 waits for
+        the other lanes, then publishes the run's end."""
+        lease = self._lease
+        if lease.lane:
+            await lease.finish(failed_reason=failed_reason)
+            self._log.info("push_lane_finished", lane=lease.lane, auth_failed=failed_reason is not None)
+            return
+        if await lease.other_lanes_open():
+            await lease.wait_for_lanes(failed_reason)
+            self._log.info("push_lane_waiting_for_lanes", cancelled=cancelled)
+            return
+        failed_reason = failed_reason or await lease.lanes_failure()
+        await self._records.finish(cancelled=cancelled, failed_reason=None if cancelled else failed_reason)
+        await lease.finish()
+        self._log.info("push_run_finished", cancelled=cancelled, auth_failed=failed_reason is not None)

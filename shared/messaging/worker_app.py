@@ -19,7 +19,7 @@ from shared.db.pool import POSTGRES_UNAVAILABLE
 from shared.messaging.consumer_guard import ConsumerGuard, DeadLetterHook
 from shared.messaging.kafka import build_broker
 from shared.messaging.worker_health import WorkerHealth
-from shared.runs import leases
+from shared.runs import leases, step_leases
 from shared.runs.executor import ExecutorSettings, LeaseKeeper, RunExecutor
 from shared.settings import Settings
 from shared.start_order import wait_for_kafka, wait_for_postgres
@@ -171,6 +171,7 @@ class RunSlices(Generic[DepsT]):
         slots: int,
         work: Callable[[LeaseKeeper, DepsT], Awaitable[None]],
         give_up: Callable[[LeaseKeeper, DepsT, str], Awaitable[None]],
+        lanes: bool = False,
     ) -> None:
         self._config = ExecutorSettings(
             kind=kind,
@@ -179,6 +180,7 @@ class RunSlices(Generic[DepsT]):
             poll_s=settings.run_poll_interval_s,
             max_slice_failures=settings.run_max_slice_failures,
             holder=settings.worker_instance_id or None,
+            lanes=lanes,
         )
         self._work = work
         self._give_up = give_up
@@ -208,7 +210,7 @@ async def step_lease(
 ) -> AsyncIterator[LeaseKeeper | None]:
     """Hold a step run's lease for one step, waiting behind a slice in flight; None when the run finished
     or went meanwhile. The lease is given back after the step (not after an error: it then expires)."""
-    lease = await leases.wait_for_run(
+    lease = await step_leases.wait_for_run(
         pool,
         run_id,
         kind,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 import structlog
 
 from shared.db.pool import POSTGRES_UNAVAILABLE, PgPool
-from shared.runs import leases
+from shared.runs import lanes, leases
 from shared.runs.leases import Lease
 from shared.tracing import context_from_headers, tracer
 
@@ -53,6 +54,11 @@ class LeaseKeeper:
                     "lease_renewal_failed", run_id=str(self.lease.run_id), error_type=type(exc).__name__
                 )
 
+    @property
+    def lane(self) -> int:
+        """Which lane of its run the lease holds (0: the run's own)."""
+        return self.lease.lane
+
     async def contended(self) -> bool:
         """Whether another connection's run waits for a slice: without one, a slice may go on."""
         return await leases.others_waiting(self._pool, self.lease, self._kind)
@@ -63,10 +69,40 @@ class LeaseKeeper:
         self.lost = self.lost or not saved
         return saved
 
-    async def finish(self) -> None:
-        """The run's work is complete: close it to every claimer."""
-        await leases.finish_work(self._pool, self.lease)
+    async def finish(self, *, failed_reason: str | None = None) -> None:
+        """The lane's work is complete: lane 0 closes the run to every claimer; another lane closes
+        itself, keeping why its work failed (if it did) for lane 0's close."""
+        await leases.finish_work(self._pool, self.lease, failed_reason=failed_reason)
         self.released = True
+
+    async def finish_run(self) -> None:
+        """Close the whole run's work from any lane (it is given up): every lane stops."""
+        await lanes.close_run_work(self._pool, self.lease.run_id)
+        await self.finish()
+
+    async def split(self, wanted: int) -> int:
+        """Lane 0 at the run's first slice: keep how many lanes the run has (the first decision stands)."""
+        decided = await lanes.decide(self._pool, self.lease.run_id, wanted)
+        self.lease = dataclasses.replace(self.lease, lanes=decided)
+        return decided
+
+    async def open_lanes(self) -> None:
+        """Make the run's lanes 1.. claimable (once its start is published)."""
+        if self.lease.lanes > 1:
+            await lanes.open_lanes(self._pool, self.lease.run_id, self.lease.lanes)
+
+    async def other_lanes_open(self) -> bool:
+        """Whether another lane of the run still has work (lane 0 then waits for it to close)."""
+        return self.lease.lanes > 1 and await lanes.others_open(self._pool, self.lease.run_id)
+
+    async def lanes_failure(self) -> str | None:
+        """Why another lane's work failed, for the run's close."""
+        return await lanes.failure(self._pool, self.lease.run_id) if self.lease.lanes > 1 else None
+
+    async def wait_for_lanes(self, failed_reason: str | None) -> None:
+        """Lane 0's range is done but other lanes' are not: give it back until they are."""
+        self.released = True
+        await leases.release(self._pool, self.lease, wait_for_lanes=failed_reason or "")
 
     async def release(self) -> None:
         """Give the run back at a slice boundary."""
@@ -90,6 +126,7 @@ class ExecutorSettings:
     poll_s: float
     max_slice_failures: int = 5  # slices in a row that raised before the run is failed
     holder: str | None = None  # WORKER_INSTANCE_ID, written on every lease this process takes
+    lanes: bool = False  # runs of this kind may be split into lanes (shared/runs/lanes.py)
 
 
 class RunExecutor:
@@ -109,7 +146,7 @@ class RunExecutor:
         self._give_up = give_up
         self._stopping = stopping
         self._woken = asyncio.Event()
-        self._slices: dict[uuid.UUID, asyncio.Task[None]] = {}
+        self._slices: dict[tuple[uuid.UUID, int], asyncio.Task[None]] = {}  # by (run, lane)
 
     def wake(self) -> None:
         """Look for work now instead of at the next poll."""
@@ -149,23 +186,40 @@ class RunExecutor:
     async def _claim_free_slots(self) -> None:
         settings = self._settings
         while len(self._slices) < settings.slots and not self._stopping.is_set():
-            lease = await leases.claim_next(
-                self._pool,
-                settings.kind,
-                settings.lease_ttl_s,
-                holding=set(self._slices),
-                holder=settings.holder,
-            )
+            lease = await self._claim()
             if lease is None:
                 return
             self._start(lease)
 
+    async def _claim(self) -> Lease | None:
+        """A run's next slice, or (with a slot to spare for a run that arrives, or nothing held) a lane
+        of a run already going."""
+        settings = self._settings
+        lease = await leases.claim_next(
+            self._pool,
+            settings.kind,
+            settings.lease_ttl_s,
+            holding={run_id for run_id, lane in self._slices if lane == 0},
+            holder=settings.holder,
+        )
+        spare = settings.slots - len(self._slices) >= 2 or not self._slices
+        if lease is not None or not (settings.lanes and spare):
+            return lease
+        return await lanes.claim_lane(
+            self._pool,
+            settings.kind,
+            settings.lease_ttl_s,
+            holding=set(self._slices),
+            grace_s=lanes.LANE_GRACE_POLLS * settings.poll_s,
+            holder=settings.holder,
+        )
+
     def _start(self, lease: Lease) -> None:
         task = asyncio.create_task(self._slice(lease))
-        self._slices[lease.run_id] = task
+        self._slices[lease.key] = task
 
         def done(_task: asyncio.Task[None]) -> None:
-            self._slices.pop(lease.run_id, None)
+            self._slices.pop(lease.key, None)
             self._woken.set()  # a free slot: claim again
 
         task.add_done_callback(done)
@@ -186,7 +240,10 @@ class RunExecutor:
 
     async def _slice(self, lease: Lease) -> None:
         bound = log.bind(
-            run_id=str(lease.run_id), connection_id=str(lease.connection_id), kind=self._settings.kind
+            run_id=str(lease.run_id),
+            connection_id=str(lease.connection_id),
+            kind=self._settings.kind,
+            lane=lease.lane,
         )
         # The slice continues the trace its run's command arrived in, whichever replica works it.
         parent = context_from_headers(lease.trace_context or {})

@@ -6,14 +6,15 @@ Rules every claim keeps (checked under a per-connection advisory lock, so two cl
 - auto runs of a connection start in the order they were created: a later run never overtakes;
 - among the runs that may go, the least recently served goes first: a huge run gets one slice, then
   waits its turn behind every other connection's run.
+A big auto push run is split into lanes (shared/runs/lanes.py): lane 0 is the run's own row, lanes 1..
+rows of run_lanes, each leased on its own, so several replicas push one run at once; the rules above
+hold per run, not per lane (the lanes of one run share its connection's budget).
 A lease names its holder with a token of its own; every write of the holder checks it (fencing), so a
 holder whose lease expired and was taken over cannot move the run's cursor any more.
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -23,9 +24,9 @@ import asyncpg
 from shared.db.pool import Db, DbConnection, PgPool
 from shared.runs.status import TERMINAL_STATUS_VALUES
 
-_OPEN = "status <> ALL($1::text[]) AND work_done_at IS NULL"
+OPEN = "status <> ALL($1::text[]) AND work_done_at IS NULL"
 _OTHER_OPEN = "o.status <> ALL($1::text[]) AND o.work_done_at IS NULL"
-_LEASED_COLUMNS = "id, org_id, connection_id, created_at, work_cursor, trace_context"  # what _take reads
+LEASED_COLUMNS = "id, org_id, connection_id, created_at, work_cursor, trace_context, lanes"  # _take reads
 _CANDIDATES = 16  # how many open runs one claim looks at before giving up for this pass
 
 
@@ -39,6 +40,28 @@ class Lease:
     token: uuid.UUID
     cursor: dict[str, Any] | None
     trace_context: dict[str, str] | None = None  # W3C headers of the command's trace
+    lane: int = 0  # 0: the run's own row; 1..: a row of run_lanes
+    lanes: int = 1  # how many lanes the run is split into (1 until its first slice decides)
+
+    @property
+    def key(self) -> tuple[uuid.UUID, int]:
+        """What one holder holds: a run's lane."""
+        return self.run_id, self.lane
+
+
+def _row(lease: Lease) -> tuple[str, str]:
+    """The table holding the lease, and the condition naming its row ($1 the run, $2 the token)."""
+    if lease.lane == 0:
+        return "runs", "id = $1 AND lease_owner = $2"
+    return "run_lanes", f"run_id = $1 AND lane = {int(lease.lane)} AND lease_owner = $2"
+
+
+# Another run of the connection and kind ($2, $3; not $4) holds a lease on one of its lanes.
+_OTHER_RUN_LEASED = f"""EXISTS (
+    SELECT 1 FROM runs o WHERE o.connection_id = $2 AND o.kind = $3 AND o.id <> $4 AND {_OTHER_OPEN}
+      AND (o.lease_expires_at > now() OR EXISTS (
+          SELECT 1 FROM run_lanes ol WHERE ol.run_id = o.id AND ol.work_done_at IS NULL
+            AND ol.lease_expires_at > now())))"""
 
 
 async def accept(db: Db, run_id: uuid.UUID, trace_context: dict[str, str] | None = None) -> bool:
@@ -47,7 +70,7 @@ async def accept(db: Db, run_id: uuid.UUID, trace_context: dict[str, str] | None
     result: str = await db.execute(
         f"""UPDATE runs SET accepted_at = COALESCE(accepted_at, now()),
                    trace_context = COALESCE(trace_context, $3)
-            WHERE id = $2 AND {_OPEN}""",
+            WHERE id = $2 AND {OPEN}""",
         TERMINAL_STATUS_VALUES,
         run_id,
         trace_context or None,
@@ -60,19 +83,25 @@ def _lock_key(connection_id: uuid.UUID, kind: str) -> int:
     return int.from_bytes(uuid.uuid5(connection_id, kind).bytes[:8], "big", signed=True)
 
 
-async def _take(
-    db: DbConnection, row: asyncpg.Record, ttl_s: float, kind: str, *, step: bool, holder: str | None
+async def take(
+    db: DbConnection,
+    row: asyncpg.Record,
+    ttl_s: float,
+    kind: str,
+    *,
+    step: bool,
+    holder: str | None,
+    lane: int = 0,
 ) -> Lease | None:
-    """Lease `row` if its connection has no other lease (and, for auto runs, no older open run)."""
+    """Lease lane `lane` of the run `row` if no other run of its connection holds a lease (and, for auto
+    runs, no older open run waits)."""
     if not await db.fetchval("SELECT pg_try_advisory_xact_lock($1)", _lock_key(row["connection_id"], kind)):
         return None
     blocked = await db.fetchval(
-        f"""SELECT EXISTS (
+        f"""SELECT {_OTHER_RUN_LEASED} OR EXISTS (
                SELECT 1 FROM runs o
                WHERE o.connection_id = $2 AND o.kind = $3 AND o.id <> $4 AND {_OTHER_OPEN}
-                 AND (o.lease_expires_at > now()
-                      OR ($5 AND o.mode = 'auto' AND o.accepted_at IS NOT NULL
-                          AND (o.created_at, o.id) < ($6, $4))))""",
+                 AND $5 AND o.mode = 'auto' AND o.accepted_at IS NOT NULL AND (o.created_at, o.id) < ($6, $4))""",
         TERMINAL_STATUS_VALUES,
         row["connection_id"],
         kind,
@@ -83,18 +112,29 @@ async def _take(
     if blocked:
         return None
     token = uuid.uuid4()
+    lease = Lease(
+        row["id"],
+        row["org_id"],
+        row["connection_id"],
+        token,
+        row["work_cursor"],
+        row["trace_context"],
+        lane=lane,
+        lanes=row["lanes"] or 1,
+    )
+    table, _ = _row(lease)
+    where = "id = $1" if lane == 0 else f"run_id = $1 AND lane = {int(lane)}"
+    heartbeat = ", heartbeat_at = now()" if lane == 0 else ""
     await db.execute(
-        """UPDATE runs SET lease_owner = $2, lease_expires_at = now() + make_interval(secs => $3),
-               heartbeat_at = now(), lease_holder = $4
-           WHERE id = $1""",
+        f"""UPDATE {table} SET lease_owner = $2, lease_expires_at = now() + make_interval(secs => $3),
+               lease_holder = $4{heartbeat}
+           WHERE {where}""",
         row["id"],
         token,
         ttl_s,
         holder,
     )
-    return Lease(
-        row["id"], row["org_id"], row["connection_id"], token, row["work_cursor"], row["trace_context"]
-    )
+    return lease
 
 
 async def claim_next(
@@ -103,9 +143,11 @@ async def claim_next(
     """Lease the open auto run of `kind` that waited longest for a slice, or None when none may go."""
     async with pool.acquire() as connection, connection.transaction():
         rows = await connection.fetch(
-            f"""SELECT {_LEASED_COLUMNS} FROM runs
-                WHERE kind = $2 AND mode = 'auto' AND accepted_at IS NOT NULL AND {_OPEN}
+            f"""SELECT {LEASED_COLUMNS} FROM runs
+                WHERE kind = $2 AND mode = 'auto' AND accepted_at IS NOT NULL AND {OPEN}
                   AND (lease_expires_at IS NULL OR lease_expires_at < now()) AND NOT (id = ANY($3::uuid[]))
+                  AND NOT (lanes_waiting AND EXISTS (
+                      SELECT 1 FROM run_lanes l WHERE l.run_id = runs.id AND l.work_done_at IS NULL))
                 ORDER BY last_served_at NULLS FIRST, created_at
                 LIMIT {_CANDIDATES} FOR UPDATE SKIP LOCKED""",
             TERMINAL_STATUS_VALUES,
@@ -113,32 +155,17 @@ async def claim_next(
             list(holding),
         )
         for row in rows:
-            lease = await _take(connection, row, ttl_s, kind, step=False, holder=holder)
+            lease = await take(connection, row, ttl_s, kind, step=False, holder=holder)
             if lease is not None:
                 return lease
     return None
-
-
-async def claim_run(
-    pool: PgPool, run_id: uuid.UUID, kind: str, ttl_s: float, *, holder: str | None = None
-) -> Lease | None:
-    """Lease one given run (a step run's batch or page) once no other run of its connection holds one."""
-    async with pool.acquire() as connection, connection.transaction():
-        row = await connection.fetchrow(
-            f"""SELECT {_LEASED_COLUMNS} FROM runs
-                WHERE id = $2 AND {_OPEN} AND (lease_expires_at IS NULL OR lease_expires_at < now())
-                FOR UPDATE SKIP LOCKED""",
-            TERMINAL_STATUS_VALUES,
-            run_id,
-        )
-        return None if row is None else await _take(connection, row, ttl_s, kind, step=True, holder=holder)
 
 
 async def others_waiting(db: Db, lease: Lease, kind: str) -> bool:
     """Whether another connection's open run of `kind` waits for a slice (else a slice may go on)."""
     waiting: bool = await db.fetchval(
         f"""SELECT EXISTS (
-               SELECT 1 FROM runs WHERE kind = $2 AND mode = 'auto' AND accepted_at IS NOT NULL AND {_OPEN}
+               SELECT 1 FROM runs WHERE kind = $2 AND mode = 'auto' AND accepted_at IS NOT NULL AND {OPEN}
                  AND connection_id <> $3 AND (lease_expires_at IS NULL OR lease_expires_at < now()))""",
         TERMINAL_STATUS_VALUES,
         kind,
@@ -147,36 +174,22 @@ async def others_waiting(db: Db, lease: Lease, kind: str) -> bool:
     return waiting
 
 
-class LeaseUnavailable(Exception):
-    """A run's lease stayed taken (another run of its connection held one) for longer than waited."""
-
-
-_TAKEN_POLL_S = 0.05
-
-
-async def wait_for_run(
-    pool: PgPool, run_id: uuid.UUID, kind: str, *, ttl_s: float, wait_s: float, holder: str | None = None
-) -> Lease | None:
-    """Lease one given run (a step run's batch or page) as soon as it may go; None once it is finished or
-    gone; LeaseUnavailable (a retryable failure of the command) after `wait_s`."""
-    deadline = time.monotonic() + wait_s
-    while (lease := await claim_run(pool, run_id, kind, ttl_s, holder=holder)) is None:
-        still_open = await pool.fetchval(
-            f"SELECT {_OPEN} FROM runs WHERE id = $2", TERMINAL_STATUS_VALUES, run_id
-        )
-        if not still_open:
-            return None
-        if time.monotonic() > deadline:
-            raise LeaseUnavailable(f"run {run_id}: its connection's lease stayed taken for {wait_s:g}s")
-        await asyncio.sleep(_TAKEN_POLL_S)
-    return lease
+def _touching_run(lease: Lease, update: str, *, only_open: bool = False) -> str:
+    """`update` of the lease's row, moving the run's heartbeat too (one statement: Postgres updates a row
+    once per statement, so lane 0's row takes the heartbeat in the same UPDATE)."""
+    table, where = _row(lease)
+    if only_open:
+        where = f"work_done_at IS NULL AND {where}"
+    if lease.lane == 0:
+        return f"UPDATE runs SET {update}, heartbeat_at = now() WHERE {where}"
+    return f"""WITH held AS (UPDATE {table} SET {update} WHERE {where} RETURNING 1)
+               UPDATE runs SET heartbeat_at = now() WHERE id = $1 AND EXISTS (SELECT 1 FROM held)"""
 
 
 async def renew(db: Db, lease: Lease, ttl_s: float) -> bool:
     """Extend the lease (and the run's heartbeat); False when it was lost to another holder."""
     result: str = await db.execute(
-        """UPDATE runs SET lease_expires_at = now() + make_interval(secs => $3), heartbeat_at = now()
-           WHERE id = $1 AND lease_owner = $2""",
+        _touching_run(lease, "lease_expires_at = now() + make_interval(secs => $3)"),
         lease.run_id,
         lease.token,
         ttl_s,
@@ -185,9 +198,10 @@ async def renew(db: Db, lease: Lease, ttl_s: float) -> bool:
 
 
 async def save_cursor(db: Db, lease: Lease, cursor: dict[str, Any]) -> bool:
-    """Move the run's resume point past work that is durable; False when the lease was lost."""
+    """Move the lane's resume point past work that is durable; False when the lease was lost (or the
+    run's work was closed meanwhile, e.g. given up through another lane)."""
     result: str = await db.execute(
-        "UPDATE runs SET work_cursor = $3, heartbeat_at = now() WHERE id = $1 AND lease_owner = $2",
+        _touching_run(lease, "work_cursor = $3", only_open=True),
         lease.run_id,
         lease.token,
         cursor,
@@ -195,35 +209,58 @@ async def save_cursor(db: Db, lease: Lease, cursor: dict[str, Any]) -> bool:
     return result.endswith(" 1")
 
 
-async def finish_work(db: Db, lease: Lease) -> None:
-    """The run's last slice published its end: nobody claims it again (the recorder closes it)."""
+async def finish_work(db: Db, lease: Lease, *, failed_reason: str | None = None) -> None:
+    """Lane 0: the run's last slice published its end, nobody claims any lane of it again (the recorder
+    closes it). Another lane: its range is done; `failed_reason` is kept for lane 0's close."""
+    if lease.lane:
+        await db.execute(
+            """UPDATE run_lanes SET work_done_at = now(), failed_reason = $3, lease_owner = NULL,
+                   lease_expires_at = NULL, lease_holder = NULL
+               WHERE run_id = $1 AND lane = $4 AND lease_owner = $2""",
+            lease.run_id,
+            lease.token,
+            failed_reason,
+            lease.lane,
+        )
+        return
     await db.execute(
-        """UPDATE runs SET work_done_at = now(), lease_owner = NULL, lease_expires_at = NULL,
-               lease_holder = NULL
-           WHERE id = $1 AND lease_owner = $2""",
+        """WITH done AS (
+               UPDATE runs SET work_done_at = now(), lease_owner = NULL, lease_expires_at = NULL,
+                   lease_holder = NULL
+               WHERE id = $1 AND lease_owner = $2 RETURNING id)
+           UPDATE run_lanes SET work_done_at = COALESCE(work_done_at, now())
+           WHERE run_id IN (SELECT id FROM done)""",
         lease.run_id,
         lease.token,
     )
 
 
 async def record_failure(db: Db, lease: Lease) -> int:
-    """Count a slice that raised; the run's failures in a row (0 when the lease was lost meanwhile)."""
+    """Count a slice that raised; the lane's failures in a row (0 when the lease was lost meanwhile)."""
+    table, where = _row(lease)
     failures: int | None = await db.fetchval(
-        "UPDATE runs SET slice_failures = slice_failures + 1 WHERE id = $1 AND lease_owner = $2 RETURNING slice_failures",
+        f"UPDATE {table} SET slice_failures = slice_failures + 1 WHERE {where} RETURNING slice_failures",
         lease.run_id,
         lease.token,
     )
     return failures or 0
 
 
-async def release(db: Db, lease: Lease) -> None:
-    """Give the run back at a slice boundary; it is claimable at once and goes to the back of the line."""
+async def release(db: Db, lease: Lease, *, wait_for_lanes: str | None = None) -> None:
+    """Give the lane back at a slice boundary; it is claimable at once and goes to the back of the line.
+    `wait_for_lanes` (lane 0, its range done: why its work failed, or ""): not claimable again until the
+    run's other lanes are done."""
+    table, where = _row(lease)
+    waiting = ""
+    if wait_for_lanes is not None and lease.lane == 0:
+        waiting = ", lanes_waiting = true, work_failed_reason = NULLIF($3, '')"
     await db.execute(
-        """UPDATE runs SET lease_owner = NULL, lease_expires_at = NULL, last_served_at = clock_timestamp(),
-               slice_failures = 0, lease_holder = NULL
-           WHERE id = $1 AND lease_owner = $2""",
+        f"""UPDATE {table} SET lease_owner = NULL, lease_expires_at = NULL,
+               last_served_at = clock_timestamp(), slice_failures = 0, lease_holder = NULL{waiting}
+           WHERE {where}""",
         lease.run_id,
         lease.token,
+        *((wait_for_lanes,) if waiting else ()),
     )
 
 
@@ -232,9 +269,12 @@ async def release_held_by(db: Db, holder: str) -> int:
     gone) still holds, so its runs go on at once rather than after their TTL; how many were given back.
 
     Only safe before this instance claims anything, and with an id no other live process uses."""
-    result: str = await db.execute(
-        """UPDATE runs SET lease_owner = NULL, lease_expires_at = NULL, lease_holder = NULL
-           WHERE lease_holder = $1 AND lease_expires_at IS NOT NULL""",
-        holder,
-    )
-    return int(result.rsplit(" ", 1)[-1])
+    given_back = 0
+    for table in ("runs", "run_lanes"):
+        result: str = await db.execute(
+            f"""UPDATE {table} SET lease_owner = NULL, lease_expires_at = NULL, lease_holder = NULL
+                WHERE lease_holder = $1 AND lease_expires_at IS NOT NULL""",
+            holder,
+        )
+        given_back += int(result.rsplit(" ", 1)[-1])
+    return given_back

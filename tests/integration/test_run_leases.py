@@ -10,7 +10,7 @@ import asyncpg
 import httpx
 import pytest
 
-from shared.runs import leases
+from shared.runs import leases, step_leases
 from shared.runs.executor import ExecutorSettings, LeaseKeeper, RunExecutor
 from tests.integration.test_connections_api import custom_api_connection
 
@@ -62,7 +62,7 @@ async def test_one_run_per_connection_is_leased_and_the_oldest_goes_first(
     await leases.release(pool, held)
     again = await _claim_all(pool)
     assert _mine(again, {older, newer}) == [older]
-    assert await leases.claim_run(pool, newer, "push", TTL) is None  # a step batch waits as well
+    assert await step_leases.claim_run(pool, newer, "push", TTL) is None  # a step batch waits as well
 
 
 async def test_a_run_given_back_waits_behind_every_other_run_that_is_waiting(
@@ -126,8 +126,8 @@ async def test_a_restarted_instance_gives_back_its_predecessors_leases_at_once(
     mine, theirs = await _connection(api), await _connection(api)
     crashed_run, other_run = await _open_run(pool, mine), await _open_run(pool, theirs)
     instance = f"push-worker-{uuid.uuid4().hex[:6]}"
-    held = await leases.claim_run(pool, crashed_run, "push", TTL, holder=instance)
-    kept = await leases.claim_run(pool, other_run, "push", TTL, holder=f"{instance}-other")
+    held = await step_leases.claim_run(pool, crashed_run, "push", TTL, holder=instance)
+    kept = await step_leases.claim_run(pool, other_run, "push", TTL, holder=f"{instance}-other")
     assert held is not None
     assert kept is not None
     # The process died holding its lease (TTL 30 s): nobody may take the run until the lease expires...

@@ -29,7 +29,7 @@ from shared.inbound.config import InboundConfig
 from shared.inbound.pager import Pager, PagingLimits
 from shared.inbound.source import InboundSource, build_inbound_source
 from shared.messages import StatusEvent, SyncCommand, SyncPageRecorded, SyncStep
-from shared.runs import leases
+from shared.runs import step_leases
 from shared.runs.executor import LeaseKeeper
 from shared.settings import Settings
 
@@ -164,7 +164,7 @@ async def drive(world: World, work: SyncCommand | SyncStep) -> None:
     if not await handle_sync(work, world.deps):
         return
     ttl = world.settings.run_lease_ttl_s
-    while (lease := await leases.claim_run(world.pool, work.run_id, "sync", ttl)) is not None:
+    while (lease := await step_leases.claim_run(world.pool, work.run_id, "sync", ttl)) is not None:
         async with LeaseKeeper(world.pool, lease, ttl, "sync") as keeper:
             try:
                 await work_sync_auto_slice(keeper, world.deps)

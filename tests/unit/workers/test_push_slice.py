@@ -53,15 +53,41 @@ class Batches:
 
 
 class Lease:
-    def __init__(self, *, lose_after: int | None = None, contended: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        lose_after: int | None = None,
+        contended: bool = True,
+        lane: int = 0,
+        lanes_open: bool = False,
+        lanes_failure: str | None = None,
+    ) -> None:
         self.saved: list[int] = []
         self.finished = False
+        self.finished_reason: str | None = None
+        self.waiting: tuple[str | None] | None = None  # (reason,) once lane 0 waits for other lanes
         self._lose_after = lose_after
         self._contended = contended
+        self._lane = lane
+        self._lanes_open = lanes_open
+        self._lanes_failure = lanes_failure
 
     @property
     def lost(self) -> bool:
         return self._lose_after is not None and len(self.saved) >= self._lose_after
+
+    @property
+    def lane(self) -> int:
+        return self._lane
+
+    async def other_lanes_open(self) -> bool:
+        return self._lanes_open
+
+    async def lanes_failure(self) -> str | None:
+        return self._lanes_failure
+
+    async def wait_for_lanes(self, failed_reason: str | None) -> None:
+        self.waiting = (failed_reason,)
 
     async def save(self, cursor: dict[str, object]) -> bool:
         if self.lost:
@@ -69,8 +95,8 @@ class Lease:
         self.saved.append(int(str(cursor["batches"])))
         return True
 
-    async def finish(self) -> None:
-        self.finished = True
+    async def finish(self, *, failed_reason: str | None = None) -> None:
+        self.finished, self.finished_reason = True, failed_reason
 
     async def contended(self) -> bool:
         return self._contended
@@ -320,3 +346,40 @@ async def test_a_batch_made_on_the_platform_waits_out_a_postgres_outage_instead_
     assert len(records.ledger) == 6
     assert lease.saved == [1, 2]
     assert lease.finished
+
+
+async def test_a_lane_other_than_the_first_closes_itself_without_ending_the_run() -> None:
+    lease, records, platform = await _slice(Batches(3), lease=Lease(lane=2, lanes_open=True))
+    assert lease.saved == [1, 2, 3]
+    assert len(platform.created) == 9
+    assert (lease.finished, lease.finished_reason) == (True, None)
+    assert (records.ended, records.confirmed) == (None, 0)  # the run's end and confirmation are lane 0's
+
+
+async def test_a_refused_lane_keeps_its_reason_for_the_runs_close() -> None:
+    lease, records, _ = await _slice(Batches(2), lease=Lease(lane=1), platform=Platform(refuse=True))
+    assert "refused the credentials" in str(lease.finished_reason)
+    assert records.ended is None
+
+
+async def test_lane_zero_done_first_waits_for_the_other_lanes_instead_of_ending_the_run() -> None:
+    lease, records, platform = await _slice(Batches(2), lease=Lease(lanes_open=True))
+    assert len(platform.created) == 6
+    assert lease.waiting == (None,)
+    assert (records.ended, records.confirmed, lease.finished) == (None, 0, False)
+
+
+async def test_lane_zero_ends_the_run_with_another_lanes_failure() -> None:
+    lease, records, _ = await _slice(
+        Batches(1), lease=Lease(lanes_failure="the platform refused the credentials")
+    )
+    assert records.ended == {"cancelled": False, "failed_reason": "the platform refused the credentials"}
+    assert (records.confirmed, lease.finished) == (1, True)
+
+
+async def test_a_cancel_seen_by_lane_zero_waits_for_the_lanes_still_pushing() -> None:
+    lease, records, _ = await _slice(
+        Batches(6), lease=Lease(lanes_open=True), records=Records(cancel_at_check=2)
+    )
+    assert lease.waiting == (None,)
+    assert records.ended is None

@@ -1,0 +1,4 @@
+DROP TABLE IF EXISTS run_lanes;
+ALTER TABLE runs DROP COLUMN IF EXISTS work_failed_reason;
+ALTER TABLE runs DROP COLUMN IF EXISTS lanes_waiting;
+ALTER TABLE runs DROP COLUMN IF EXISTS lanes;
