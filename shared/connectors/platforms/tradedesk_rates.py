@@ -4,10 +4,11 @@ and approval polled until the run's confirm timeout, and looked at again by the 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import Sequence
 from dataclasses import KW_ONLY, dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote
 
 from shared.connectors.auth import Clock
@@ -21,12 +22,20 @@ from shared.connectors.platforms.tradedesk_rules import (
     TradeDeskConfig,
     batch_state,
     data_rate,
+    still_processing,
 )
 from shared.connectors.protocol import SegmentConfirmation
 from shared.connectors.retry import Sleep
 
 _RATES = "/v3/datarate/batch"
 _STILL_PENDING = "data rate still being processed or approved"
+
+
+class SentBatch(NamedTuple):
+    """A data-rate batch this process sent, and its place among them (the earlier, the smaller)."""
+
+    batch_id: str
+    order: int
 
 
 class RateBatches:
@@ -38,20 +47,23 @@ class RateBatches:
     """
 
     def __init__(self) -> None:
-        self._sent: dict[tuple[str, str, str], str] = {}
+        self._sent: dict[tuple[str, str, str], SentBatch] = {}
+        self._orders = itertools.count()
 
     def record(self, scope: tuple[str, str], element_ids: Sequence[str], batch_id: str) -> None:
-        """These elements' CPMs went in `batch_id`."""
-        self._sent.update(((*scope, element_id), batch_id) for element_id in element_ids)
+        """These elements' CPMs went in `batch_id`, sent after every batch recorded before it."""
+        sent = SentBatch(batch_id, next(self._orders))
+        self._sent.update(((*scope, element_id), sent) for element_id in element_ids)
 
-    def batch_of(self, scope: tuple[str, str], element_id: str) -> str | None:
+    def sent(self, scope: tuple[str, str], element_id: str) -> SentBatch | None:
         """The batch to ask about the element's CPM; None when this process sent none still unconfirmed."""
         return self._sent.get((*scope, element_id))
 
     def settle(self, scope: tuple[str, str], element_id: str, batch_id: str) -> None:
         """The element's CPM is live: forget it, unless a later batch priced it again meanwhile."""
         key = (*scope, element_id)
-        if self._sent.get(key) == batch_id:
+        sent = self._sent.get(key)
+        if sent is not None and sent.batch_id == batch_id:
             del self._sent[key]
 
     def clear(self) -> None:
@@ -110,7 +122,7 @@ class TradeDeskRates:
         deadline = self.clock() + self.config.confirm_timeout_s
         delay = 0.25
         while waiting:
-            for element, seen in (await self._look(waiting)).items():
+            for element, seen in (await self._look(waiting, in_order=True)).items():
                 if seen.state != "pending":
                     outcome[element] = seen
                     del waiting[element]
@@ -122,22 +134,31 @@ class TradeDeskRates:
         return outcome
 
     async def review(self, element_ids: Sequence[str]) -> dict[str, SegmentConfirmation]:
-        """One look at the batches of these elements, no waiting; an element whose batch this process did not
+        """One look at each batch of these elements, no waiting; an element whose batch this process did not
         send is left out (the poller asks again later, the connection's next push otherwise)."""
-        return await self._look(self._sent_batches(element_ids))
+        return await self._look(self._sent_batches(element_ids), in_order=False)
 
-    def _sent_batches(self, element_ids: Sequence[str]) -> dict[str, str]:
-        found = {eid: self.batches.batch_of(self._scope, eid) for eid in element_ids}
-        return {eid: batch for eid, batch in found.items() if batch is not None}
+    def _sent_batches(self, element_ids: Sequence[str]) -> dict[str, SentBatch]:
+        found = {eid: self.batches.sent(self._scope, eid) for eid in element_ids}
+        return {eid: sent for eid, sent in found.items() if sent is not None}
 
-    async def _look(self, waiting: dict[str, str]) -> dict[str, SegmentConfirmation]:
-        """Each batch read once (`GET /v3/datarate/batch/{BatchId}`): where its elements' CPMs stand."""
-        statuses = {batch: await self._status(batch) for batch in set(waiting.values())}
+    async def _look(self, waiting: dict[str, SentBatch], *, in_order: bool) -> dict[str, SegmentConfirmation]:
+        """Read the batches (`GET /v3/datarate/batch/{BatchId}`) oldest first: where their elements' CPMs stand.
+        `in_order`: stop at the first batch TTD is still processing, the later ones left for the next round (a
+        run's end, polling: most batches sent after one still processing are too; nothing is inferred from it)."""
+        statuses: dict[str, tuple[BatchState, str | None]] = {}
+        for batch_id, _ in sorted(set(waiting.values()), key=lambda sent: sent.order):
+            state, message, processing = await self._status(batch_id)
+            statuses[batch_id] = (state, message)
+            if in_order and processing:
+                break
         seen: dict[str, SegmentConfirmation] = {}
-        for element, batch in waiting.items():
-            state, message = statuses[batch]
+        for element, (batch_id, _) in waiting.items():
+            if batch_id not in statuses:
+                continue
+            state, message = statuses[batch_id]
             if state == "active":
-                self.batches.settle(self._scope, element, batch)
+                self.batches.settle(self._scope, element, batch_id)
             seen[element] = SegmentConfirmation(
                 state=state, message=_STILL_PENDING if state == "pending" else message
             )
@@ -155,12 +176,13 @@ class TradeDeskRates:
         batch_id: str = body["BatchId"]
         self.batches.record(self._scope, elements, batch_id)
 
-    async def _status(self, batch_id: str) -> tuple[BatchState, str | None]:
+    async def _status(self, batch_id: str) -> tuple[BatchState, str | None, bool]:
+        """The batch's state, TTD's reason when it failed, and whether TTD is still processing it."""
         body = await call_tradedesk(self.http, "GET", f"{_RATES}/{quote(batch_id, safe='')}")
         if not isinstance(body, dict):
-            return "pending", None
+            return "pending", None, True
         state = batch_state(body)
-        return state, self._rejected(body) if state == "failed" else None
+        return state, self._rejected(body) if state == "failed" else None, still_processing(body)
 
     def _rejected(self, batch: dict[str, Any]) -> str:
         # TTD's own words, which may quote what we sent: scrubbed like every platform message.

@@ -139,6 +139,12 @@ _APPROVAL_REFUSED = {"rejected", "denied", "declined"}
 _APPROVAL_GRANTED = {"approved", "notrequired", "autoapproved"}
 
 
+def still_processing(body: Mapping[str, Any]) -> bool:
+    """Whether TTD has not finished processing the batch (its approval aside)."""
+    processing = str(body.get("ProcessingStatus") or "").lower()
+    return processing not in _PROCESSING_DONE and processing not in _PROCESSING_FAILED
+
+
 def batch_state(body: Mapping[str, Any]) -> BatchState:
     """Where a batch stands from TTD's ProcessingStatus and ApprovalStatus (their values are not public)."""
     processing = str(body.get("ProcessingStatus") or "").lower()

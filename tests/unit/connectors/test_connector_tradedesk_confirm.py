@@ -38,11 +38,12 @@ class ClockAndSleep:
 
 
 class BatchTradeDesk:
-    """Each rate batch answers Pending for `polls_until_done` reads, then the final statuses of its element."""
+    """Each rate batch answers Pending until `done_after_s` of fake time, then the final statuses of its element."""
 
-    def __init__(self, final: dict[str, tuple[str, str]], polls_until_done: int) -> None:
+    def __init__(self, final: dict[str, tuple[str, str]], done_after_s: float, time: ClockAndSleep) -> None:
         self.final = final  # element id -> (ProcessingStatus, ApprovalStatus)
-        self.polls_until_done = polls_until_done
+        self.done_after_s = done_after_s
+        self.time = time
         self.polls: dict[str, int] = {}
         self.server = ScriptedPlatform(self.handle)
 
@@ -57,7 +58,7 @@ class BatchTradeDesk:
             element = path.rsplit("batch-", 1)[1]
             self.polls[element] = self.polls.get(element, 0) + 1
             processing, approval = ("Pending", "Pending")
-            if self.polls[element] > self.polls_until_done:
+            if self.time.now >= self.done_after_s:
                 processing, approval = self.final[element]
             errors = ["CPM below the floor"] if processing == "Failed" else []
             status = {"ProcessingStatus": processing, "ApprovalStatus": approval, "Errors": errors}
@@ -139,7 +140,8 @@ async def test_a_refused_rate_batch_fails_the_items_it_priced(fake_sleep: FakeSl
 
 async def test_processed_approved_and_failed_batches_are_reported_per_element() -> None:
     final = {"a": ("Processed", "Approved"), "b": ("Failed", "Pending"), "c": ("Processed", "Rejected")}
-    ttd, time = BatchTradeDesk(final, polls_until_done=2), ClockAndSleep()
+    time = ClockAndSleep()
+    ttd = BatchTradeDesk(final, done_after_s=0.5, time=time)
     client = await _created(ttd, time, ["a", "b", "c"])
     confirmed = await client.confirm(["a", "b", "c"])
     assert {key: found.state for key, found in confirmed.items()} == {
@@ -150,17 +152,21 @@ async def test_processed_approved_and_failed_batches_are_reported_per_element() 
     assert "CPM below the floor" in (confirmed["b"].message or "")
     assert "Rejected" in (confirmed["c"].message or "")
     assert time.sleeps == [0.25, 0.5]  # backoff between polls, no real waiting
+    # Sent after a batch still processing, b's and c's are read once a's is done, not in every round.
+    assert ttd.polls == {"a": 3, "b": 1, "c": 1}
 
 
 async def test_a_processed_rate_awaiting_approval_stays_pending() -> None:
-    ttd, time = BatchTradeDesk({"a": ("Processed", "Pending")}, polls_until_done=0), ClockAndSleep()
+    time = ClockAndSleep()
+    ttd = BatchTradeDesk({"a": ("Processed", "Pending")}, done_after_s=0, time=time)
     client = await _created(ttd, time, ["a"])
     assert (await client.confirm(["a"]))["a"].state == "pending"
     assert time.now >= 10  # gave up at confirm_timeout_s
 
 
 async def test_batches_still_processing_at_the_deadline_stay_pending() -> None:
-    ttd, time = BatchTradeDesk({"a": ("Processed", "Approved")}, polls_until_done=1000), ClockAndSleep()
+    time = ClockAndSleep()
+    ttd = BatchTradeDesk({"a": ("Processed", "Approved")}, done_after_s=1000, time=time)
     client = await _created(ttd, time, ["a"])
     confirmed = await client.confirm(["a"])
     assert confirmed["a"].state == "pending"
@@ -169,7 +175,8 @@ async def test_batches_still_processing_at_the_deadline_stay_pending() -> None:
 
 
 async def test_an_element_without_a_rate_batch_is_active_at_once() -> None:
-    ttd, time = BatchTradeDesk({}, polls_until_done=0), ClockAndSleep()
+    time = ClockAndSleep()
+    ttd = BatchTradeDesk({}, done_after_s=0, time=time)
     client = await _created(ttd, time, [])
     assert (await client.confirm(["updated-without-cpm"]))["updated-without-cpm"].state == "active"
     assert ttd.polls == {}
@@ -177,7 +184,8 @@ async def test_an_element_without_a_rate_batch_is_active_at_once() -> None:
 
 async def test_a_later_client_of_the_worker_reviews_the_batches_an_earlier_one_sent() -> None:
     final = {"a": ("Processed", "Approved"), "b": ("Processed", "Pending"), "c": ("Failed", "Pending")}
-    ttd, time = BatchTradeDesk(final, polls_until_done=0), ClockAndSleep()
+    time = ClockAndSleep()
+    ttd = BatchTradeDesk(final, done_after_s=0, time=time)
     run_client = await _created(ttd, time, ["a", "b", "c"])
     await run_client.aclose()  # the run ended before TTD was done
 
@@ -197,7 +205,8 @@ async def test_a_later_client_of_the_worker_reviews_the_batches_an_earlier_one_s
 
 
 async def test_a_worker_that_sent_no_batch_asks_nothing() -> None:
-    ttd, time = BatchTradeDesk({"a": ("Processed", "Approved")}, polls_until_done=0), ClockAndSleep()
+    time = ClockAndSleep()
+    ttd = BatchTradeDesk({"a": ("Processed", "Approved")}, done_after_s=0, time=time)
     await _created(ttd, time, ["a"])
     reset_rate_batches()  # the review poller of another worker process
     assert await _client(ttd, time).review(["a"]) == {}
