@@ -17,6 +17,11 @@ from shared.db.pool import PgPool
 log = structlog.get_logger(__name__)
 
 OPEN_RUNS = Gauge("activator_open_runs", "Runs accepted by a worker whose work is not done", ["kind"])
+OPEN_LANES = Gauge(
+    "activator_open_run_lanes",
+    "Lanes of the open runs (a big push run split into lanes counts each): what the workers' slots take",
+    ["kind"],
+)
 ITEMS_LEFT = Gauge(
     "activator_open_run_items_remaining", "Items the open runs have still to process", ["kind"]
 )
@@ -50,6 +55,7 @@ async def refresh_pending_work(pool: PgPool) -> None:
         return
     for kind, figures in work.items():
         OPEN_RUNS.labels(kind).set(figures.runs)
+        OPEN_LANES.labels(kind).set(figures.lanes)
         ITEMS_LEFT.labels(kind).set(figures.items_left)
         OLDEST_AGE.labels(kind).set(figures.oldest_age_s)
     OUTBOX_AGE.set(outbox_age)

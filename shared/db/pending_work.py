@@ -12,27 +12,33 @@ from shared.db.pool import Db
 # condition as the executor's open runs (accepted, work not done, not final). The KEDA ScaledObjects in
 # deploy/k8s/base/scaledobjects.yaml repeat it.
 OPEN_WORK = "accepted_at IS NOT NULL AND work_done_at IS NULL AND status IN ('queued', 'running')"
+# What the open runs give the workers' slots to do: a run's lanes (shared/runs/lanes.py; NULL: one).
+OPEN_LANES = "coalesce(sum(coalesce(lanes, 1)), 0)"
 
 
 @dataclass(frozen=True, slots=True)
 class PendingWork:
-    """Open runs of one kind, the items they have left, and how long the oldest has been open."""
+    """Open runs of one kind, their lanes, the items they have left, and how long the oldest has been open."""
 
     kind: str
     runs: int
     items_left: int
     oldest_age_s: float
+    lanes: int = 0  # what the runs give replicas to work at once (a run split into lanes counts each)
 
 
 async def pending_work(db: Db) -> dict[str, PendingWork]:
     """Open run work per kind (`push`, `sync`); a kind without open runs reports zeros."""
     rows = await db.fetch(
         f"""SELECT kind, count(*) AS runs, coalesce(sum(greatest(total - processed, 0)), 0) AS items_left,
-                   coalesce(extract(epoch FROM now() - min(accepted_at)), 0)::float8 AS oldest_age_s
+                   coalesce(extract(epoch FROM now() - min(accepted_at)), 0)::float8 AS oldest_age_s,
+                   {OPEN_LANES} AS lanes
             FROM runs WHERE {OPEN_WORK} GROUP BY kind"""
     )
     found = {
-        row["kind"]: PendingWork(row["kind"], row["runs"], int(row["items_left"]), row["oldest_age_s"])
+        row["kind"]: PendingWork(
+            row["kind"], row["runs"], int(row["items_left"]), row["oldest_age_s"], int(row["lanes"])
+        )
         for row in rows
     }
     return {kind: found.get(kind, PendingWork(kind, 0, 0, 0.0)) for kind in ("push", "sync")}

@@ -59,6 +59,7 @@ async def test_open_run_work_is_reported_per_kind_on_scrape(
         done = (await anonymous.get("/metrics")).text
 
     assert prometheus_sample(open_now, "activator_open_runs", kind="push") >= 1
+    assert prometheus_sample(open_now, "activator_open_run_lanes", kind="push") >= 1
     assert prometheus_sample(open_now, "activator_open_run_items_remaining", kind="push") >= 750
     assert prometheus_sample(open_now, "activator_open_run_oldest_age_seconds", kind="push") >= 7200
     # A kind without open runs reports 0, not a missing series: autoscaling and alerts read a number.
@@ -87,6 +88,12 @@ async def test_the_autoscaler_query_counts_open_runs_from_their_index(
         uuid.UUID(connection["id"]),
     )
     assert await pool.fetchval(queries["push-worker"]) == before + 1
+    await pool.execute(  # a big run split into 3 lanes gives three replicas' slots work
+        """INSERT INTO runs (org_id, connection_id, kind, status, accepted_at, lanes)
+           SELECT org_id, id, 'push', 'running', now(), 3 FROM platform_connections WHERE id = $1""",
+        uuid.UUID(connection["id"]),
+    )
+    assert await pool.fetchval(queries["push-worker"]) == before + 4
     async with pool.acquire() as db, db.transaction():
         await db.execute("SET LOCAL enable_seqscan = off")  # a test database is small enough to seq-scan
         plan = "\n".join(row[0] for row in await db.fetch(f"EXPLAIN {queries['sync-worker']}"))

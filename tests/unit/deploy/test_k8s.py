@@ -19,7 +19,7 @@ import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
 import yaml
 
-from shared.db.pending_work import OPEN_WORK
+from shared.db.pending_work import OPEN_LANES, OPEN_WORK
 from tests.support.deploy_manifests import REPO, activator_command, as_mapping, unknown_env_names
 
 K8S = REPO / "deploy" / "k8s"
@@ -230,8 +230,8 @@ def test_scaled_objects_scale_the_command_workers_on_their_open_run_work(
         assert set(metadata) <= POSTGRES_TRIGGER_KEYS, set(metadata) - POSTGRES_TRIGGER_KEYS
         query = " ".join(metadata["query"].split())
         kind = name.removesuffix("-worker")
-        assert query == f"SELECT count(*) FROM runs WHERE kind = '{kind}' AND {OPEN_WORK}", (
-            "the ScaledObject counts what the executor calls an open run"
+        assert query == f"SELECT {OPEN_LANES} FROM runs WHERE kind = '{kind}' AND {OPEN_WORK}", (
+            "the ScaledObject counts the lanes of what the executor calls an open run"
         )
         assert metadata["targetQueryValue"] == config[SCALED[name]], "one replica drives that many runs"
         assert _authentication_reads_the_database_secret(rendered, trigger["authenticationRef"]["name"])
