@@ -157,8 +157,8 @@ async def test_trade_desk_rates_awaiting_approval_become_active_after_the_run(wo
         httpx.AsyncClient(base_url=system.mock_url, timeout=30) as mock,
     ):
         await mock.post("/admin/reset")
-        # A CPM under $5 waits for TTD's approval; here 6 s after processing, the run waiting 1 s at most.
-        await mock.put("/admin/settings/tradedesk", json={"processing_delay_s": 0.2, "approval_delay_s": 6})
+        # A CPM under $5 waits for TTD's approval; here 10 s after processing, the run waiting 1 s at most.
+        await mock.put("/admin/settings/tradedesk", json={"processing_delay_s": 0.2, "approval_delay_s": 10})
         connection_id = await create_connection(
             api, connection_body("tradedesk", system.mock_url, system.mock_sftp_port, confirm_timeout_s=1)
         )
