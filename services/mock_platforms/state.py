@@ -62,6 +62,8 @@ class DataRateBatch:
     errors: list[dict[str, str]]
     # Some rate in it is under TTD's approval thresholds (CPM < $5, media cost < 10%).
     needs_approval: bool = False
+    # The rates as submitted, which TTD's status answer lists back (`DataRates[]`).
+    rates: list[Segment] = field(default_factory=list)
 
     def status(self, now: float, processing_delay_s: float, approval_delay_s: float) -> tuple[str, str]:
         """(ProcessingStatus, ApprovalStatus) at `now`."""

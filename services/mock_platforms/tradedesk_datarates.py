@@ -1,4 +1,5 @@
-"""The Trade Desk fake's data-rate batches (`/ttd/v3/datarate/batch`): processed, then approved or failed."""
+"""The Trade Desk fake's data-rate batches (`/ttd/v3/datarate/batch`): processed, then approved or failed; the
+status answer lists the batch's rates back, as TTD's does."""
 
 from __future__ import annotations
 
@@ -59,6 +60,7 @@ def build_tradedesk_datarate_router(state: MockState) -> APIRouter:
             submitted_at=state.clock(),
             errors=errors,
             needs_approval=needs_approval,
+            rates=[rate.model_dump(exclude_none=True) for rate in body.DataRates],
         )
         store.batches[batch.batch_id] = batch
         state.platforms[PLATFORM].stats.writes += 1
@@ -78,6 +80,7 @@ def build_tradedesk_datarate_router(state: MockState) -> APIRouter:
                 "BatchId": batch.batch_id,
                 "ProcessingStatus": processing,
                 "ApprovalStatus": approval,
+                "DataRates": batch.rates,
                 "Errors": errors,
             }
         )

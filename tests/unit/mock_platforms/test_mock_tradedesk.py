@@ -124,6 +124,7 @@ async def test_rate_batch_is_pending_then_processed(ttd: httpx.AsyncClient, cloc
         "BatchId": batch_id,
         "ProcessingStatus": "Processed",
         "ApprovalStatus": "Approved",
+        "DataRates": [rate("e1")],
         "Errors": [],
     }
     held = (await ttd.get("/admin/segments/tradedesk")).json()["segments"]
