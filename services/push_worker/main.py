@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from faststream import FastStream
-from pydantic import ValidationError
 
 from services.push_worker.handler import give_up_push, handle_push, slice_budget, work_push_slice
 from services.push_worker.review import ReviewPoller
@@ -18,7 +16,7 @@ from shared.connectors.throttle import ConnectionThrottle
 from shared.db.connections import Connection
 from shared.db.runs import fail_run
 from shared.messages import ActivationReviewed, PushCommand, StatusEvent
-from shared.messaging.consumer_guard import guard_middleware
+from shared.messaging.consumer_guard import fail_run_when_dead_lettered, guard_middleware
 from shared.messaging.status_publisher import KafkaStatusPublisher
 from shared.messaging.worker_app import (
     RunSlices,
@@ -57,16 +55,11 @@ def build_push_worker(settings: Settings) -> FastStream:
         lanes=settings.push_run_lanes > 1,
     )
 
-    async def fail_dead_lettered_run(record: Any, error: BaseException) -> None:
-        # A command that will never be processed must not leave its run `running` forever.
-        try:
-            command = PushCommand.model_validate_json(record.value or b"")
-        except ValidationError:
-            return
-        reason = f"push command dead-lettered: {type(error).__name__}: {str(error)[:300]}"
+    async def fail_push_run(command: PushCommand, reason: str) -> None:
         await fail_run(runtime.deps.pool, command.run_id, reason)
 
-    guard = service_guard(broker, settings, "push-worker", on_dead_letter=fail_dead_lettered_run)
+    on_dead_letter = fail_run_when_dead_lettered("push", PushCommand.model_validate_json, fail_push_run)
+    guard = service_guard(broker, settings, "push-worker", on_dead_letter=on_dead_letter)
     broker.add_middleware(guard_middleware(guard))
 
     def client_factory(

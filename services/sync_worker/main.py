@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from faststream import FastStream
-from pydantic import ValidationError
 
 from services.sync_worker.closing import SyncRunRef, close_run
 from services.sync_worker.handler import SyncDependencies, give_up_sync, handle_sync, work_sync_auto_slice
@@ -14,7 +11,7 @@ from shared.db.connections import Connection
 from shared.inbound.config import InboundConfig
 from shared.inbound.source import InboundSource
 from shared.messages import SYNC_WORK, StatusEvent, SyncWork
-from shared.messaging.consumer_guard import guard_middleware
+from shared.messaging.consumer_guard import fail_run_when_dead_lettered, guard_middleware
 from shared.messaging.status_publisher import KafkaStatusPublisher
 from shared.messaging.worker_app import (
     RunSlices,
@@ -32,18 +29,13 @@ def build_sync_worker(settings: Settings) -> FastStream:
     settings.require_encryption_key()
     broker = service_broker(settings, "sync-worker")
 
-    async def fail_dead_lettered_run(record: Any, error: BaseException) -> None:
-        # A command that will never be processed must not leave its run `running` forever.
-        try:
-            work = SYNC_WORK.validate_json(record.value or b"")
-        except ValidationError:
-            return
+    async def fail_sync_run(work: SyncWork, reason: str) -> None:
         deps = runtime.deps
         run = SyncRunRef(run_id=work.run_id, org_id=work.org_id, connection_id=work.connection_id)
-        reason = f"sync command dead-lettered: {type(error).__name__}: {str(error)[:300]}"
         await close_run(deps.runs, deps.publisher, run, status="failed", reason=reason)
 
-    guard = service_guard(broker, settings, "sync-worker", on_dead_letter=fail_dead_lettered_run)
+    on_dead_letter = fail_run_when_dead_lettered("sync", SYNC_WORK.validate_json, fail_sync_run)
+    guard = service_guard(broker, settings, "sync-worker", on_dead_letter=on_dead_letter)
     broker.add_middleware(guard_middleware(guard))
 
     def source_factory(

@@ -6,7 +6,7 @@ import asyncio
 import base64
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from aiokafka.errors import KafkaError
@@ -57,6 +57,24 @@ class ShutdownInterrupted(Exception):
 
 
 DeadLetterHook = Callable[[Any, BaseException], Awaitable[None]]
+
+CommandT = TypeVar("CommandT")
+
+
+def fail_run_when_dead_lettered(
+    kind: str, parse: Callable[[bytes], CommandT], fail: Callable[[CommandT, str], Awaitable[None]]
+) -> DeadLetterHook:
+    """A run worker's dead-letter hook: a command that will never be processed must not leave its run
+    `running` forever, so `fail` closes the command's run with why (a body that does not parse names no run)."""
+
+    async def fail_dead_lettered_run(record: Any, error: BaseException) -> None:
+        try:
+            command = parse(record.value or b"")
+        except ValidationError:
+            return
+        await fail(command, f"{kind} command dead-lettered: {type(error).__name__}: {str(error)[:300]}")
+
+    return fail_dead_lettered_run
 
 
 class PoisonMessage(Exception):

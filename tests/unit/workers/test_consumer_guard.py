@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
 import pytest
 
-from shared.messaging.consumer_guard import ConsumerGuard, PoisonMessage, ShutdownInterrupted
+from shared.messages import PushCommand
+from shared.messaging.consumer_guard import (
+    ConsumerGuard,
+    PoisonMessage,
+    ShutdownInterrupted,
+    fail_run_when_dead_lettered,
+)
 
 
 @dataclass
@@ -74,6 +81,22 @@ async def test_a_failing_message_is_retried_with_backoff_then_dead_lettered() ->
     assert letter["error_type"] == "ValueError"
     assert letter["original_headers_b64"] == {"traceparent": "MDAtYWJj"}
     assert len(hooked) == 1
+
+
+async def test_a_dead_lettered_command_fails_its_run_with_the_error_and_a_body_without_a_run_fails_none() -> (
+    None
+):
+    failed: list[tuple[uuid.UUID, str]] = []
+
+    async def fail(command: PushCommand, reason: str) -> None:
+        failed.append((command.run_id, reason))
+
+    hook = fail_run_when_dead_lettered("push", PushCommand.model_validate_json, fail)
+    command = PushCommand(run_id=uuid.uuid4(), org_id=uuid.uuid4(), connection_id=uuid.uuid4())
+    await hook(Record(value=command.model_dump_json().encode()), ValueError("x" * 400))
+    await hook(Record(), ValueError("a push command without its run"))
+
+    assert failed == [(command.run_id, "push command dead-lettered: ValueError: " + "x" * 300)]
 
 
 async def test_an_unparseable_message_goes_to_the_dlq_at_once() -> None:
