@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
 
 import asyncpg
-import pydantic_core
 
 from shared.db.output_templates import active_templates, take_render_lock
 from shared.db.pool import Db, DbConnection
-from shared.db.rendered_names import NAME_COLUMNS, NameValues
-from shared.output_templates import RenderableTopic
+from shared.db.rendered_names import NameValues
+from shared.db.topic_import import MERGE_CHUNK, ImportCounts, ImportedTopic, merge_chunks, merge_statement
 
 _COLUMNS = (
     "id, org_id, name, parent_category, path, description, external_id, source_connection_id, cpm,"
@@ -59,43 +57,6 @@ class TopicFields:
     cpm: Decimal | None = None
     attributes: dict[str, Any] = field(default_factory=dict)
     source_connection_id: uuid.UUID | None = None
-
-
-class ImportedTopic(RenderableTopic, Protocol):
-    """A topic an import writes (a `TopicFields`, or the API's validated input as it is): the fields a
-    template reads, and the connection it was synced from, if any."""
-
-    @property
-    def source_connection_id(self) -> uuid.UUID | None: ...
-
-
-_IMPORTED = (
-    "name, parent_category, path, description, external_id, cpm, attributes, source_connection_id, "
-    + ", ".join(NAME_COLUMNS)
-)
-_IMPORTED_CAST = _IMPORTED.replace("attributes", "attributes::jsonb").replace(
-    "platform_outputs", "platform_outputs::jsonb"
-)
-# JSON columns are text here so COPY needs no codec (pool connections encode jsonb, bare ones do not).
-# ON COMMIT DELETE ROWS: each import sees only its own rows, and the table is made once per session.
-_STAGING = """CREATE TEMP TABLE IF NOT EXISTS topics_import (
-    name text, parent_category text, path text[], description text, external_id text, cpm numeric,
-    attributes text, source_connection_id uuid, tradedesk_name text, tradedesk_description text,
-    liveramp_name text, liveramp_description text, platform_outputs text
-) ON COMMIT DELETE ROWS"""
-
-
-_STAGED_COLUMNS = _IMPORTED.split(", ")
-
-
-def _json_text(attributes: dict[str, Any]) -> str:
-    """The attributes as JSON text for the staging table: the value `json.dumps` writes (NaN and
-    Infinity included, which Postgres refuses as before), by pydantic's serializer in a fifth of the
-    time; `json.dumps` itself for what that refuses (a lone surrogate in a string)."""
-    try:
-        return pydantic_core.to_json(attributes, inf_nan_mode="constants").decode()
-    except pydantic_core.PydanticSerializationError:
-        return json.dumps(attributes)
 
 
 def _topic(row: asyncpg.Record) -> Topic:
@@ -181,14 +142,30 @@ async def soft_delete_topic(db: asyncpg.Pool[Any], org_id: uuid.UUID, topic_id: 
 async def upsert_rendered_topics(
     connection: DbConnection, org_id: uuid.UUID, topics: Sequence[ImportedTopic], *, render_batch: int
 ) -> list[tuple[uuid.UUID, bool]]:
-    """`upsert_topics` that also stores the names the org's active output templates render for them,
-    rendered and staged `render_batch` topics at a time.
+    """`upsert_topics` that also stores the names the org's active output templates render for them.
 
-    Runs inside the caller's transaction; call it before that transaction writes other topics.
+    Rendered and merged `render_batch` topics at a time at most. Runs inside the caller's transaction;
+    call it before that transaction writes other topics.
     """
+    names = await _names(connection, org_id)
+    return await upsert_topics(connection, org_id, topics, names, chunk=min(render_batch, MERGE_CHUNK))
+
+
+async def import_topics(
+    connection: DbConnection, org_id: uuid.UUID, topics: Sequence[ImportedTopic], *, render_batch: int
+) -> ImportCounts:
+    """`upsert_rendered_topics` for a caller that needs only how many were created and updated (the bulk
+    import): no row per topic comes back. Runs inside the caller's transaction."""
+    names = await _names(connection, org_id)
+    merge = merge_statement(names, counts=True)
+    rows = await merge_chunks(connection, org_id, topics, names, merge, chunk=min(render_batch, MERGE_CHUNK))
+    created, written = sum(row["created"] for row in rows), sum(row["written"] for row in rows)
+    return ImportCounts(created=created, updated=written - created)
+
+
+async def _names(connection: DbConnection, org_id: uuid.UUID) -> NameValues:
     await take_render_lock(connection, org_id, exclusive=False)
-    names = NameValues(await active_templates(connection, org_id))
-    return await upsert_topics(connection, org_id, topics, names, stage_batch=render_batch)
+    return NameValues(await active_templates(connection, org_id))
 
 
 async def upsert_topics(
@@ -197,50 +174,18 @@ async def upsert_topics(
     topics: Sequence[ImportedTopic],
     names: NameValues | None = None,
     *,
-    stage_batch: int = 10_000,
+    chunk: int = MERGE_CHUNK,
 ) -> list[tuple[uuid.UUID, bool]]:
-    """Insert or update many topics in one merge, keyed by external id when given; with `names`, the
-    rendered names go into the same rows (the fields a template reads are the ones written).
+    """Insert or update many topics, keyed by external id when given; with `names`, the rendered names
+    go into the same rows (the fields a template reads are the ones written).
 
-    The topics are COPYed into a session-local staging table, then merged by one INSERT ... ON CONFLICT:
-    measured faster than `unnest` arrays (bench/README.md, import). Runs inside the caller's transaction.
-    Returns (topic id, created) for every topic written.
+    The topics are COPYed into a session-local staging table and merged by INSERT ... ON CONFLICT, a
+    chunk at a time (shared.db.topic_import): measured faster than `unnest` arrays (bench/README.md,
+    scale). Runs inside the caller's transaction. Returns (topic id, created) for every topic written.
     """
     names = names or NameValues([])
-    await connection.execute(_STAGING)
-    for start in range(0, len(topics), stage_batch):
-        # Rows are rendered as COPY sends them, so Postgres ingests one chunk while the next is built,
-        # and at most a batch of topics is staged per COPY however many the call writes.
-        await connection.copy_records_to_table(
-            "topics_import",
-            columns=_STAGED_COLUMNS,
-            records=(
-                (
-                    t.name,
-                    t.parent_category,
-                    t.path,
-                    t.description,
-                    t.external_id,
-                    t.cpm,
-                    _json_text(t.attributes),
-                    t.source_connection_id,
-                    *names(t),
-                )
-                for t in topics[start : start + stage_batch]
-            ),
-        )
-    assignments = ",\n".join(["", *names.assignments()])
-    rows = await connection.fetch(
-        f"""INSERT INTO topics (org_id, {_IMPORTED})
-            SELECT $1, {_IMPORTED_CAST} FROM topics_import
-            ON CONFLICT (org_id, external_id) WHERE external_id IS NOT NULL DO UPDATE SET
-                name = EXCLUDED.name, parent_category = EXCLUDED.parent_category, path = EXCLUDED.path,
-                description = EXCLUDED.description, cpm = EXCLUDED.cpm, attributes = EXCLUDED.attributes,
-                source_connection_id = COALESCE(EXCLUDED.source_connection_id, topics.source_connection_id),
-                status = 'active', updated_at = now(){assignments}
-            RETURNING id, (xmax = 0) AS created""",
-        org_id,
-    )
+    merge = merge_statement(names, counts=False)
+    rows = await merge_chunks(connection, org_id, topics, names, merge, chunk=chunk)
     return [(row["id"], row["created"]) for row in rows]
 
 

@@ -1,5 +1,5 @@
 """POST /api/topics/bulk as a set-based import: counts, names rendered in the same write, what an
-update keeps, and a 422 naming the field."""
+update keeps, a 422 naming the field, and an import of several merge chunks (all or nothing)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,10 @@ from typing import Any
 
 import asyncpg
 import httpx
+import pytest
+
+from shared.db.topic_import import MERGE_CHUNK
+from shared.db.topics import TopicFields, upsert_rendered_topics
 
 TTD = {"key": "tradedesk", "pathFields": ["path"], "descriptionTemplate": "TTD: {{name}}"}
 ACME = {"key": "acme", "pathFields": ["name"], "nameTemplate": "{{path}} ({{cpm}})"}
@@ -122,3 +126,41 @@ async def test_an_invalid_topic_is_a_422_naming_its_field_and_nothing_is_written
     assert duplicate.status_code == 422
     assert "topics[1].externalId 'd' appears more than once" in duplicate.text
     assert (await api.get("/api/topics")).json()["items"] == []
+
+
+async def test_a_request_of_several_merge_chunks_counts_and_names_every_topic(
+    api: httpx.AsyncClient, pool: asyncpg.Pool[Any]
+) -> None:
+    assert (await api.post("/api/output-templates", json=ACME)).status_code == 201
+    count = MERGE_CHUNK * 2 + 100  # two full chunks and a part of one
+    topics = [{"name": f"C {i}", "path": ["P"], "externalId": f"ch-{i}", "cpm": "2"} for i in range(count)]
+    first = topics[MERGE_CHUNK - 50 : MERGE_CHUNK + 50]  # astride the first chunk boundary
+    assert (await _bulk(api, first)).json() == {"created": 100, "updated": 0}
+    assert (await _bulk(api, topics)).json() == {"created": count - 100, "updated": 100}
+    org_id = await pool.fetchval("SELECT org_id FROM topics WHERE id = $1", await _topic_id(api, "ch-0"))
+    names = await pool.fetch(
+        "SELECT external_id, platform_outputs -> 'acme' ->> 'name' AS name FROM topics WHERE org_id = $1",
+        org_id,
+    )
+    assert len(names) == count
+    assert {row["name"] for row in names} == {"P (2.00)"}
+
+
+async def test_an_import_failing_in_a_later_chunk_writes_none_of_its_topics(pool: asyncpg.Pool[Any]) -> None:
+    org_id = await pool.fetchval("INSERT INTO orgs (name) VALUES ('chunks') RETURNING id")
+    topics = [TopicFields(name=f"F {i}", external_id=f"f-{i}") for i in range(350)]
+    # NaN is no JSON Postgres takes: the fourth chunk of 100 fails after three were merged.
+    topics[320] = TopicFields(name="F 320", external_id="f-320", attributes={"x": float("nan")})
+    with pytest.raises(asyncpg.PostgresError):
+        async with pool.acquire() as connection, connection.transaction():
+            await upsert_rendered_topics(connection, org_id, topics, render_batch=100)
+    assert await pool.fetchval("SELECT count(*) FROM topics WHERE org_id = $1", org_id) == 0
+
+    del topics[320]
+    async with pool.acquire() as connection, connection.transaction():
+        written = await upsert_rendered_topics(connection, org_id, topics, render_batch=100)
+    stored = await pool.fetch("SELECT id, external_id FROM topics WHERE org_id = $1", org_id)
+    # Every topic's (id, created) comes back once, in the order given, across the chunks.
+    by_id = {row["id"]: row["external_id"] for row in stored}
+    assert [by_id[topic_id] for topic_id, _ in written] == [topic.external_id for topic in topics]
+    assert all(created for _, created in written)

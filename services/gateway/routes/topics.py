@@ -103,14 +103,13 @@ async def create_topic(body: TopicInput, org_id: OrgId, pool: Pool, settings: Ap
 async def bulk_upsert(
     body: BulkTopicsInput, org_id: OrgId, pool: Pool, settings: AppSettings
 ) -> BulkTopicsOut:
-    """Create or update up to 10,000 topics in one statement, keyed by `externalId` when given."""
+    """Create or update up to 10,000 topics in one transaction, keyed by `externalId` when given."""
     async with pool.acquire() as connection, connection.transaction():
         # The validated inputs go to the import as they are: each is a topic to write (ImportedTopic).
-        written = await repo.upsert_rendered_topics(
+        counts = await repo.import_topics(
             connection, org_id, body.topics, render_batch=settings.output_render_batch
         )
-    created = sum(1 for _, was_created in written if was_created)
-    return BulkTopicsOut(created=created, updated=len(written) - created)
+    return BulkTopicsOut(created=counts.created, updated=counts.updated)
 
 
 # Bodies of up to 10,000 topics: parsed and validated in one pass by pydantic (services/gateway/json_body.py).
