@@ -90,7 +90,11 @@ async def _scenarios(world: World, config: BenchConfig, only: set[str], results:
 
     async def scale() -> None:
         figures = await run_scale(world, config)
-        results["import"], results["memory"] = figures["import"], figures["memory"]
+        results["scale"], results["import"], results["memory"] = (
+            figures["scale"],
+            figures["import"],
+            figures["memory"],
+        )
 
     async def failover() -> None:
         results["failover"] = await run_failover(world, config)
