@@ -52,6 +52,35 @@ def _figure(value: object, unit: str = "") -> str:
     return f"{value}{unit}"
 
 
+def _scale_push_and_memory_rows(scale: dict[str, Any] | None) -> list[tuple[str, str, str, str, str]]:
+    """The scale pass's pushes, and each Activator service's peak at the full size against a tenth."""
+    if not scale:
+        return []
+    pushed = scale["push_items_per_s"]
+    rows = [
+        (
+            f"Scale push of {scale['topics']:,} topics, items/s (mock 0 ms)",
+            f"real {_figure(pushed['real'])}",
+            f"dry run {_figure(pushed['dry_run'])}",
+            "",
+            "",
+        )
+    ]
+    for service, growth in sorted(scale["rss_growth_ratio_by_service"].items()):
+        if service == "mock-platforms":
+            continue
+        rows.append(
+            (
+                f"Scale peak RSS {service}, {scale['topics']:,} topics",
+                _figure(scale["peak_rss_mb"][service], " MB"),
+                f"{scale['tenth_topics']:,}: {_figure(scale['tenth_peak_rss_mb'][service], ' MB')}",
+                f"{_figure(growth)}x",
+                "< 200 MB, ≤ 1.1x",
+            )
+        )
+    return rows
+
+
 def _scale_rows(results: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
     rows: list[tuple[str, str, str, str, str]] = []
     imported, memory = results.get("import"), results.get("memory")
@@ -65,6 +94,7 @@ def _scale_rows(results: dict[str, Any]) -> list[tuple[str, str, str, str, str]]
                 "≥ 30,000/s",
             )
         )
+    rows += _scale_push_and_memory_rows(results.get("scale"))
     if memory:
         rows.append(
             (
