@@ -31,7 +31,7 @@ from shared.db import activations as ledger
 from shared.db.activations import ActivationWrite
 from shared.db.connections import Connection, decrypt_credentials, get_connection
 from shared.db.output_templates import active_template
-from shared.db.runs import Run, is_cancel_requested, set_throttled_until
+from shared.db.runs import Run, cancel_or_pause, set_throttled_until
 from shared.db.topics import count_topics_for_push
 from shared.messages import ItemResult, RunFinished, RunStarted, deterministic_event_id
 from shared.messaging.status_publisher import StatusPublisher
@@ -113,8 +113,12 @@ class OpenedRun:
         )
 
     async def cancel_requested(self) -> bool:
-        """Whether someone asked to stop the run (checked before each batch)."""
-        return await is_cancel_requested(self.deps.pool, self.context.run_id)
+        """Whether someone asked to stop the run (checked before each batch); a platform's pause that
+        another lane of the run heard is taken up here too, so every lane waits it out."""
+        cancelled, paused_s = await cancel_or_pause(self.deps.pool, self.context.run_id)
+        if paused_s > 0:
+            await self.throttle.pause(paused_s)
+        return cancelled
 
     async def record(self, writes: Sequence[ActivationWrite]) -> None:
         """Keep a batch's outcomes in the ledger."""

@@ -16,8 +16,10 @@ _NEVER = float("-inf")
 class ConnectionThrottle:
     """Spaces requests to at most `rps` per second and holds every request while the platform said to wait.
 
-    One throttle per connection inside the worker that holds it: a connection's runs are leased one at a time
-    (shared/runs/leases.py), so one process spends a connection's budget at any moment, across replicas.
+    One throttle per lane of a connection's run inside the worker that holds the lane: a connection's runs
+    are leased one at a time (shared/runs/leases.py), and a run split into n lanes gives each a throttle of
+    rps / n (shared/runs/lanes.py), so the connection's budget is not passed across replicas. A pause one
+    lane hears is kept on the run and taken up by the others before their next batch.
     """
 
     def __init__(

@@ -194,6 +194,18 @@ async def is_cancel_requested(db: asyncpg.Pool[Any], run_id: uuid.UUID) -> bool:
     return bool(await db.fetchval("SELECT cancel_requested FROM runs WHERE id = $1", run_id))
 
 
+async def cancel_or_pause(db: asyncpg.Pool[Any], run_id: uuid.UUID) -> tuple[bool, float]:
+    """Whether someone asked the run to stop, and how many seconds the platform still asked it to wait
+    (a Retry-After heard by any lane of it, see set_throttled_until)."""
+    row = await db.fetchrow(
+        """SELECT cancel_requested,
+                  greatest(coalesce(extract(epoch FROM throttled_until - now()), 0), 0)::float8 AS paused_s
+           FROM runs WHERE id = $1""",
+        run_id,
+    )
+    return (False, 0.0) if row is None else (bool(row["cancel_requested"]), float(row["paused_s"]))
+
+
 async def claim_next_step(connection: DbConnection, run_id: uuid.UUID) -> int:
     """Reserve the next batch index of a step run (inside the caller's transaction)."""
     index: int = await connection.fetchval(

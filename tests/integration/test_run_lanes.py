@@ -10,6 +10,7 @@ import asyncpg
 import httpx
 import pytest
 
+from shared.db import runs
 from shared.runs import lanes, leases
 from shared.runs.leases import Lease
 from tests.integration.test_run_leases import TTL, _connection, _open_run
@@ -126,3 +127,17 @@ async def test_a_restarted_instance_gives_back_the_lanes_its_predecessor_held(
     taken = await _claim_lane(pool, set())
     assert taken is not None
     assert taken.lane == 1
+
+
+async def test_a_pause_one_lane_heard_is_read_by_the_others_before_their_next_batch(
+    api: httpx.AsyncClient, pool: asyncpg.Pool[Any]
+) -> None:
+    run_id = await _open_run(pool, await _connection(api))
+    await pool.execute("UPDATE runs SET status = 'running' WHERE id = $1", run_id)
+    assert await runs.cancel_or_pause(pool, run_id) == (False, 0.0)
+    await runs.set_throttled_until(pool, run_id, 30)  # lane 1's throttle heard a Retry-After of 30 s
+    cancelled, paused_s = await runs.cancel_or_pause(pool, run_id)
+    assert not cancelled
+    assert 25 < paused_s <= 30
+    await pool.execute("UPDATE runs SET cancel_requested = true WHERE id = $1", run_id)
+    assert (await runs.cancel_or_pause(pool, run_id))[0]
