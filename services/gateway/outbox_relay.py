@@ -15,6 +15,7 @@ from prometheus_client import Counter, Gauge
 
 from shared.db import outbox
 from shared.messages import PushCommand, SyncWork
+from shared.messaging import kafka
 from shared.settings import Settings
 from shared.tracing import context_from_headers, tracer
 
@@ -110,15 +111,18 @@ class OutboxRelay:
 
 def declare_publications(broker: KafkaBroker, settings: Settings) -> None:
     """Document what the relay publishes (the AsyncAPI document is generated from the brokers)."""
-    broker.publisher(
-        settings.topic("push.commands"),
-        title="gateway/push-commands",
-        description="A push run to drive (or one batch of a step run); keyed by connection id.",
-        schema=PushCommand,
-    )
-    broker.publisher(
-        settings.topic("sync.commands"),
-        title="gateway/sync-commands",
-        description="A sync run to page through (or one page of a step run); keyed by connection id.",
-        schema=SyncWork,
+    kafka.declare_publications(
+        broker,
+        settings,
+        "gateway",
+        kafka.Publication(
+            "push.commands",
+            PushCommand,
+            "A push run to drive (or one batch of a step run); keyed by connection id.",
+        ),
+        kafka.Publication(
+            "sync.commands",
+            SyncWork,
+            "A sync run to page through (or one page of a step run); keyed by connection id.",
+        ),
     )

@@ -9,6 +9,7 @@ from faststream.kafka.annotations import KafkaMessage
 from services.intake.handler import IncomingRequest, IntakeDependencies, handle_request
 from shared.messages import RequestAccepted, RequestRejected, RunRequestMessage, StatusTopicEvent
 from shared.messaging.consumer_guard import guard_middleware
+from shared.messaging.kafka import Publication, declare_publications
 from shared.messaging.worker_app import WorkerRuntime, service_broker, service_guard, worker_app
 from shared.settings import Settings
 
@@ -60,21 +61,27 @@ def build_intake(settings: Settings) -> FastStream:
         )
         await handle_request(incoming, runtime.deps)
 
-    # Documents the message shapes (the AsyncAPI document is generated from the brokers).
-    broker.publisher(
-        settings.topic("requests"),
-        title="upstream/requests",
-        description="What an upstream service publishes to request a run (see intake/requests).",
-        schema=RunRequestMessage,
-    )
-    broker.publisher(
-        settings.topic("status"),
-        title="intake/status",
-        description=(
-            "RequestAccepted (with the run id; through the outbox, with the run) or RequestRejected "
-            "(with the code and reason) for each request."
+    # What upstream services send here is documented with what the intake answers.
+    declare_publications(
+        broker,
+        settings,
+        "upstream",
+        Publication(
+            "requests",
+            RunRequestMessage,
+            "What an upstream service publishes to request a run (see intake/requests).",
         ),
-        schema=StatusTopicEvent,
+    )
+    declare_publications(
+        broker,
+        settings,
+        "intake",
+        Publication(
+            "status",
+            StatusTopicEvent,
+            "RequestAccepted (with the run id; through the outbox, with the run) or RequestRejected "
+            "(with the code and reason) for each request.",
+        ),
     )
 
     return worker_app(broker, settings, runtime)

@@ -17,6 +17,7 @@ from shared.db.connections import Connection
 from shared.db.runs import fail_run
 from shared.messages import ActivationReviewed, PushCommand, StatusEvent
 from shared.messaging.consumer_guard import fail_run_when_dead_lettered, guard_middleware
+from shared.messaging.kafka import Publication, declare_publications
 from shared.messaging.status_publisher import KafkaStatusPublisher
 from shared.messaging.worker_app import (
     RunSlices,
@@ -84,19 +85,21 @@ def build_push_worker(settings: Settings) -> FastStream:
         if await handle_push(command, runtime.deps):
             slices.wake()
 
-    # Documents what this worker publishes (the AsyncAPI document is generated from the brokers).
-    broker.publisher(
-        settings.topic("status"),
-        title="push-worker/status",
-        description="One event per topic of a push run, plus the run's start and end; keyed by run id.",
-        schema=StatusEvent,
-    )
-    broker.publisher(
-        settings.topic("status"),
-        title="push-worker/status-reviews",
-        description="ActivationReviewed: a platform's review of a segment ended after its run; keyed by "
-        "connection id.",
-        schema=ActivationReviewed,
+    declare_publications(
+        broker,
+        settings,
+        "push-worker",
+        Publication(
+            "status",
+            StatusEvent,
+            "One event per topic of a push run, plus the run's start and end; keyed by run id.",
+        ),
+        Publication(
+            "status",
+            ActivationReviewed,
+            "ActivationReviewed: a platform's review of a segment ended after its run; keyed by connection id.",
+            channel="status-reviews",
+        ),
     )
 
     async def announce(reviewed: Sequence[ActivationReviewed]) -> None:

@@ -12,6 +12,7 @@ from shared.inbound.config import InboundConfig
 from shared.inbound.source import InboundSource
 from shared.messages import SYNC_WORK, StatusEvent, SyncWork
 from shared.messaging.consumer_guard import fail_run_when_dead_lettered, guard_middleware
+from shared.messaging.kafka import Publication, declare_publications
 from shared.messaging.status_publisher import KafkaStatusPublisher
 from shared.messaging.worker_app import (
     RunSlices,
@@ -71,12 +72,15 @@ def build_sync_worker(settings: Settings) -> FastStream:
         if await handle_sync(work, runtime.deps):
             slices.wake()
 
-    # Documents what this worker publishes (the AsyncAPI document is generated from the brokers).
-    broker.publisher(
-        settings.topic("status"),
-        title="sync-worker/status",
-        description="One event per committed page of a sync run, plus the run's start and end; keyed by run id.",
-        schema=StatusEvent,
+    declare_publications(
+        broker,
+        settings,
+        "sync-worker",
+        Publication(
+            "status",
+            StatusEvent,
+            "One event per committed page of a sync run, plus the run's start and end; keyed by run id.",
+        ),
     )
 
     return worker_app(broker, settings, runtime, background=[slices.run])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from dataclasses import dataclass
 
 import structlog
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -87,3 +88,32 @@ def build_broker(
         logger=logging.getLogger("activator.faststream"),
         middlewares=[KafkaTelemetryMiddleware(tracer_provider=tracer_provider)] if tracer_provider else (),
     )
+
+
+def channel_title(role: str, topic: str) -> str:
+    """A channel's title in the AsyncAPI document: `push-worker/push-commands` for what a role does with a topic."""
+    return f"{role}/{topic.replace('.', '-')}"
+
+
+@dataclass(frozen=True, slots=True)
+class Publication:
+    """A message a service publishes: the topic's short name, the message's type, what the channel carries;
+    `channel` names the channel where one topic carries two kinds of message (else the topic's name)."""
+
+    topic: str
+    message: object
+    description: str
+    channel: str | None = None
+
+
+def declare_publications(
+    broker: KafkaBroker, settings: Settings, role: str, *publications: Publication
+) -> None:
+    """Document what `role` publishes on its broker (the AsyncAPI document is generated from the brokers)."""
+    for publication in publications:
+        broker.publisher(
+            settings.topic(publication.topic),
+            title=channel_title(role, publication.channel or publication.topic),
+            description=publication.description,
+            schema=publication.message,
+        )

@@ -17,7 +17,7 @@ from faststream.kafka.subscriber.usecase import ConcurrentBetweenPartitionsSubsc
 
 from shared.db.pool import POSTGRES_UNAVAILABLE
 from shared.messaging.consumer_guard import ConsumerGuard, DeadLetterHook
-from shared.messaging.kafka import build_broker
+from shared.messaging.kafka import build_broker, channel_title
 from shared.messaging.worker_health import WorkerHealth
 from shared.runs import leases, step_leases
 from shared.runs.executor import ExecutorSettings, LeaseKeeper, RunExecutor
@@ -66,7 +66,7 @@ def command_subscriber(
         max_workers=slots,
         fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
         max_poll_interval_ms=settings.kafka_max_poll_interval_ms,
-        title=f"{role}/{topic.replace('.', '-')}",
+        title=channel_title(role, topic),
         description=description,
     )
 
