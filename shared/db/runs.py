@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
+from pydantic import BaseModel, ConfigDict
 
 from shared.db.pool import Db, DbConnection
 from shared.runs.status import TERMINAL_STATUSES
@@ -61,8 +62,11 @@ class Run:
         return self.status in TERMINAL_STATUSES
 
 
-@dataclass(frozen=True, slots=True)
-class RunError:
+class RunError(BaseModel):
+    """One error record of a run (the API's RunErrorOut adds only its wire casing)."""
+
+    model_config = ConfigDict(frozen=True)
+
     item_id: str | None
     code: str
     message: str
@@ -143,16 +147,10 @@ async def run_errors(db: asyncpg.Pool[Any], run_id: uuid.UUID, limit: int) -> li
     return [RunError(**dict(row)) for row in rows]
 
 
-@dataclass(frozen=True, slots=True)
-class NumberedRunError:
+class NumberedRunError(RunError):
     """An error record with its position in the run's error log (for streams that resume after it)."""
 
     id: int
-    item_id: str | None
-    code: str
-    message: str
-    attempt: int
-    at: datetime
 
 
 async def run_errors_after(db: Db, run_id: uuid.UUID, after_id: int, limit: int) -> list[NumberedRunError]:

@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import ConfigDict, Field
 
 from services.gateway.schemas.base import ApiModel
+from shared.db.runs import RunError
 from shared.messages import MAX_TOPIC_IDS_PER_RUN
 
 
@@ -49,12 +50,8 @@ class RunAccepted(ApiModel):
     )
 
 
-class RunErrorOut(ApiModel):
-    item_id: str | None
-    code: str
-    message: str
-    attempt: int
-    at: datetime
+class RunErrorOut(RunError, ApiModel):
+    pass
 
 
 class RunSummaryOut(ApiModel):
