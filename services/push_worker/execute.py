@@ -130,6 +130,8 @@ def _ledger_row(item: PlannedItem, outcome: SegmentOutcome, *, confirms: bool) -
         # Where the segment was made; an update cannot change it (TTD keeps an element's parent).
         platform_path=item.ancestors if made else None,
         replaces=item.replaces,
+        # What the platform knows the write by until it is finished (TTD's BatchId): any worker asks with it.
+        pending_ref=outcome.pending_ref,
     )
 
 

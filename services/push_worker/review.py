@@ -6,8 +6,9 @@ Every push-worker replica runs it beside its run executor. A round claims due pe
 (`FOR UPDATE SKIP LOCKED`, so replicas share them, and for a while, so a dead poller's return), asks each
 connection's platform about its share (`ConfirmingPlatformClient.review`), writes the ends to the ledger,
 announces each on activator.status (`ActivationReviewed`) and puts the rest back with a later due time: the
-first delay doubled per check, at most the maximum. A write the client cannot ask about (a TTD rate batch
-another worker sent: TTD reports by BatchId only) is put back too, and counted `unasked`.
+first delay doubled per check, at most the maximum. Each write is asked about by what the ledger keeps (its
+segment id, and TTD's data-rate BatchId: TTD reports by BatchId only), so any replica asks about any write; one
+the client cannot ask about (a TTD write recorded without a BatchId) is put back too, and counted `unasked`.
 """
 
 from __future__ import annotations
@@ -101,7 +102,7 @@ class ReviewPoller:
                 await later(settings.review_max_delay_s)
                 return 0
             try:
-                found = await client.review([item.platform_segment_id for item in due])
+                found = await client.review([item.write for item in due])
             except PlatformError as exc:
                 log.warning("review_failed", connection_id=str(connection_id), error_code=exc.code)
                 await later(settings.review_first_delay_s)

@@ -141,7 +141,8 @@ class OpenedRun:
         await finish_run(self.deps, self.command_ref, cancelled=cancelled, failed_reason=failed_reason)
 
     async def confirm(self) -> None:
-        """Wait (bounded) for the platform to finish this run's writes and keep the outcome in the ledger."""
+        """Wait (bounded) for the platform to finish this run's writes, whichever worker made them (asked by the
+        references the ledger keeps), and keep the outcome in the ledger."""
         client, pool = self.client, self.deps.pool
         if not isinstance(client, ConfirmingPlatformClient):
             return  # the platform's answer to each write was final
@@ -150,17 +151,15 @@ class OpenedRun:
         if not pending:
             return
         try:
-            confirmations = await client.confirm(list(pending))
+            confirmations = await client.confirm(list(pending.values()))
         except PlatformError as exc:
             bound.warning("push_confirmation_failed", error_code=exc.code)
             return  # the activations stay pending; the next push asks again
+        topics = {write.platform_segment_id: topic_id for topic_id, write in pending.items()}
         await ledger.record_confirmations(
             pool,
             self.connection.id,
-            {
-                pending[segment_id]: (found.state, found.message)
-                for segment_id, found in confirmations.items()
-            },
+            {topics[segment_id]: (found.state, found.message) for segment_id, found in confirmations.items()},
         )
         states = [found.state for found in confirmations.values()]
         bound.info(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Protocol, runtime_checkable
 
 import structlog
@@ -48,6 +48,8 @@ class SegmentOutcome:
     operation: SegmentOperation
     platform_segment_id: str | None = None
     error: PlatformError | None = None
+    # The platform's reference of a write it finishes later (TTD's data-rate BatchId), kept with the ledger row.
+    pending_ref: str | None = None
 
     @property
     def succeeded(self) -> bool:
@@ -64,6 +66,15 @@ class BatchPlatformClient(PlatformClient, Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class BatchCompletion:
+    """A batch's shared call: the errors by platform id (the rest succeeded), and the reference each
+    succeeded item's write is known by on the platform until it is finished (by platform id)."""
+
+    errors: dict[str, PlatformError] = field(default_factory=dict)
+    pending_refs: dict[str, str] = field(default_factory=dict)
+
+
 @runtime_checkable
 class BatchCompletingClient(PlatformClient, Protocol):
     """A platform whose writes are a call per item plus one call for the whole batch (TTD: elements, then
@@ -73,8 +84,8 @@ class BatchCompletingClient(PlatformClient, Protocol):
         """The item's own call(s); return the platform id. What the batch shares waits for `complete_batch`."""
         ...
 
-    async def complete_batch(self, applied: Sequence[SegmentOutcome]) -> dict[str, PlatformError]:
-        """The batch's shared call for the items applied; the errors by platform id (the rest succeeded)."""
+    async def complete_batch(self, applied: Sequence[SegmentOutcome]) -> BatchCompletion:
+        """The batch's shared call for the items applied: the errors, and the succeeded items' references."""
         ...
 
 
@@ -173,8 +184,10 @@ async def _complete(client: BatchCompletingClient, outcomes: list[SegmentOutcome
     applied = [outcome for outcome in outcomes if outcome.succeeded]
     if not applied:
         return outcomes
+    refs: dict[str, str] = {}
     try:
-        errors = await client.complete_batch(applied)
+        completion = await client.complete_batch(applied)
+        errors, refs = completion.errors, completion.pending_refs
     except PlatformError as exc:
         errors = {outcome.platform_segment_id or "": exc for outcome in applied}
     except Exception as exc:  # a connector bug must cost this batch, not the worker
@@ -183,8 +196,13 @@ async def _complete(client: BatchCompletingClient, outcomes: list[SegmentOutcome
         errors = {outcome.platform_segment_id or "": crash for outcome in applied}
     completed = []
     for outcome in outcomes:
-        error = errors.get(outcome.platform_segment_id or "") if outcome.succeeded else None
-        completed.append(outcome if error is None else SegmentOutcome(outcome.operation, error=error))
+        platform_id = outcome.platform_segment_id or ""
+        if not outcome.succeeded:
+            completed.append(outcome)
+        elif platform_id in errors:
+            completed.append(SegmentOutcome(outcome.operation, error=errors[platform_id]))
+        else:
+            completed.append(replace(outcome, pending_ref=refs.get(platform_id)))
     return completed
 
 

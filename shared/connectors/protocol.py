@@ -86,18 +86,28 @@ class SegmentConfirmation(BaseModel):
     message: str | None = None
 
 
+class PendingWrite(BaseModel):
+    """A write the platform has yet to finish, as the ledger keeps it: any client of any worker can ask about it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    platform_segment_id: str
+    # The platform's own reference of the write, where it reports status by one (TTD's data-rate BatchId).
+    pending_ref: str | None = None
+
+
 @runtime_checkable
 class ConfirmingPlatformClient(PlatformClient, Protocol):
     """A platform that finishes writes later (TTD's data-rate batches, LiveRamp's privacy review of 1-2 business
     days): the push reports `pending` until then, and the review poller asks again long after the run."""
 
-    async def confirm(self, platform_segment_ids: Sequence[str]) -> dict[str, SegmentConfirmation]:
-        """Wait (bounded) for the platform to finish the writes this client made; one state per id asked."""
+    async def confirm(self, writes: Sequence[PendingWrite]) -> dict[str, SegmentConfirmation]:
+        """Wait (bounded) for the platform to finish these writes (oldest first); one state per segment id."""
         ...
 
-    async def review(self, platform_segment_ids: Sequence[str]) -> dict[str, SegmentConfirmation]:
-        """Where each write stands now (no waiting), asked by any client of the worker; an id the client cannot
-        ask about is left out of the answer."""
+    async def review(self, writes: Sequence[PendingWrite]) -> dict[str, SegmentConfirmation]:
+        """Where each write stands now (no waiting); a write the client cannot ask about (no reference) is left
+        out of the answer."""
         ...
 
 

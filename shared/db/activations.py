@@ -13,7 +13,7 @@ import asyncpg
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.connectors.deps import SegmentLookup
-from shared.connectors.protocol import PlatformSegment
+from shared.connectors.protocol import PendingWrite, PlatformSegment
 from shared.db.pool import Db
 
 
@@ -43,6 +43,8 @@ class ActivationWrite:
     platform_path: tuple[str, ...] | None = None
     # A move: the segment this one replaces (deactivated), appended to the lineage.
     replaces: str | None = None
+    # The platform's reference of a write it finishes later (TTD's data-rate BatchId); None clears it.
+    pending_ref: str | None = None
 
 
 def _activation(row: asyncpg.Record) -> Activation:
@@ -113,16 +115,21 @@ async def record_activations(
     run_id: uuid.UUID,
     writes: Sequence[ActivationWrite],
 ) -> None:
-    """Upsert ledger entries right after the platform confirmed; a failure keeps the known segment id."""
+    """Upsert ledger entries right after the platform confirmed; a failure keeps the known segment id (and
+    the state and pending reference of the write before it), any other write sets its own reference or none."""
     if not writes:
         return
     await db.execute(
         """INSERT INTO activations (connection_id, topic_id, org_id, platform_segment_id, content_hash, state,
-                                    last_run_id, last_outcome, last_pushed_at, platform_path, replaced_segment_ids)
+                                    last_run_id, last_outcome, last_pushed_at, platform_path, replaced_segment_ids,
+                                    pending_ref)
            SELECT $1, w.topic_id, $2, w.platform_segment_id, w.content_hash, w.state, $3, w.outcome, now(),
-                  w.platform_path::jsonb, CASE WHEN w.replaces IS NULL THEN '{}'::text[] ELSE ARRAY[w.replaces] END
-           FROM unnest($4::uuid[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])
-                AS w(topic_id, platform_segment_id, content_hash, state, outcome, platform_path, replaces)
+                  w.platform_path::jsonb, CASE WHEN w.replaces IS NULL THEN '{}'::text[] ELSE ARRAY[w.replaces] END,
+                  w.pending_ref
+           FROM unnest($4::uuid[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
+                       $11::text[])
+                AS w(topic_id, platform_segment_id, content_hash, state, outcome, platform_path, replaces,
+                     pending_ref)
            ON CONFLICT (connection_id, topic_id) DO UPDATE SET
                platform_segment_id = COALESCE(EXCLUDED.platform_segment_id, activations.platform_segment_id),
                content_hash = CASE WHEN EXCLUDED.last_outcome = 'failed' THEN activations.content_hash
@@ -130,6 +137,8 @@ async def record_activations(
                state = CASE WHEN EXCLUDED.last_outcome = 'failed' THEN activations.state ELSE EXCLUDED.state END,
                platform_path = CASE WHEN EXCLUDED.last_outcome = 'failed' THEN activations.platform_path
                                     ELSE COALESCE(EXCLUDED.platform_path, activations.platform_path) END,
+               pending_ref = CASE WHEN EXCLUDED.last_outcome = 'failed' THEN activations.pending_ref
+                                  ELSE EXCLUDED.pending_ref END,
                -- A redelivered move appends its replaced segment once.
                replaced_segment_ids = CASE
                    WHEN EXCLUDED.last_outcome = 'failed'
@@ -148,6 +157,7 @@ async def record_activations(
         [write.outcome for write in writes],
         [None if write.platform_path is None else json.dumps(list(write.platform_path)) for write in writes],
         [write.replaces for write in writes],
+        [write.pending_ref for write in writes],
     )
 
 
@@ -227,15 +237,22 @@ def segment_lookup(db: asyncpg.Pool[Any], connection_id: uuid.UUID) -> SegmentLo
 
 async def pending_from_run(
     db: asyncpg.Pool[Any], connection_id: uuid.UUID, run_id: uuid.UUID
-) -> dict[str, uuid.UUID]:
-    """Platform segment id -> topic, for the writes of this run the platform has not confirmed yet."""
+) -> dict[uuid.UUID, PendingWrite]:
+    """Topic -> its write, for the writes of this run (whichever worker made them) the platform has not
+    confirmed yet, oldest first."""
     rows = await db.fetch(
-        """SELECT platform_segment_id, topic_id FROM activations
-           WHERE connection_id = $1 AND last_run_id = $2 AND state = 'pending' AND platform_segment_id IS NOT NULL""",
+        """SELECT topic_id, platform_segment_id, pending_ref FROM activations
+           WHERE connection_id = $1 AND last_run_id = $2 AND state = 'pending' AND platform_segment_id IS NOT NULL
+           ORDER BY last_pushed_at, topic_id""",
         connection_id,
         run_id,
     )
-    return {row["platform_segment_id"]: row["topic_id"] for row in rows}
+    return {
+        row["topic_id"]: PendingWrite(
+            platform_segment_id=row["platform_segment_id"], pending_ref=row["pending_ref"]
+        )
+        for row in rows
+    }
 
 
 async def record_confirmations(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
+from shared.connectors.protocol import PendingWrite
 from shared.db.pool import Db
 
 
@@ -18,6 +19,13 @@ class DueReview:
     topic_id: uuid.UUID
     platform_segment_id: str
     checks: int  # this one included
+    # The platform's reference of the pending write (TTD's data-rate BatchId), None where it needs none.
+    pending_ref: str | None = None
+
+    @property
+    def write(self) -> PendingWrite:
+        """The write to ask the platform about."""
+        return PendingWrite(platform_segment_id=self.platform_segment_id, pending_ref=self.pending_ref)
 
 
 async def claim_due(db: Db, *, limit: int, claim_s: float) -> list[DueReview]:
@@ -33,7 +41,8 @@ async def claim_due(db: Db, *, limit: int, claim_s: float) -> list[DueReview]:
            UPDATE activations a
            SET next_review_at = now() + make_interval(secs => $2), review_checks = a.review_checks + 1
            FROM due WHERE a.connection_id = due.connection_id AND a.topic_id = due.topic_id
-           RETURNING a.org_id, a.connection_id, a.topic_id, a.platform_segment_id, a.review_checks AS checks""",
+           RETURNING a.org_id, a.connection_id, a.topic_id, a.platform_segment_id, a.review_checks AS checks,
+                     a.pending_ref""",
         limit,
         claim_s,
     )

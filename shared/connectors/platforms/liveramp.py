@@ -23,6 +23,7 @@ from shared.connectors.platforms.liveramp_rules import (
 from shared.connectors.protocol import (
     ConnectionTestResult,
     CreateSegmentParams,
+    PendingWrite,
     PlatformSegment,
     SegmentConfirmation,
     UpdateSegmentParams,
@@ -104,10 +105,11 @@ class LiveRampClient:
         """GET the segment; None on 404."""
         return await get_rest_segment(self._http, self._segment_path(platform_segment_id))
 
-    async def confirm(self, platform_segment_ids: Sequence[str]) -> dict[str, SegmentConfirmation]:
-        """Read each new segment once: `pending` while LiveRamp's privacy review (1-2 business days) runs."""
+    async def confirm(self, writes: Sequence[PendingWrite]) -> dict[str, SegmentConfirmation]:
+        """Read each new segment once: `pending` while LiveRamp's privacy review (1-2 business days) runs (the
+        review's state is on the segment itself: no reference needed)."""
         confirmed: dict[str, SegmentConfirmation] = {}
-        for segment_id in platform_segment_ids:
+        for segment_id in (write.platform_segment_id for write in writes):
             found = await self.get_segment(segment_id)
             if found is None:
                 confirmed[segment_id] = SegmentConfirmation(
@@ -121,9 +123,9 @@ class LiveRampClient:
             confirmed[segment_id] = SegmentConfirmation(state=state, message=message)
         return confirmed
 
-    async def review(self, platform_segment_ids: Sequence[str]) -> dict[str, SegmentConfirmation]:
+    async def review(self, writes: Sequence[PendingWrite]) -> dict[str, SegmentConfirmation]:
         """Each segment read once, by any client: its review's state is on the segment itself."""
-        return await self.confirm(platform_segment_ids)
+        return await self.confirm(writes)
 
     async def aclose(self) -> None:
         """Close the HTTP pool."""

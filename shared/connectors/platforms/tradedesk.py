@@ -14,6 +14,7 @@ from typing import Literal
 
 from shared.connectors.auth import Clock
 from shared.connectors.batch import (
+    BatchCompletion,
     CreateOperation,
     DeactivateOperation,
     SegmentOperation,
@@ -27,12 +28,13 @@ from shared.connectors.http import HttpSettings, PlatformHttp
 from shared.connectors.platform_entry import PlatformEntry, ValidatedConnection
 from shared.connectors.platforms.tradedesk_auth import tradedesk_auth
 from shared.connectors.platforms.tradedesk_elements import TradeDeskElements
-from shared.connectors.platforms.tradedesk_rates import RateBatches, TradeDeskRates, process_rate_batches
+from shared.connectors.platforms.tradedesk_rates import TradeDeskRates
 from shared.connectors.platforms.tradedesk_rules import TradeDeskConfig
 from shared.connectors.platforms.tradedesk_tree import ContainerCache, process_containers
 from shared.connectors.protocol import (
     ConnectionTestResult,
     CreateSegmentParams,
+    PendingWrite,
     PlatformSegment,
     SegmentConfirmation,
     UpdateSegmentParams,
@@ -46,8 +48,9 @@ class TradeDeskClient:
     """PlatformClient for The Trade Desk; the platform segment id is the ProviderElementId.
 
     In a push batch each element is written on its own (`apply_item`), then every CPM the batch set goes
-    to TTD in one data-rate batch (`complete_batch`), which `confirm` polls at the run's end and `review` looks
-    at again after it (the batches are known per process: `RateBatches`). A topic's ancestors become
+    to TTD in one data-rate batch (`complete_batch`, which reports each element's BatchId for the ledger), which
+    `confirm` polls at the run's end and `review` looks at again after it, by the BatchIds the ledger kept (so
+    any client of any worker asks about any batch). A topic's ancestors become
     non-buyable containers, each created once per process (`containers`) before the first child needing it.
     """
 
@@ -62,12 +65,11 @@ class TradeDeskClient:
         sleep: Sleep = asyncio.sleep,
         clock: Clock = time.monotonic,
         containers: ContainerCache = process_containers,
-        batches: RateBatches = process_rate_batches,
     ) -> None:
         self._http = http
         self._config = config
         self._elements = TradeDeskElements(http, config, containers)
-        self._rates = TradeDeskRates(http, config, sleep=sleep, clock=clock, batches=batches)
+        self._rates = TradeDeskRates(http, config, sleep=sleep, clock=clock)
 
     async def test_connection(self) -> ConnectionTestResult:
         """Query one element of the provider: proves the token and the provider id."""
@@ -116,8 +118,9 @@ class TradeDeskClient:
                 await elements.deactivate(element_id)
         return element_id
 
-    async def complete_batch(self, applied: Sequence[SegmentOutcome]) -> dict[str, PlatformError]:
-        """Send the CPMs of the applied items in one /v3/datarate/batch (5,000 rates at most per call)."""
+    async def complete_batch(self, applied: Sequence[SegmentOutcome]) -> BatchCompletion:
+        """Send the CPMs of the applied items in one /v3/datarate/batch (5,000 rates at most per call); each
+        priced element's BatchId is its pending reference."""
         return await self._rates.submit([outcome.platform_segment_id for outcome in applied])
 
     async def get_segment(self, platform_segment_id: str) -> PlatformSegment | None:
@@ -131,13 +134,14 @@ class TradeDeskClient:
             status="active" if found.get("Buyable", True) else "inactive",
         )
 
-    async def confirm(self, platform_segment_ids: Sequence[str]) -> dict[str, SegmentConfirmation]:
-        """Poll the data-rate batches of these elements (with backoff, up to `confirm_timeout_s`)."""
-        return await self._rates.confirm(platform_segment_ids)
+    async def confirm(self, writes: Sequence[PendingWrite]) -> dict[str, SegmentConfirmation]:
+        """Poll the data-rate batches of these writes (with backoff, up to `confirm_timeout_s`); a write
+        without a BatchId stays pending."""
+        return await self._rates.confirm(writes)
 
-    async def review(self, platform_segment_ids: Sequence[str]) -> dict[str, SegmentConfirmation]:
-        """One look at the data-rate batches of these elements that this process sent; others left out."""
-        return await self._rates.review(platform_segment_ids)
+    async def review(self, writes: Sequence[PendingWrite]) -> dict[str, SegmentConfirmation]:
+        """One look at the data-rate batch of each write; a write without a BatchId is left out."""
+        return await self._rates.review(writes)
 
     async def aclose(self) -> None:
         """Close the HTTP pool."""
@@ -146,9 +150,9 @@ class TradeDeskClient:
     async def _alone(self, operation: SegmentOperation) -> str:
         # Outside a push batch: the element, then its rate in a batch of one.
         element_id = await self.apply_item(operation)
-        errors = await self.complete_batch([SegmentOutcome(operation, platform_segment_id=element_id)])
-        if element_id in errors:
-            raise errors[element_id]
+        completion = await self.complete_batch([SegmentOutcome(operation, platform_segment_id=element_id)])
+        if element_id in completion.errors:
+            raise completion.errors[element_id]
         return element_id
 
 

@@ -26,7 +26,7 @@ from shared.connectors import (
 )
 from shared.connectors.errors import ErrorClass
 from shared.connectors.factory import outbound_config
-from shared.connectors.protocol import ConfirmingPlatformClient, UnkeyedCreatePlatformClient
+from shared.connectors.protocol import ConfirmingPlatformClient, PendingWrite, UnkeyedCreatePlatformClient
 from tests.unit.connectors.connector_fakes import FakeSleep, ScriptedPlatform
 
 BASE = "http://127.0.0.1:8090/liveramp"
@@ -273,7 +273,9 @@ async def test_confirm_reports_segments_in_review_as_pending(fake_sleep: FakeSle
     reviewed = await client.create_segment(PARAMS)
     waiting = await client.create_segment(PARAMS.model_copy(update={"external_key": "k2"}))
     liveramp.segments[waiting]["status"] = "IN_REVIEW"
-    confirmed = await client.confirm([reviewed, waiting, "404"])
+    confirmed = await client.confirm(
+        [PendingWrite(platform_segment_id=key) for key in (reviewed, waiting, "404")]
+    )
     assert {key: found.state for key, found in confirmed.items()} == {
         reviewed: "active",
         waiting: "pending",

@@ -1,25 +1,19 @@
-"""The Trade Desk prices a push batch in one data-rate batch, processed and approved later: confirm() polls
-ProcessingStatus and ApprovalStatus until active, failed or out of time; review() looks once, from any client of
-the worker that sent the batch."""
+"""The Trade Desk prices a push batch in one data-rate batch, processed and approved later: each priced item's
+outcome carries its BatchId (kept in the ledger); confirm() polls ProcessingStatus and ApprovalStatus by those
+BatchIds until active, failed or out of time; review() looks once. Any client asks about any batch: nothing is
+kept in the process that sent it."""
 
 from __future__ import annotations
 
 import json
 
 import httpx
-import pytest
 
 from shared.connectors import ConnectorDeps, CreateSegmentParams, HttpSettings, create_platform_client
 from shared.connectors.batch import CreateOperation, apply_batch
-from shared.connectors.platforms.tradedesk_rates import reset_rate_batches
-from shared.connectors.protocol import ConfirmingPlatformClient
+from shared.connectors.protocol import ConfirmingPlatformClient, PendingWrite
 from tests.unit.connectors.connector_fakes import FakeSleep, ScriptedPlatform
 from tests.unit.connectors.tradedesk_fakes import CONFIG, FakeTradeDesk, client_for
-
-
-@pytest.fixture(autouse=True)
-def _new_worker() -> None:
-    reset_rate_batches()  # each case is a worker process of its own
 
 
 class ClockAndSleep:
@@ -83,11 +77,17 @@ def _client(ttd: BatchTradeDesk, time: ClockAndSleep) -> ConfirmingPlatformClien
     return client
 
 
-async def _created(ttd: BatchTradeDesk, time: ClockAndSleep, elements: list[str]) -> ConfirmingPlatformClient:
+async def _pushed(ttd: BatchTradeDesk, time: ClockAndSleep, elements: list[str]) -> list[PendingWrite]:
+    """Each element pushed in a batch of its own by a client that is then closed (a worker gone since): the
+    writes as the ledger keeps them."""
     client = _client(ttd, time)
+    writes = []
     for element in elements:
-        await client.create_segment(segment(element))
-    return client
+        [outcome] = await apply_batch(client, [CreateOperation(segment(element))], concurrency=1)
+        assert outcome.platform_segment_id == element
+        writes.append(PendingWrite(platform_segment_id=element, pending_ref=outcome.pending_ref))
+    await client.aclose()
+    return writes
 
 
 async def test_a_push_batch_is_priced_in_one_rate_call(fake_sleep: FakeSleep) -> None:
@@ -95,6 +95,7 @@ async def test_a_push_batch_is_priced_in_one_rate_call(fake_sleep: FakeSleep) ->
     operations = [CreateOperation(segment(f"t{n}")) for n in range(25)]
     outcomes = await apply_batch(client_for(ttd, fake_sleep), operations, concurrency=4)
     assert all(outcome.succeeded for outcome in outcomes)
+    assert {outcome.pending_ref for outcome in outcomes} == {"b1"}  # TTD's BatchId, for the ledger
     assert len(ttd.rate_batches) == 1
     assert sorted(rate["ProviderElementId"] for rate in ttd.rates) == sorted(f"t{n}" for n in range(25))
     assert len(ttd.server.paths()) == 26  # one element each, one rate batch for all
@@ -116,6 +117,7 @@ async def test_an_element_refused_fails_alone_and_is_not_priced(fake_sleep: Fake
         "permanent:403",
         None,
     ]
+    assert [outcome.pending_ref for outcome in outcomes] == ["b1", None, "b1"]
     assert sorted(rate["ProviderElementId"] for rate in ttd.rates) == ["a", "b"]
 
 
@@ -136,14 +138,16 @@ async def test_a_refused_rate_batch_fails_the_items_it_priced(fake_sleep: FakeSl
     assert [outcome.error.message if outcome.error else None for outcome in outcomes] == [
         "HTTP 400: BrandId is not managed by this provider"
     ] * 2
+    assert [outcome.pending_ref for outcome in outcomes] == [None, None]
 
 
 async def test_processed_approved_and_failed_batches_are_reported_per_element() -> None:
     final = {"a": ("Processed", "Approved"), "b": ("Failed", "Pending"), "c": ("Processed", "Rejected")}
     time = ClockAndSleep()
     ttd = BatchTradeDesk(final, done_after_s=0.5, time=time)
-    client = await _created(ttd, time, ["a", "b", "c"])
-    confirmed = await client.confirm(["a", "b", "c"])
+    writes = await _pushed(ttd, time, ["a", "b", "c"])
+    assert [write.pending_ref for write in writes] == ["batch-a", "batch-b", "batch-c"]
+    confirmed = await _client(ttd, time).confirm(writes)  # a client that sent none of them
     assert {key: found.state for key, found in confirmed.items()} == {
         "a": "active",
         "b": "failed",
@@ -152,45 +156,49 @@ async def test_processed_approved_and_failed_batches_are_reported_per_element() 
     assert "CPM below the floor" in (confirmed["b"].message or "")
     assert "Rejected" in (confirmed["c"].message or "")
     assert time.sleeps == [0.25, 0.5]  # backoff between polls, no real waiting
-    # Sent after a batch still processing, b's and c's are read once a's is done, not in every round.
+    # Given after a batch still processing, b's and c's are read once a's is done, not in every round.
     assert ttd.polls == {"a": 3, "b": 1, "c": 1}
 
 
 async def test_a_processed_rate_awaiting_approval_stays_pending() -> None:
     time = ClockAndSleep()
     ttd = BatchTradeDesk({"a": ("Processed", "Pending")}, done_after_s=0, time=time)
-    client = await _created(ttd, time, ["a"])
-    assert (await client.confirm(["a"]))["a"].state == "pending"
+    writes = await _pushed(ttd, time, ["a"])
+    assert (await _client(ttd, time).confirm(writes))["a"].state == "pending"
     assert time.now >= 10  # gave up at confirm_timeout_s
 
 
 async def test_batches_still_processing_at_the_deadline_stay_pending() -> None:
     time = ClockAndSleep()
     ttd = BatchTradeDesk({"a": ("Processed", "Approved")}, done_after_s=1000, time=time)
-    client = await _created(ttd, time, ["a"])
-    confirmed = await client.confirm(["a"])
+    writes = await _pushed(ttd, time, ["a"])
+    confirmed = await _client(ttd, time).confirm(writes)
     assert confirmed["a"].state == "pending"
     assert time.now >= 10
     assert max(time.sleeps) <= 4.0
 
 
-async def test_an_element_without_a_rate_batch_is_active_at_once() -> None:
+async def test_a_write_recorded_without_a_batch_id_stays_pending_and_asks_nothing() -> None:
     time = ClockAndSleep()
-    ttd = BatchTradeDesk({}, done_after_s=0, time=time)
-    client = await _created(ttd, time, [])
-    assert (await client.confirm(["updated-without-cpm"]))["updated-without-cpm"].state == "active"
+    ttd = BatchTradeDesk({"a": ("Processed", "Approved")}, done_after_s=0, time=time)
+    await _pushed(ttd, time, ["a"])
+    # Written before the ledger kept BatchIds: its CPM's fate is unknown, so it is not taken as active.
+    confirmed = await _client(ttd, time).confirm([PendingWrite(platform_segment_id="a")])
+    assert confirmed["a"].state == "pending"
+    assert "next push" in (confirmed["a"].message or "")
+    assert await _client(ttd, time).review([PendingWrite(platform_segment_id="a")]) == {}
     assert ttd.polls == {}
+    assert time.sleeps == []
 
 
-async def test_a_later_client_of_the_worker_reviews_the_batches_an_earlier_one_sent() -> None:
+async def test_any_client_reviews_the_batches_by_the_ids_the_ledger_kept() -> None:
     final = {"a": ("Processed", "Approved"), "b": ("Processed", "Pending"), "c": ("Failed", "Pending")}
     time = ClockAndSleep()
     ttd = BatchTradeDesk(final, done_after_s=0, time=time)
-    run_client = await _created(ttd, time, ["a", "b", "c"])
-    await run_client.aclose()  # the run ended before TTD was done
+    writes = await _pushed(ttd, time, ["a", "b", "c"])  # the run ended before TTD was done
 
-    poller_client = _client(ttd, time)
-    reviewed = await poller_client.review(["a", "b", "c", "written-by-another-worker"])
+    poller_client = _client(ttd, time)  # the review poller, on any replica
+    reviewed = await poller_client.review([*writes, PendingWrite(platform_segment_id="unpriced")])
     assert {key: found.state for key, found in reviewed.items()} == {
         "a": "active",
         "b": "pending",
@@ -198,16 +206,3 @@ async def test_a_later_client_of_the_worker_reviews_the_batches_an_earlier_one_s
     }
     assert ttd.polls == {"a": 1, "b": 1, "c": 1}  # one look at each batch
     assert time.sleeps == []  # no waiting
-
-    again = await _client(ttd, time).review(["a", "b", "c"])
-    assert sorted(again) == ["b", "c"]  # what went live is forgotten; the rest is asked again
-    assert again["c"].state == "failed"
-
-
-async def test_a_worker_that_sent_no_batch_asks_nothing() -> None:
-    time = ClockAndSleep()
-    ttd = BatchTradeDesk({"a": ("Processed", "Approved")}, done_after_s=0, time=time)
-    await _created(ttd, time, ["a"])
-    reset_rate_batches()  # the review poller of another worker process
-    assert await _client(ttd, time).review(["a"]) == {}
-    assert ttd.polls == {}

@@ -1,0 +1,1 @@
+ALTER TABLE activations DROP COLUMN IF EXISTS pending_ref;
