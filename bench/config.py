@@ -33,6 +33,7 @@ class BenchConfig:
     # Rate budget: one connection's requests per second, and the topics of each of its two runs.
     rate_budget_rps: float
     rate_budget_topics_per_run: int
+    rate_budget_lane_topics: int  # one run big enough to be split into lanes across the two replicas
     # Latency: 25-topic runs arriving at a steady rate for a while.
     latency_run_topics: int
     latency_runs_per_s: float
@@ -81,6 +82,7 @@ FULL = BenchConfig(
     fairness_long_topics=10_000,
     rate_budget_rps=40.0,
     rate_budget_topics_per_run=400,
+    rate_budget_lane_topics=2000,
     failover_kills=4,
     failover_topics=3_000,
     tradedesk_tree=(5, 8, 50),
@@ -115,6 +117,7 @@ QUICK = BenchConfig(
     fairness_long_topics=2_000,
     rate_budget_rps=40.0,
     rate_budget_topics_per_run=200,
+    rate_budget_lane_topics=1000,
     failover_kills=2,
     failover_topics=2_000,
     tradedesk_tree=(3, 4, 25),

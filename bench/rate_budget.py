@@ -1,11 +1,13 @@
 """Rate budget across replicas (issue 17 item 6): one connection with `rate_limit_rps` R, two push-worker
-replicas, two runs of it started at once.
+replicas, two runs of it started at once; then one run big enough to be split into lanes.
 
 A connection's runs are leased one at a time (shared/runs/leases.py), whichever replica holds them, so
 the budget is one process's at any moment; what could break it is the hand-over between runs and
-replicas. The mock records when each create arrived: `achieved_ratio` is the creates per second from the
+replicas. A run split into lanes (shared/runs/lanes.py) is pushed by both replicas at once, each lane at
+R / lanes. The mock records when each create arrived: `achieved_ratio` is the creates per second from the
 first to the last ÷ R (target ≥ 0.9), `max_window_ratio` the most creates inside any 1-second window ÷ R
-(target ≤ 1, a fraction above it being the one request a hand-over may let through early).
+(target ≤ 1, a fraction above it being the one request a hand-over may let through early); `lanes_*` the
+same for the one split run.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 from bench.config import BenchConfig
 from bench.harness import (
+    Org,
     ScenarioFailed,
     add_topics,
     create_connection,
@@ -52,6 +55,34 @@ async def _create_times(world: World, since: float) -> list[float]:
     return times
 
 
+async def _creates_of(world: World, org: Org, connection_id: str, groups: list[list[str]]) -> list[float]:
+    """Runs of the topic groups started at once, all succeeded; the times of the mock's creates."""
+    since = time.time()
+    run_ids = await asyncio.gather(
+        *(start_run(org.api, connection_id, "push", topicIds=group) for group in groups)
+    )
+    await asyncio.gather(*(wait_processed(world.pool, run_id) for run_id in run_ids))
+    for run_id, group in zip(run_ids, groups, strict=True):
+        await require_succeeded(world.pool, run_id, len(group))
+    times = await _create_times(world, since)
+    if len(times) < sum(len(group) for group in groups):
+        raise ScenarioFailed(f"the mock saw {len(times)} creates of {sum(len(g) for g in groups)}")
+    return times
+
+
+def _budget_figures(times: list[float], rps: float, prefix: str = "") -> dict[str, Any]:
+    span = max(times) - min(times)
+    achieved = (len(times) - 1) / span if span > 0 else float("inf")
+    fullest = max_in_window(times)
+    return {
+        f"{prefix}achieved_rps": round(achieved, 2),
+        f"{prefix}achieved_ratio": ratio(achieved, rps),
+        f"{prefix}max_window_requests": fullest,
+        f"{prefix}max_window_ratio": ratio(fullest, rps),
+        f"{prefix}creates": len(times),
+    }
+
+
 async def run_rate_budget(world: World, config: BenchConfig) -> dict[str, Any]:
     """Achieved rate and the fullest 1-second window against the connection's budget."""
     rps = config.rate_budget_rps
@@ -60,34 +91,26 @@ async def run_rate_budget(world: World, config: BenchConfig) -> dict[str, Any]:
         body = custom_api_connection(world.mock_url, max_concurrency=8, name=f"rate-{uuid.uuid4().hex[:8]}")
         body["config"]["rate_limit_rps"] = rps
         connection_id = await create_connection(org.api, body)
-        size = config.rate_budget_topics_per_run
-        topic_ids = await add_topics(world.pool, org, 2 * size, f"rate-{uuid.uuid4().hex[:6]}")
+        size, big = config.rate_budget_topics_per_run, config.rate_budget_lane_topics
+        topic_ids = await add_topics(world.pool, org, 2 * size + big, f"rate-{uuid.uuid4().hex[:6]}")
         await set_platform_latency(world.mock, "custom_api", 0)
         await world.start_worker(REPLICA, ["push-worker"])
-        since = time.time()
-        run_ids = await asyncio.gather(
-            start_run(org.api, connection_id, "push", topicIds=topic_ids[:size]),
-            start_run(org.api, connection_id, "push", topicIds=topic_ids[size:]),
+        two_runs = await _creates_of(
+            world, org, connection_id, [topic_ids[:size], topic_ids[size : 2 * size]]
         )
-        await asyncio.gather(*(wait_processed(world.pool, run_id) for run_id in run_ids))
-        for run_id in run_ids:
-            await require_succeeded(world.pool, run_id, size)
-        times = await _create_times(world, since)
+        one_split = await _creates_of(world, org, connection_id, [topic_ids[2 * size :]])
+        lanes = await world.pool.fetchval(
+            "SELECT lanes FROM runs WHERE connection_id = $1 ORDER BY created_at DESC LIMIT 1",
+            uuid.UUID(connection_id),
+        )
     finally:
         world.stop_service(REPLICA)
         await org.api.aclose()
-    if len(times) < 2 * size:
-        raise ScenarioFailed(f"the mock saw {len(times)} creates of {2 * size}")
-    span = max(times) - min(times)
-    achieved = (len(times) - 1) / span if span > 0 else float("inf")
-    fullest = max_in_window(times)
     return {
         "rate_limit_rps": rps,
-        "achieved_rps": round(achieved, 2),
-        "achieved_ratio": ratio(achieved, rps),
-        "max_window_requests": fullest,
-        "max_window_ratio": ratio(fullest, rps),
+        **_budget_figures(two_runs, rps),
         "runs": 2,
         "replicas": 2,
-        "creates": len(times),
+        **_budget_figures(one_split, rps, "lanes_"),
+        "lanes": lanes,
     }

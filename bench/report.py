@@ -212,6 +212,25 @@ def _budget_and_failover_rows(results: dict[str, Any]) -> list[tuple[str, str, s
                 "≤ 1x",
             ),
         )
+        if "lanes_achieved_rps" in budget:
+            rows.append(
+                (
+                    f"Rate budget, one run in {budget['lanes']} lanes, achieved/s",
+                    _figure(budget["lanes_achieved_rps"]),
+                    rps,
+                    f"{_figure(budget['lanes_achieved_ratio'])}x",
+                    "≥ 0.9x",
+                ),
+            )
+            rows.append(
+                (
+                    "Rate budget, one run in lanes, fullest 1 s",
+                    str(budget["lanes_max_window_requests"]),
+                    rps,
+                    f"{_figure(budget['lanes_max_window_ratio'])}x",
+                    "≤ 1x",
+                ),
+            )
     failover = results.get("failover")
     if failover:
         rows.append(
