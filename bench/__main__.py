@@ -24,6 +24,7 @@ from bench.p3r_sync import run_p3r
 from bench.p4_capped import run_p4_capped
 from bench.p4_scale import run_p4
 from bench.plot import write_plot
+from bench.procstats import summarise
 from bench.rate_budget import run_rate_budget
 from bench.report import machine, say, table, write_results
 from bench.scale import run_scale
@@ -131,12 +132,7 @@ async def _scenarios(world: World, config: BenchConfig, only: set[str], results:
             failed.append(name)
             say(f"bench: {name} FAILED\n{traceback.format_exc()}")
         say(f"bench: {name} took {time.monotonic() - started:.0f}s")
-    if memory:
-        services = sorted({service for peaks in memory.values() for service in peaks})
-        results["p5_memory_mb"] = {
-            service: max(peaks.get(service, 0.0) for peaks in memory.values()) for service in services
-        }
-        results["p5_memory_by_scenario_mb"] = memory
+    summarise(results, memory)
     return failed
 
 

@@ -26,7 +26,7 @@ from bench.harness import (
     step_through,
     timed_push,
 )
-from bench.procstats import cpu_seconds, cpu_since, peak_rss_mb, reset_peaks
+from bench.procstats import CpuMeter, cpu_seconds, cpu_since, peak_rss_mb, reset_peaks
 from bench.world import World
 
 
@@ -97,11 +97,14 @@ async def run_p1(world: World, config: BenchConfig) -> tuple[dict[str, Any], dic
         activator: list[float] = []
         ceiling: list[float] = []
         step: list[float] = []
+        cost = CpuMeter()  # the services' CPU during Activator's own runs: what a pushed segment costs
         for repetition in range(config.repetitions):
             # Interleaved, so that drift in the machine's load hits all three alike.
+            before = cpu_seconds(world.pids())
             activator.append(
                 rate(config.p1_topics, await pushed_by_activator(world, org, config, repetition))
             )
+            cost.add(before, world.pids(), config.p1_topics)
             ceiling.append(rate(config.p1_topics, await pushed_by_bare_client(world, config, repetition)))
             step.append(
                 rate(len(step_topics), await pushed_by_step_loop(world, org, step_topics, config, repetition))
@@ -120,6 +123,7 @@ async def run_p1(world: World, config: BenchConfig) -> tuple[dict[str, Any], dic
         "ratio_vs_step_loop": ratio(segments, median(step)),
         "topics": config.p1_topics,
         "cpu_seconds_by_service": cpu,
+        "cpu_ms_per_segment": cost.ms_per_item(),
         "step_loop_topics": len(step_topics),
         "platform_latency_ms": config.platform_latency_ms,
         "concurrency": config.push_concurrency,
