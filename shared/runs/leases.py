@@ -56,6 +56,10 @@ def _row(lease: Lease) -> tuple[str, str]:
     return "run_lanes", f"run_id = $1 AND lane = {int(lease.lane)} AND lease_owner = $2"
 
 
+# Lane 0 of the run is done and waits for its other lanes: nothing to claim there yet.
+_WAITS_FOR_LANES = """lanes_waiting AND EXISTS (
+    SELECT 1 FROM run_lanes l WHERE l.run_id = runs.id AND l.work_done_at IS NULL)"""
+
 # Another run of the connection and kind ($2, $3; not $4) holds a lease on one of its lanes.
 _OTHER_RUN_LEASED = f"""EXISTS (
     SELECT 1 FROM runs o WHERE o.connection_id = $2 AND o.kind = $3 AND o.id <> $4 AND {_OTHER_OPEN}
@@ -146,8 +150,7 @@ async def claim_next(
             f"""SELECT {LEASED_COLUMNS} FROM runs
                 WHERE kind = $2 AND mode = 'auto' AND accepted_at IS NOT NULL AND {OPEN}
                   AND (lease_expires_at IS NULL OR lease_expires_at < now()) AND NOT (id = ANY($3::uuid[]))
-                  AND NOT (lanes_waiting AND EXISTS (
-                      SELECT 1 FROM run_lanes l WHERE l.run_id = runs.id AND l.work_done_at IS NULL))
+                  AND NOT ({_WAITS_FOR_LANES})
                 ORDER BY last_served_at NULLS FIRST, created_at
                 LIMIT {_CANDIDATES} FOR UPDATE SKIP LOCKED""",
             TERMINAL_STATUS_VALUES,
@@ -166,7 +169,8 @@ async def others_waiting(db: Db, lease: Lease, kind: str) -> bool:
     waiting: bool = await db.fetchval(
         f"""SELECT EXISTS (
                SELECT 1 FROM runs WHERE kind = $2 AND mode = 'auto' AND accepted_at IS NOT NULL AND {OPEN}
-                 AND connection_id <> $3 AND (lease_expires_at IS NULL OR lease_expires_at < now()))""",
+                 AND connection_id <> $3 AND (lease_expires_at IS NULL OR lease_expires_at < now())
+                 AND NOT ({_WAITS_FOR_LANES}))""",
         TERMINAL_STATUS_VALUES,
         kind,
         lease.connection_id,

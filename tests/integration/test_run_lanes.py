@@ -84,6 +84,12 @@ async def test_lane_zero_waiting_for_its_lanes_is_claimed_again_once_they_are_do
     assert lane is not None
     await leases.release(pool, first, wait_for_lanes="the platform refused the credentials")
     assert await leases.claim_next(pool, "push", TTL, holding=set()) is None
+    # Another connection's slice does not give its run up for a lane 0 that has nothing to do yet.
+    elsewhere = await _open_run(pool, await _connection(api))
+    other = await leases.claim_next(pool, "push", TTL, holding=set())
+    assert other is not None
+    assert other.run_id == elsewhere
+    assert not await leases.others_waiting(pool, other, "push")
     assert await lanes.others_open(pool, run_id)
     await leases.finish_work(pool, lane, failed_reason=None)
     assert not await lanes.others_open(pool, run_id)
