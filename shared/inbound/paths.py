@@ -111,7 +111,16 @@ def resolve_or_raise(document: object, path: str) -> Any:
 
 def resolve(document: object, path: str) -> Any:
     """The value at `path`, or MISSING."""
-    try:
-        return resolve_or_raise(document, path)
-    except PathNotFound:
-        return MISSING
+    # Walked without the trail resolve_or_raise keeps for its message: a sync resolves every mapped
+    # field of every record.
+    value: Any = document
+    for step in parse_path(path):
+        if type(value) is dict and type(step) is str:  # what JSON gives, the common step, inline
+            if step not in value:
+                return MISSING
+            value = value[step]
+            continue
+        found, value = _step(value, step)
+        if not found:
+            return MISSING
+    return value
