@@ -10,7 +10,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from shared.connectors.http import HttpSettings
+from shared.connectors.http_settings import HttpSettings
 
 MIN_ENCRYPTION_KEY_LENGTH = 16
 # Lower-cased, letters and digits only: what sample configs and docs put where a key belongs.

@@ -19,7 +19,7 @@ from opentelemetry.sdk.trace.export import (
     SpanExportResult,
 )
 
-if TYPE_CHECKING:  # shared.settings imports the connectors, which import this module's tracer
+if TYPE_CHECKING:  # a type only: the setup below reads Settings, which no code here needs at import
     from shared.settings import Settings
 
 tracer = trace.get_tracer("activator")

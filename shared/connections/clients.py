@@ -6,7 +6,7 @@ import httpx
 
 from shared.connectors.deps import ConnectorDeps, SegmentLookup, no_recorded_segment
 from shared.connectors.factory import create_platform_client
-from shared.connectors.http import HttpSettings
+from shared.connectors.http_settings import HttpSettings
 from shared.connectors.protocol import PlatformClient
 from shared.connectors.throttle import ConnectionThrottle
 from shared.db.connections import Connection

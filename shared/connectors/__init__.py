@@ -18,7 +18,7 @@ from shared.connectors.factory import (
     create_platform_client,
     validate_outbound_config,
 )
-from shared.connectors.http import HttpSettings
+from shared.connectors.http_settings import HttpSettings
 from shared.connectors.outbound_config import OutboundConfig
 from shared.connectors.protocol import (
     ConnectionTestResult,

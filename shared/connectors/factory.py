@@ -10,7 +10,7 @@ from pydantic import BaseModel, ValidationError
 from shared.connectors.credentials import AuthType
 from shared.connectors.deps import ConnectorDeps
 from shared.connectors.errors import ConnectorConfigError, UnknownPlatformError
-from shared.connectors.http import HttpSettings
+from shared.connectors.http_settings import HttpSettings
 from shared.connectors.outbound_config import OutboundConfig
 from shared.connectors.platform_entry import PlatformEntry, ValidatedConnection
 from shared.connectors.platforms import custom_api, indexexchange, liveramp, tradedesk

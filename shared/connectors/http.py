@@ -9,7 +9,6 @@ from typing import Any
 
 import httpx
 from opentelemetry.trace import SpanKind
-from pydantic import BaseModel, Field
 
 from shared.connectors.auth import AuthStrategy, no_auth
 from shared.connectors.deps import ConnectorDeps
@@ -23,22 +22,13 @@ from shared.connectors.failures import (
     scrub,
     trim,
 )
+from shared.connectors.http_settings import HttpSettings
 from shared.connectors.retry import with_retries
 from shared.egress import EgressRefused
 from shared.metrics import PLATFORM_REQUEST_SECONDS
 from shared.tracing import tracer
 
 _OAUTH_AUTH_ERRORS = {"invalid_client", "invalid_grant", "unauthorized_client"}
-
-
-class HttpSettings(BaseModel):
-    """Limits and timeouts of platform calls; the services' Settings builds one from the environment."""
-
-    timeout_s: float = Field(default=30.0, gt=0)
-    max_attempts: int = Field(default=3, ge=1)
-    backoff_base_s: float = Field(default=1.0, ge=0)
-    retry_after_cap_s: float = Field(default=60.0, ge=0)
-    max_connections: int = Field(default=20, ge=1)
 
 
 class PlatformHttp:

@@ -22,7 +22,8 @@ from shared.connectors.deps import ConnectorDeps
 from shared.connectors.errors import ConnectorConfigError, ErrorClass, PlatformError
 from shared.connectors.factory import validate_section
 from shared.connectors.failures import scrub, trim
-from shared.connectors.http import HttpSettings, PlatformHttp
+from shared.connectors.http import PlatformHttp
+from shared.connectors.http_settings import HttpSettings
 from shared.connectors.throttle import ConnectionThrottle
 from shared.inbound.checkpoint import SyncCheckpoint
 from shared.inbound.config import InboundConfig

@@ -14,7 +14,7 @@ from services.gateway.problems import not_found
 from services.gateway.schemas import ConnectionCheckOut, ConnectionTestOut
 from shared.connections.clients import build_connection_source, build_platform_client
 from shared.connectors.errors import ConnectorConfigError
-from shared.connectors.http import HttpSettings
+from shared.connectors.http_settings import HttpSettings
 from shared.connectors.protocol import ConnectionTestResult
 from shared.db import connections as repo
 from shared.inbound.config import InboundConfig

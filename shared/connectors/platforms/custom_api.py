@@ -15,7 +15,8 @@ from shared.connectors.credentials import (
 from shared.connectors.deps import ConnectorDeps
 from shared.connectors.errors import PlatformError
 from shared.connectors.failures import require_segment_id
-from shared.connectors.http import HttpSettings, PlatformHttp
+from shared.connectors.http import PlatformHttp
+from shared.connectors.http_settings import HttpSettings
 from shared.connectors.outbound_config import AbsoluteUrl, OutboundConfig, UrlPath
 from shared.connectors.platform_entry import PlatformEntry, ValidatedConnection
 from shared.connectors.protocol import (

@@ -21,7 +21,7 @@ from shared.connectors.batch import (
 from shared.connectors.credentials import AuthType, S3AccessKeyCredentials, SftpPasswordCredentials
 from shared.connectors.deps import ConnectorDeps, SegmentLookup, TaxonomyUploader
 from shared.connectors.errors import ErrorClass, PlatformError
-from shared.connectors.http import HttpSettings
+from shared.connectors.http_settings import HttpSettings
 from shared.connectors.outbound_config import AbsoluteUrl, OutboundConfig
 from shared.connectors.platform_entry import PlatformEntry, ValidatedConnection
 from shared.connectors.platforms.taxonomy_s3 import S3TaxonomyUploader

@@ -11,7 +11,8 @@ from shared.connectors.credentials import OAuth2Credentials
 from shared.connectors.deps import ConnectorDeps
 from shared.connectors.errors import PlatformError
 from shared.connectors.failures import require_segment_id
-from shared.connectors.http import HttpSettings, PlatformHttp
+from shared.connectors.http import PlatformHttp
+from shared.connectors.http_settings import HttpSettings
 from shared.connectors.platform_entry import PlatformEntry, ValidatedConnection
 from shared.connectors.platforms.liveramp_rules import (
     LiveRampConfig,

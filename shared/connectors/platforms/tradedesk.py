@@ -24,7 +24,8 @@ from shared.connectors.batch import (
 from shared.connectors.credentials import TradeDeskCredentials
 from shared.connectors.deps import ConnectorDeps
 from shared.connectors.errors import PlatformError
-from shared.connectors.http import HttpSettings, PlatformHttp
+from shared.connectors.http import PlatformHttp
+from shared.connectors.http_settings import HttpSettings
 from shared.connectors.platform_entry import PlatformEntry, ValidatedConnection
 from shared.connectors.platforms.tradedesk_auth import tradedesk_auth
 from shared.connectors.platforms.tradedesk_elements import TradeDeskElements
