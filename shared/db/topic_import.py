@@ -134,10 +134,12 @@ async def merge_chunks(
         if index + 1 == len(chunks):
             returned += await connection.fetch(merge, org_id)
             break
-        merged, rows = await asyncio.gather(
-            connection.fetch(merge, org_id), asyncio.to_thread(_built, chunks[index + 1], names)
-        )
-        returned += merged
+        merging = asyncio.ensure_future(connection.fetch(merge, org_id))
+        try:
+            rows = await asyncio.to_thread(_built, chunks[index + 1], names)
+        finally:
+            # Whatever the build did, the merge ends before the connection is used again (or rolled back).
+            returned += await merging
     return returned
 
 
