@@ -78,7 +78,6 @@ async def commit_pages(
         new_ids, stored = await writer.claim_source_ids(run.run_id, run.org_id, source_ids)
         plans = plan_pages([page.records for page in batch], new_ids, stored, run.connection_id)
         written, created = await _upsert(writer, run, settings, plans)
-        await _record_items(writer, run, before, written, plans)
         counts: list[sync_runs.PageCounts] = []
         error_room = settings.max_run_errors_stored - state.errors_stored
         for number, plan in enumerate(plans, start=before.page + 1):
@@ -104,7 +103,8 @@ async def commit_pages(
             )
         after = batch[-1].following
         total = _summed(counts)
-        await writer.record_page(run.run_id, total, after, pages=len(batch))
+        items = _run_items(run, before, written, plans)
+        await writer.record_page(run.run_id, total, after, pages=len(batch), items=items)
         closing = None
         if after.done:
             closing = await close_with_last_page(
@@ -119,17 +119,12 @@ async def commit_pages(
     return CommittedPages(counts, closing)
 
 
-async def _record_items(
-    writer: SyncPageWriter,
-    run: SyncRunRef,
-    before: SyncCheckpoint,
-    written: list[tuple[uuid.UUID, bool]],
-    plans: list[PagePlan],
-) -> None:
-    """List every record the pages wrote or found unchanged as the run's items, in one statement."""
+def _run_items(
+    run: SyncRunRef, before: SyncCheckpoint, written: list[tuple[uuid.UUID, bool]], plans: list[PagePlan]
+) -> sync_runs.RunItems:
+    """Every record the pages wrote or found unchanged, listed as the run's items."""
     unchanged = [topic_id for plan in plans for topic_id in plan.unchanged_topic_ids]
-    await writer.record_items(
-        run.run_id,
+    return sync_runs.RunItems(
         # One commit per checkpoint it starts from: a replay of these pages reproduces the id.
         event_id=deterministic_event_id(run.run_id, "pages after", before.page),
         topic_ids=[topic_id for topic_id, _ in written] + unchanged,

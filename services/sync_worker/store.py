@@ -36,16 +36,18 @@ class SyncPageWriter(Protocol):
 
     async def external_ids_of(self, topic_ids: list[uuid.UUID]) -> set[str]: ...
 
-    async def record_items(
-        self, run_id: uuid.UUID, *, event_id: uuid.UUID, topic_ids: list[uuid.UUID], outcomes: list[str]
-    ) -> None: ...
-
     async def store_rejects(
         self, run_id: uuid.UUID, *, page: int, rejects: Rejects, payload_limit: int, error_room: int
     ) -> int: ...
 
     async def record_page(
-        self, run_id: uuid.UUID, counts: sync_runs.PageCounts, checkpoint: SyncCheckpoint, *, pages: int
+        self,
+        run_id: uuid.UUID,
+        counts: sync_runs.PageCounts,
+        checkpoint: SyncCheckpoint,
+        *,
+        pages: int,
+        items: sync_runs.RunItems | None = None,
     ) -> None: ...
 
     async def distinct_source_ids(self, run_id: uuid.UUID) -> int: ...
@@ -100,13 +102,6 @@ class PostgresSyncPageWriter:
     async def external_ids_of(self, topic_ids: list[uuid.UUID]) -> set[str]:
         return await sync_runs.external_ids_of(self._connection, topic_ids)
 
-    async def record_items(
-        self, run_id: uuid.UUID, *, event_id: uuid.UUID, topic_ids: list[uuid.UUID], outcomes: list[str]
-    ) -> None:
-        await sync_runs.record_items(
-            self._connection, run_id, event_id=event_id, topic_ids=topic_ids, outcomes=outcomes
-        )
-
     async def store_rejects(
         self, run_id: uuid.UUID, *, page: int, rejects: Rejects, payload_limit: int, error_room: int
     ) -> int:
@@ -120,9 +115,15 @@ class PostgresSyncPageWriter:
         )
 
     async def record_page(
-        self, run_id: uuid.UUID, counts: sync_runs.PageCounts, checkpoint: SyncCheckpoint, *, pages: int
+        self,
+        run_id: uuid.UUID,
+        counts: sync_runs.PageCounts,
+        checkpoint: SyncCheckpoint,
+        *,
+        pages: int,
+        items: sync_runs.RunItems | None = None,
     ) -> None:
-        await sync_runs.record_page(self._connection, run_id, counts, checkpoint, pages=pages)
+        await sync_runs.record_page(self._connection, run_id, counts, checkpoint, pages=pages, items=items)
 
     async def distinct_source_ids(self, run_id: uuid.UUID) -> int:
         return await sync_runs.distinct_source_ids(self._connection, run_id)

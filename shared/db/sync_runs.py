@@ -48,6 +48,22 @@ class PageCounts:
 
 
 @dataclass(frozen=True, slots=True)
+class RunItems:
+    """Records' outcomes (inserted, updated, unchanged) to list as the run's items, keyed by topic id."""
+
+    event_id: uuid.UUID
+    topic_ids: list[uuid.UUID]
+    outcomes: list[str]
+
+
+# A record already listed for the run keeps its first outcome.
+_LIST_ITEMS = """INSERT INTO run_items (run_id, item_id, outcome, event_id, at)
+    SELECT $1, topic_id::text, outcome, ${event}, now()
+    FROM unnest(${ids}::uuid[], ${outcomes}::text[]) AS r(topic_id, outcome)
+    ON CONFLICT (run_id, item_id) DO NOTHING"""
+
+
+@dataclass(frozen=True, slots=True)
 class SoftDeletes:
     """The outcome of the soft-delete step of a complete full sync."""
 
@@ -159,15 +175,22 @@ async def record_page(
     checkpoint: SyncCheckpoint,
     *,
     pages: int = 1,
+    items: RunItems | None = None,
 ) -> None:
     """Add `pages` consecutive pages (their summed counts) to the run's counters and move its checkpoint
-    past the last of them."""
-    await connection.execute(
-        """UPDATE runs SET processed = processed + $2, inserted = inserted + $3, updated = updated + $4,
+    past the last of them; with `items`, list them as the run's items in the same statement."""
+    update = """UPDATE runs SET processed = processed + $2, inserted = inserted + $3, updated = updated + $4,
                unchanged = unchanged + $5, invalid = invalid + $6, skipped = skipped + $7,
                succeeded = succeeded + $3 + $4 + $5, failed = failed + $6, error_count = error_count + $6,
                errors_stored = errors_stored + $8, pages = pages + $10, checkpoint = $9, updated_at = now()
-           WHERE id = $1""",
+           WHERE id = $1"""
+    listed: tuple[object, ...] = ()
+    if items is not None and items.topic_ids:
+        # One round trip for a commit's items and counters.
+        update = f"WITH listed AS ({_LIST_ITEMS.format(event=11, ids=12, outcomes=13)}) {update}"
+        listed = (items.event_id, items.topic_ids, items.outcomes)
+    await connection.execute(
+        update,
         run_id,
         counts.records,
         counts.inserted,
@@ -178,6 +201,7 @@ async def record_page(
         counts.errors_stored,
         checkpoint.model_dump(mode="json"),
         pages,
+        *listed,
     )
 
 
@@ -194,9 +218,7 @@ async def record_items(
     if not topic_ids:
         return
     await connection.execute(
-        """INSERT INTO run_items (run_id, item_id, outcome, event_id, at)
-           SELECT $1, topic_id::text, outcome, $2, now() FROM unnest($3::uuid[], $4::text[]) AS r(topic_id, outcome)
-           ON CONFLICT (run_id, item_id) DO NOTHING""",
+        _LIST_ITEMS.format(event=2, ids=3, outcomes=4),
         run_id,
         event_id,
         topic_ids,

@@ -13,7 +13,7 @@ import httpx
 
 from services.sync_worker.store import SyncPageWriter
 from shared.connectors import ConnectorDeps, HttpSettings
-from shared.db.sync_runs import PageCounts, SoftDeletes, SyncRunState
+from shared.db.sync_runs import PageCounts, RunItems, SoftDeletes, SyncRunState
 from shared.db.topics import TopicFields
 from shared.inbound.checkpoint import SyncCheckpoint
 from shared.inbound.classify import StoredTopic
@@ -143,18 +143,6 @@ class FakeSyncRuns:
         wanted = set(topic_ids)
         return {topic.external_id for topic in self.topics.values() if topic.topic_id in wanted}
 
-    async def record_items(
-        self,
-        run_id: uuid.UUID,
-        *,
-        event_id: uuid.UUID,  # noqa: ARG002
-        topic_ids: list[uuid.UUID],
-        outcomes: list[str],
-    ) -> None:
-        items = self.items.setdefault(run_id, {})
-        for topic_id, outcome in zip(topic_ids, outcomes, strict=True):
-            items.setdefault(topic_id, outcome)
-
     async def store_rejects(
         self,
         run_id: uuid.UUID,  # noqa: ARG002
@@ -168,8 +156,18 @@ class FakeSyncRuns:
         return min(len(rejects), max(error_room, 0))
 
     async def record_page(
-        self, run_id: uuid.UUID, counts: PageCounts, checkpoint: SyncCheckpoint, *, pages: int
+        self,
+        run_id: uuid.UUID,
+        counts: PageCounts,
+        checkpoint: SyncCheckpoint,
+        *,
+        pages: int,
+        items: RunItems | None = None,
     ) -> None:
+        if items is not None:
+            listed = self.items.setdefault(run_id, {})
+            for topic_id, outcome in zip(items.topic_ids, items.outcomes, strict=True):
+                listed.setdefault(topic_id, outcome)
         run = self.runs[run_id]
         run.counts, run.checkpoint, run.pages = _added(run.counts, counts), checkpoint, run.pages + pages
         self.checkpoints.append(checkpoint.page)
