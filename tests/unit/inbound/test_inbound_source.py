@@ -103,6 +103,19 @@ async def test_an_unusable_page_is_a_clear_error(response: httpx.Response, messa
         await source.page(SyncCheckpoint())
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'\xef\xbb\xbf{"data": {"items": [{"segment_id": "s-1", "segment_name": "A"}]}}',  # a UTF-8 BOM
+        b'{"data": {"items": [{"segment_id": "s-1", "segment_name": "A \\ud800"}]}}',  # a lone surrogate
+    ],
+)
+async def test_a_body_only_the_standard_json_reader_takes_is_still_read(body: bytes) -> None:
+    source = source_for(SourceApi(lambda _request: httpx.Response(200, content=body)), inbound_config())
+    fetched = await source.page(SyncCheckpoint())
+    assert [item["segment_id"] for item in fetched.items] == ["s-1"]
+
+
 async def test_transient_failures_are_retried_by_the_shared_layer() -> None:
     answers = iter([httpx.Response(503), httpx.Response(502), listing([dmp_record(1)])])
     api = SourceApi(lambda _request: next(answers))
