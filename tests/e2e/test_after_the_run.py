@@ -1,7 +1,8 @@
 """What happens after a run ended, through the real processes, without a person: items a platform
 refused with 503 are pushed again by an automatic retry once it recovers, each created once; LiveRamp
 segments still in review, and Trade Desk data rates still awaiting approval, when their run ended become
-active once the review poller sees the platform finish, without another push.
+active once the review poller sees the platform finish, without another push (a Trade Desk rate batch also
+when the push-worker that sent it is gone: its BatchId is in the ledger).
 
 The system asks again quickly (a 1 s first retry delay and review delay; the defaults are minutes), has a
 quick platform backoff, and a database and topic prefix of its own (its gateway's retry loop and its
@@ -32,6 +33,7 @@ from tests.e2e.helpers import (
     wait_for_run,
 )
 from tests.support.infra import isolated_settings, own_database_pool, required_env
+from tests.support.processes import WORKER_READY
 
 pytestmark = pytest.mark.e2e
 
@@ -184,3 +186,43 @@ async def test_trade_desk_rates_awaiting_approval_become_active_after_the_run(wo
     assert [item["state"] for item in approved] == ["active"] * 5
     assert [item["runId"] for item in runs] == [run_id]  # no other push did it
     assert stats["writes"] == written  # nothing written again: only the batches' status was read
+
+
+async def test_trade_desk_rates_sent_before_a_restart_are_reviewed_by_the_new_worker_process(
+    world: RetryWorld,
+) -> None:
+    system = world.system
+    worker = system.services["push-worker"]
+    async with (
+        await org_client(world.pool, system.gateway_url) as api,
+        httpx.AsyncClient(base_url=system.mock_url, timeout=30) as mock,
+    ):
+        await mock.post("/admin/reset")
+        # Approval well after the run's end (it waits 1 s at most): the worker that sent the batch is gone by then.
+        await mock.put("/admin/settings/tradedesk", json={"processing_delay_s": 0.2, "approval_delay_s": 20})
+        connection_id = await create_connection(
+            api, connection_body("tradedesk", system.mock_url, system.mock_sftp_port, confirm_timeout_s=1)
+        )
+        await add_topics(api, 3, prefix="restart")
+        run_id = await start_push(api, connection_id)
+        run = await wait_for_run(api, connection_id, run_id)
+        awaiting = await _ledger(api, connection_id, state="pending")
+        written = (await mock.get("/admin/stats/tradedesk")).json()["writes"]
+
+        worker.stop()  # a restart: the new process holds nothing of the batches the old one sent
+        log_end = worker.log_path.stat().st_size
+        worker.start()
+        await worker.wait_for_log(WORKER_READY, after=log_end)
+        for _ in range(180):  # 90 s at most
+            if not await _ledger(api, connection_id, state="pending"):
+                break
+            await asyncio.sleep(0.5)
+        approved = await _ledger(api, connection_id)
+        runs = (await api.get("/api/runs", params={"connectionId": connection_id})).json()["items"]
+        stats = (await mock.get("/admin/stats/tradedesk")).json()
+
+    assert (run["status"], run["succeeded"]) == ("succeeded", 3)
+    assert len(awaiting) == 3  # the run ended with every rate still awaiting approval
+    assert [item["state"] for item in approved] == ["active"] * 3
+    assert [item["runId"] for item in runs] == [run_id]  # no other push did it
+    assert stats["writes"] == written  # nothing written again: only the batch's status was read
