@@ -130,7 +130,14 @@ class TradeDeskRates:
 
     async def _status(self, batch_id: str) -> tuple[BatchState, str | None, bool]:
         """The batch's state, TTD's reason when it failed, and whether TTD is still processing it."""
-        body = await call_tradedesk(self.http, "GET", f"{_RATES}/{quote(batch_id, safe='')}")
+        try:
+            body = await call_tradedesk(self.http, "GET", f"{_RATES}/{quote(batch_id, safe='')}")
+        except PlatformError as exc:
+            if exc.status_code != 404:
+                raise
+            # A BatchId TTD no longer knows (the ledger outlives it): failed, so the next push prices it again,
+            # and the batches of the other elements are still asked about.
+            return "failed", trim(f"The Trade Desk knows no data-rate batch {batch_id!r}"), False
         if not isinstance(body, dict):
             return "pending", None, True
         state = batch_state(body)

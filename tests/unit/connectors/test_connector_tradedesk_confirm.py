@@ -48,7 +48,7 @@ class BatchTradeDesk:
         if path == "/v3/datarate/batch":
             element = json.loads(request.content)["DataRates"][0]["ProviderElementId"]
             return httpx.Response(200, json={"BatchId": f"batch-{element}"})
-        if path.startswith("/v3/datarate/batch/"):
+        if path.startswith("/v3/datarate/batch/batch-"):
             element = path.rsplit("batch-", 1)[1]
             self.polls[element] = self.polls.get(element, 0) + 1
             processing, approval = ("Pending", "Pending")
@@ -206,3 +206,16 @@ async def test_any_client_reviews_the_batches_by_the_ids_the_ledger_kept() -> No
     }
     assert ttd.polls == {"a": 1, "b": 1, "c": 1}  # one look at each batch
     assert time.sleeps == []  # no waiting
+
+
+async def test_a_batch_id_the_trade_desk_no_longer_knows_fails_its_element_alone() -> None:
+    time = ClockAndSleep()
+    ttd = BatchTradeDesk({"a": ("Processed", "Approved")}, done_after_s=0, time=time)
+    writes = [
+        *await _pushed(ttd, time, ["a"]),
+        PendingWrite(platform_segment_id="b", pending_ref="forgotten"),
+    ]
+    for client_call in (_client(ttd, time).confirm, _client(ttd, time).review):
+        found = await client_call(writes)
+        assert {key: seen.state for key, seen in found.items()} == {"a": "active", "b": "failed"}
+        assert "no data-rate batch 'forgotten'" in (found["b"].message or "")
