@@ -96,6 +96,7 @@ def _operation(context: RunContext, item: PlannedItem) -> SegmentOperation:
                 data_source_location=context.data_source_location,
                 external_key=item.external_key,
                 ancestors=item.ancestors,
+                attributes=item.attributes,
             )
         )
     assert item.platform_segment_id is not None

@@ -6,9 +6,10 @@ import hashlib
 import json
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 from shared.connectors.errors import PlatformError
 from shared.connectors.protocol import PlatformSegment
@@ -62,6 +63,7 @@ class PlannedItem:
     ancestors: tuple[str, ...] = ()  # the topic's ancestors' names, root first (TTD's element tree)
     # A move: the segment the new one replaces (`platform_segment_id` is the old one until it is made).
     replaces: str | None = None
+    attributes: Mapping[str, Any] = field(default_factory=dict)  # the topic's, for a create that needs them
 
     @property
     def reported_action(self) -> str:
@@ -176,6 +178,7 @@ def plan_push(
                 drift=drift,
                 ancestors=ancestors,
                 replaces=segment_id if action is Action.MOVE else None,
+                attributes=topic.attributes,
             )
         )
     for topic_id in deactivate:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Literal, Protocol, runtime_checkable
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -25,6 +25,9 @@ class CreateSegmentParams(BaseModel):
     external_key: str
     # The topic's ancestors, root first (TTD hangs the element under containers of these names).
     ancestors: Ancestors = ()
+    # The topic's own attributes, for a platform whose create names something per topic (LiveRamp's
+    # activation segment, config `activation_segment_attribute`).
+    attributes: Mapping[str, Any] = Field(default_factory=dict)
 
 
 class UpdateSegmentParams(BaseModel):

@@ -16,6 +16,7 @@ from shared.connectors.http_settings import HttpSettings
 from shared.connectors.platform_entry import PlatformEntry, ValidatedConnection
 from shared.connectors.platforms.liveramp_rules import (
     LiveRampConfig,
+    activation_segment,
     create_body,
     frozen_price,
     pricing,
@@ -70,6 +71,7 @@ class LiveRampClient:
         make a second segment (docs/platform-wire.md)."""
         body = create_body(
             self._config,
+            activation_segment_id=activation_segment(self._config, params.attributes),
             name=params.name,
             description=params.description,
             cpm=params.cpm,

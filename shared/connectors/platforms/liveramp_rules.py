@@ -5,6 +5,7 @@ Sources and the names Activator chose where the public pages are silent: docs/pl
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
@@ -36,8 +37,10 @@ class LiveRampConfig(OutboundConfig):
     token_url: AbsoluteUrl
     org_id: str = Field(min_length=1)
     scope: str | None = None
-    # The first-party (Activation API) segment every Data Marketplace segment of this connection is built on.
-    activation_segment_id: str = Field(min_length=1)
+    # The first-party (Activation API) segment a Data Marketplace segment of this connection is built on:
+    # the topic's own, named by its attribute `activation_segment_attribute` when it has one, else this one.
+    activation_segment_attribute: str | None = Field(default=None, min_length=1)
+    activation_segment_id: str | None = Field(default=None, min_length=1, validate_default=True)
     segment_type: SegmentType
     allowed_platforms: tuple[str, ...] | None = Field(default=None, validate_default=True)
     permitted_use_cases: tuple[UseCase, ...] = Field(min_length=1)
@@ -56,6 +59,16 @@ class LiveRampConfig(OutboundConfig):
             raise ValueError(f"must not be set with segment_type {segment_type}")
         if value is not None and any(not platform.strip() for platform in value):
             raise ValueError("must not contain a blank platform")
+        return value
+
+    @field_validator("activation_segment_id")
+    @classmethod
+    def _an_activation_segment_for_every_topic(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None and info.data.get("activation_segment_attribute") is None:
+            raise ValueError(
+                "required unless activation_segment_attribute names the topic attribute holding each "
+                "topic's own activation segment"
+            )
         return value
 
     @field_validator("permitted_use_cases")
@@ -87,12 +100,38 @@ def segment_terms(config: LiveRampConfig) -> dict[str, Any]:
     return terms
 
 
+def activation_segment(config: LiveRampConfig, attributes: Mapping[str, Any]) -> str:
+    """The first-party segment the topic's Data Marketplace segment is built on: its own attribute's value,
+    else the connection's; a permanent error of the item (no call made) when it has neither."""
+    attribute = config.activation_segment_attribute
+    own = attributes.get(attribute) if attribute else None
+    if isinstance(own, bool) or not isinstance(own, str | int) or not str(own).strip():
+        own = None
+    if own is not None:
+        return str(own).strip()
+    if config.activation_segment_id is not None:
+        return config.activation_segment_id
+    raise PlatformError(
+        ErrorClass.PERMANENT,
+        f"invalid for LiveRamp: the topic has no attribute {attribute!r} naming its activation segment, "
+        "and the connection has no activation_segment_id",
+        attempts=0,
+    )
+
+
 def create_body(
-    config: LiveRampConfig, *, name: str, description: str, cpm: float, currency: str, location: str
+    config: LiveRampConfig,
+    *,
+    activation_segment_id: str,
+    name: str,
+    description: str,
+    cpm: float,
+    currency: str,
+    location: str,
 ) -> dict[str, Any]:
-    """POST /v1/segments: a Data Marketplace segment on the connection's activation segment."""
+    """POST /v1/segments: a Data Marketplace segment on the topic's activation segment."""
     body: dict[str, Any] = {
-        "activationSegmentId": config.activation_segment_id,
+        "activationSegmentId": activation_segment_id,
         "name": name,
         "description": description,
         **segment_terms(config),

@@ -169,7 +169,11 @@ async def test_custom_segment_names_its_platforms_and_prices_each_cpm_use_case(f
         ),
         ({"segment_type": "OPEN"}, "config.segment_type", "SYNDICATED"),
         ({"segment_type": None}, "config.segment_type", "Field required"),
-        ({"activation_segment_id": None}, "config.activation_segment_id", "Field required"),
+        (
+            {"activation_segment_id": None},
+            "config.activation_segment_id",
+            "required unless activation_segment_attribute",
+        ),
         ({"activation_segment_id": ""}, "config.activation_segment_id", "at least 1 character"),
     ],
 )
