@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -21,7 +23,7 @@ from bench.harness import (
     start_run,
     wait_processed,
 )
-from bench.procstats import cpu_seconds, cpu_since, peak_rss_mb, reset_peaks
+from bench.procstats import CpuMeter, cpu_seconds, cpu_since, peak_rss_mb, reset_peaks
 from bench.world import World
 from shared.db.topics import TopicFields, upsert_topics
 
@@ -119,6 +121,39 @@ async def fetch_and_upsert_in_series(world: World, records_expected: int, page_s
     return elapsed
 
 
+def postgres_backends(database: str) -> dict[str, int]:
+    """Pid of every Postgres backend serving `database`, when Postgres runs on this host (else none)."""
+    backends: dict[str, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                command = (entry / "cmdline").read_bytes().split(b"\0")[0].decode()
+            except OSError:
+                continue
+            if command.startswith("postgres: ") and f" {database} " in f"{command} ":
+                backends[f"postgres {entry.name}"] = int(entry.name)
+    return backends
+
+
+async def metered(
+    meter: CpuMeter, pids: dict[str, int], records: int, run: Callable[[], Awaitable[float]]
+) -> float:
+    """`run()`'s seconds, its stretch counted in `meter` for `pids` (and `postgres` for the backends)."""
+    before = cpu_seconds(pids)
+    seconds = await run()
+    meter.add(before, pids, records)
+    return seconds
+
+
+def _by_role(per_record: dict[str, float]) -> dict[str, float]:
+    # Backends come and go with the pools: they are summed as one figure.
+    summed: dict[str, float] = {}
+    for name, ms in per_record.items():
+        role = "postgres" if name.startswith("postgres ") else name
+        summed[role] = round(summed.get(role, 0.0) + ms, 3)
+    return summed
+
+
 def _bare_topic(record: dict[str, Any]) -> TopicFields:
     cpm = record.get("price", {}).get("cpm")
     return TopicFields(
@@ -141,10 +176,26 @@ async def run_p3(world: World, config: BenchConfig) -> tuple[dict[str, Any], dic
     activator: list[float] = []
     ceiling: list[float] = []
     bare_store: list[float] = []
+    # CPU per record of every process on the path (Postgres too): on a busy 2-core machine the ratio of
+    # the two throughputs follows the ratio of these costs.
+    database = world.settings.database_url.rsplit("/", 1)[1].split("?")[0]
+    sync_cost, bare_cost = CpuMeter(), CpuMeter()
     for _ in range(config.repetitions):
-        activator.append(rate(config.p3_records, await synced_by_activator(world, config)))
+        pids = {**world.pids(), **postgres_backends(database)}
+        seconds = await metered(
+            sync_cost, pids, config.p3_records, lambda: synced_by_activator(world, config)
+        )
+        activator.append(rate(config.p3_records, seconds))
         ceiling.append(rate(config.p3_records, await fetched_by_bare_client(world, config)))
-        bare_store.append(rate(config.p3_records, await stored_by_bare_loop(world, config)))
+        pids = {
+            "bench": os.getpid(),
+            "mock-platforms": world.pids()["mock-platforms"],
+            **postgres_backends(database),
+        }
+        seconds = await metered(
+            bare_cost, pids, config.p3_records, lambda: stored_by_bare_loop(world, config)
+        )
+        bare_store.append(rate(config.p3_records, seconds))
     peaks = peak_rss_mb(world.pids())
     cpu = cpu_since(cpu_before, world.pids())
     records = median(activator)
@@ -157,6 +208,8 @@ async def run_p3(world: World, config: BenchConfig) -> tuple[dict[str, Any], dic
         "ratio_vs_fetch_and_upsert": ratio(records, median(bare_store)),
         "records": config.p3_records,
         "cpu_seconds_by_service": cpu,
+        "cpu_ms_per_record": _by_role(sync_cost.ms_per_item()),
+        "fetch_and_upsert_cpu_ms_per_record": _by_role(bare_cost.ms_per_item()),
         "page_size": config.p3_page_size,
         "repetitions": {"activator": activator, "ceiling": ceiling, "fetch_and_upsert": bare_store},
     }, peaks
