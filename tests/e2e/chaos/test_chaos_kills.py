@@ -35,7 +35,7 @@ from tests.e2e.helpers import org_client
 
 pytestmark = pytest.mark.e2e
 
-PUSH_TOPICS = 600
+PUSH_TOPICS = 1_000  # two lanes (PUSH_LANE_MIN_ITEMS 500): each kill lands on a run pushed in lanes
 SYNC_RECORDS = 6_000
 SYNC_PAGE_SIZE = 200
 
