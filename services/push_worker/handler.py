@@ -38,20 +38,19 @@ async def work_push_slice(
     if step is not None and step < cursor.batches:
         log.info("push_step_ignored", run_id=str(run.id), batch_index=step, reason="already pushed")
         return
-    total = None
-    if not cursor.started:  # lane 0's first slice: count the run, split an auto run into lanes
-        total = await run_total(deps.pool, run)
-        if step is None:
-            settings = deps.settings
-            await keeper.split(
-                lanes_for(total, most=settings.push_run_lanes, min_items=settings.push_lane_min_items)
-            )
-    opened = await open_run(deps, run, lanes=keeper.lease.lanes)
+    lease = keeper.lease
+    opened = await open_run(deps, run, lane=lease.lane, lanes=lease.lanes)
     if opened is None:
         await keeper.finish_run()
         return
     try:
-        if total is not None:
+        if not cursor.started:  # lane 0's first slice: count the run, split an auto run into lanes
+            total = await run_total(deps.pool, run)
+            if step is None and lease.lanes == 1:  # not decided yet (a redone start keeps its lanes)
+                settings = deps.settings
+                most = min(settings.push_run_lanes, opened.concurrency)  # a lane keeps one call at least
+                wanted = lanes_for(total, most=most, min_items=settings.push_lane_min_items)
+                opened.share(0, await keeper.split(wanted))
             await deps.publisher.publish([started_event(RunRef(run.id, run.org_id), total)])
             log.info(
                 "push_run_started",

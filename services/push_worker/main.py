@@ -53,7 +53,7 @@ def build_push_worker(settings: Settings) -> FastStream:
         slots=settings.push_runs_in_parallel,
         work=work_slice,
         give_up=give_up_push,
-        lanes=settings.push_run_lanes > 1,
+        lanes=True,  # whatever PUSH_RUN_LANES says now, a run split before is worked to its end
     )
 
     async def fail_push_run(command: PushCommand, reason: str) -> None:

@@ -112,6 +112,15 @@ class OpenedRun:
             dry_run=self.dry_run,
         )
 
+    def share(self, lane: int, lanes: int) -> None:
+        """Push one lane of `lanes`: 1/lanes of the connection's rate limit, and the lane's part of its
+        concurrency (spread so that the parts add up to it; lanes_for never makes more lanes than that)."""
+        if lanes <= 1:
+            return
+        self.throttle.divide(lanes)
+        whole = self.concurrency
+        self.concurrency = max(1, whole // lanes + (1 if lane < whole % lanes else 0))
+
     async def cancel_requested(self) -> bool:
         """Whether someone asked to stop the run (checked before each batch); a platform's pause that
         another lane of the run heard is taken up here too, so every lane waits it out."""
@@ -222,9 +231,9 @@ async def run_total(pool: asyncpg.Pool[Any], run: Run) -> int:
     return total
 
 
-async def open_run(deps: PushDependencies, run: Run, *, lanes: int = 1) -> OpenedRun | None:
-    """The run's connection opened for pushing one of its `lanes` (each gets that share of the
-    connection's rate limit and concurrency); None when the run ended instead (its end published)."""
+async def open_run(deps: PushDependencies, run: Run, *, lane: int = 0, lanes: int = 1) -> OpenedRun | None:
+    """The run's connection opened for pushing lane `lane` of its `lanes` (its share of the connection's
+    rate limit and concurrency, see OpenedRun.share); None when the run ended instead (its end published)."""
     ref = RunRef(run.id, run.org_id)
     connection = await get_connection(deps.pool, run.org_id, run.connection_id)
     if connection is None:
@@ -238,9 +247,8 @@ async def open_run(deps: PushDependencies, run: Run, *, lanes: int = 1) -> Opene
     except ConnectorConfigError as exc:
         await finish_run(deps, ref, total=0, failed_reason=str(exc))
         return None
-    rps = config.rate_limit_rps / lanes if config.rate_limit_rps else None
     throttle = ConnectionThrottle(
-        rps=rps, on_pause=lambda seconds: set_throttled_until(deps.pool, run.id, seconds)
+        rps=config.rate_limit_rps, on_pause=lambda seconds: set_throttled_until(deps.pool, run.id, seconds)
     )
     if run.throttled_until is not None:
         # The platform's Retry-After outlives the slice that heard it: the next holder waits too.
@@ -254,8 +262,8 @@ async def open_run(deps: PushDependencies, run: Run, *, lanes: int = 1) -> Opene
         return None
     key = config.output_template_key
     template = await active_template(deps.pool, run.org_id, key) if key else None
-    concurrency = -(-(config.max_concurrency or deps.settings.push_concurrency_per_connection) // lanes)
-    return OpenedRun(
+    concurrency = config.max_concurrency or deps.settings.push_concurrency_per_connection
+    opened = OpenedRun(
         command_ref=ref,
         connection=connection,
         client=client,
@@ -282,3 +290,5 @@ async def open_run(deps: PushDependencies, run: Run, *, lanes: int = 1) -> Opene
         dry_run=run.dry_run,
         deps=deps,
     )
+    opened.share(lane, lanes)
+    return opened

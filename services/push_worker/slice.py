@@ -234,15 +234,16 @@ class PushSlice:
         return False
 
     async def _close(self) -> None:
-        if not self._target.dry_run and self._lease.lane == 0 and not await self._lease.other_lanes_open():
-            await self._records.confirm()
         refusal = self._refusal or self._slots.rejected
         reason = f"the platform refused the credentials: {refusal.message}" if refusal else None
-        await self._end(failed_reason=reason)
+        await self._end(failed_reason=reason, confirm=not self._target.dry_run)
 
-    async def _end(self, *, cancelled: bool = False, failed_reason: str | None = None) -> None:
+    async def _end(
+        self, *, cancelled: bool = False, failed_reason: str | None = None, confirm: bool = False
+    ) -> None:
         """The lane's range is done (or the run cancelled): another lane closes itself; lane 0 waits for
-        the other lanes, then publishes the run's end."""
+        the other lanes, then (asked once whether any is open, so a lane closing meanwhile cannot make it
+        skip the confirmation) confirms the platform's pending writes and publishes the run's end."""
         lease = self._lease
         if lease.lane:
             await lease.finish(failed_reason=failed_reason)
@@ -252,6 +253,8 @@ class PushSlice:
             await lease.wait_for_lanes(failed_reason)
             self._log.info("push_lane_waiting_for_lanes", cancelled=cancelled)
             return
+        if confirm:
+            await self._records.confirm()
         failed_reason = failed_reason or await lease.lanes_failure()
         await self._records.finish(cancelled=cancelled, failed_reason=None if cancelled else failed_reason)
         await lease.finish()

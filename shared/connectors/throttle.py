@@ -70,6 +70,10 @@ class ConnectionThrottle:
             self.throttled_s += gap
             await self._sleep(gap)
 
+    def divide(self, parts: int) -> None:
+        """Spend 1/parts of the budget from now on (one lane of a run split into `parts`)."""
+        self._interval *= parts
+
     async def pause(self, seconds: float) -> None:
         """The platform asked to wait: hold every request of this connection for `seconds`."""
         until = self._clock() + seconds

@@ -192,8 +192,8 @@ class RunExecutor:
             self._start(lease)
 
     async def _claim(self) -> Lease | None:
-        """A run's next slice, or (with a slot to spare for a run that arrives, or nothing held) a lane
-        of a run already going."""
+        """A run's next slice, else a lane of a run already going (a slice at its budget gives its run
+        back while either waits, so neither waits longer than a slice)."""
         settings = self._settings
         lease = await leases.claim_next(
             self._pool,
@@ -202,8 +202,7 @@ class RunExecutor:
             holding={run_id for run_id, lane in self._slices if lane == 0},
             holder=settings.holder,
         )
-        spare = settings.slots - len(self._slices) >= 2 or not self._slices
-        if lease is not None or not (settings.lanes and spare):
+        if lease is not None or not settings.lanes:
             return lease
         return await lanes.claim_lane(
             self._pool,

@@ -118,12 +118,11 @@ async def failure(db: Db, run_id: uuid.UUID) -> str | None:
     return reason
 
 
-async def close_run_work(db: Db, run_id: uuid.UUID) -> None:
+async def close_run_work(pool: PgPool, run_id: uuid.UUID) -> None:
     """Close the run's work to every lane at once (a lane gave the run up): their holders' next cursor
-    save fails and they stop."""
-    await db.execute(
-        """WITH run AS (UPDATE runs SET work_done_at = COALESCE(work_done_at, now()) WHERE id = $1 RETURNING id)
-           UPDATE run_lanes SET work_done_at = COALESCE(work_done_at, now())
-           WHERE run_id IN (SELECT id FROM run)""",
-        run_id,
-    )
+    save fails and they stop. The run's row first, then its lanes, as finish_work does."""
+    async with pool.acquire() as connection, connection.transaction():
+        await connection.execute(
+            "UPDATE runs SET work_done_at = COALESCE(work_done_at, now()) WHERE id = $1", run_id
+        )
+        await leases.close_lanes(connection, run_id)

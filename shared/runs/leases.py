@@ -165,12 +165,15 @@ async def claim_next(
 
 
 async def others_waiting(db: Db, lease: Lease, kind: str) -> bool:
-    """Whether another connection's open run of `kind` waits for a slice (else a slice may go on)."""
+    """Whether another connection's open run of `kind` waits for a slice, or a lane of one does (else a
+    slice may go on)."""
     waiting: bool = await db.fetchval(
         f"""SELECT EXISTS (
                SELECT 1 FROM runs WHERE kind = $2 AND mode = 'auto' AND accepted_at IS NOT NULL AND {OPEN}
-                 AND connection_id <> $3 AND (lease_expires_at IS NULL OR lease_expires_at < now())
-                 AND NOT ({_WAITS_FOR_LANES}))""",
+                 AND connection_id <> $3 AND (
+                     ((lease_expires_at IS NULL OR lease_expires_at < now()) AND NOT ({_WAITS_FOR_LANES}))
+                     OR EXISTS (SELECT 1 FROM run_lanes l WHERE l.run_id = runs.id AND l.work_done_at IS NULL
+                                AND (l.lease_expires_at IS NULL OR l.lease_expires_at < now()))))""",
         TERMINAL_STATUS_VALUES,
         kind,
         lease.connection_id,
@@ -178,22 +181,21 @@ async def others_waiting(db: Db, lease: Lease, kind: str) -> bool:
     return waiting
 
 
-def _touching_run(lease: Lease, update: str, *, only_open: bool = False) -> str:
-    """`update` of the lease's row, moving the run's heartbeat too (one statement: Postgres updates a row
-    once per statement, so lane 0's row takes the heartbeat in the same UPDATE)."""
+def _update(lease: Lease, update: str, *, only_open: bool = False) -> str:
+    """`update` of the lease's own row. Lane 0's row is the run's, so it moves the run's heartbeat too;
+    lanes 1.. touch only their row in run_lanes (a statement on both tables would lock them in an order
+    Postgres does not promise, and deadlock with a close of the run's work)."""
     table, where = _row(lease)
     if only_open:
         where = f"work_done_at IS NULL AND {where}"
-    if lease.lane == 0:
-        return f"UPDATE runs SET {update}, heartbeat_at = now() WHERE {where}"
-    return f"""WITH held AS (UPDATE {table} SET {update} WHERE {where} RETURNING 1)
-               UPDATE runs SET heartbeat_at = now() WHERE id = $1 AND EXISTS (SELECT 1 FROM held)"""
+    heartbeat = ", heartbeat_at = now()" if lease.lane == 0 else ""
+    return f"UPDATE {table} SET {update}{heartbeat} WHERE {where}"
 
 
 async def renew(db: Db, lease: Lease, ttl_s: float) -> bool:
-    """Extend the lease (and the run's heartbeat); False when it was lost to another holder."""
+    """Extend the lease (lane 0: and the run's heartbeat); False when it was lost to another holder."""
     result: str = await db.execute(
-        _touching_run(lease, "lease_expires_at = now() + make_interval(secs => $3)"),
+        _update(lease, "lease_expires_at = now() + make_interval(secs => $3)"),
         lease.run_id,
         lease.token,
         ttl_s,
@@ -205,7 +207,7 @@ async def save_cursor(db: Db, lease: Lease, cursor: dict[str, Any]) -> bool:
     """Move the lane's resume point past work that is durable; False when the lease was lost (or the
     run's work was closed meanwhile, e.g. given up through another lane)."""
     result: str = await db.execute(
-        _touching_run(lease, "work_cursor = $3", only_open=True),
+        _update(lease, "work_cursor = $3", only_open=True),
         lease.run_id,
         lease.token,
         cursor,
@@ -213,7 +215,7 @@ async def save_cursor(db: Db, lease: Lease, cursor: dict[str, Any]) -> bool:
     return result.endswith(" 1")
 
 
-async def finish_work(db: Db, lease: Lease, *, failed_reason: str | None = None) -> None:
+async def finish_work(db: PgPool, lease: Lease, *, failed_reason: str | None = None) -> None:
     """Lane 0: the run's last slice published its end, nobody claims any lane of it again (the recorder
     closes it). Another lane: its range is done; `failed_reason` is kept for lane 0's close."""
     if lease.lane:
@@ -227,15 +229,23 @@ async def finish_work(db: Db, lease: Lease, *, failed_reason: str | None = None)
             lease.lane,
         )
         return
-    await db.execute(
-        """WITH done AS (
-               UPDATE runs SET work_done_at = now(), lease_owner = NULL, lease_expires_at = NULL,
+    async with db.acquire() as connection, connection.transaction():
+        done = await connection.execute(
+            """UPDATE runs SET work_done_at = now(), lease_owner = NULL, lease_expires_at = NULL,
                    lease_holder = NULL
-               WHERE id = $1 AND lease_owner = $2 RETURNING id)
-           UPDATE run_lanes SET work_done_at = COALESCE(work_done_at, now())
-           WHERE run_id IN (SELECT id FROM done)""",
-        lease.run_id,
-        lease.token,
+               WHERE id = $1 AND lease_owner = $2""",
+            lease.run_id,
+            lease.token,
+        )
+        if done.endswith(" 1"):
+            await close_lanes(connection, lease.run_id)
+
+
+async def close_lanes(db: Db, run_id: uuid.UUID) -> None:
+    """Close lanes 1.. of a run whose row the caller has just updated (the lock order of every statement
+    that touches both: the run's row first, then its lanes)."""
+    await db.execute(
+        "UPDATE run_lanes SET work_done_at = COALESCE(work_done_at, now()) WHERE run_id = $1", run_id
     )
 
 

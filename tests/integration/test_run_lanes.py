@@ -147,3 +147,21 @@ async def test_a_pause_one_lane_heard_is_read_by_the_others_before_their_next_ba
     assert 25 < paused_s <= 30
     await pool.execute("UPDATE runs SET cancel_requested = true WHERE id = $1", run_id)
     assert (await runs.cancel_or_pause(pool, run_id))[0]
+
+
+async def test_another_connections_slice_gives_its_run_back_for_a_lane_that_waits(
+    api: httpx.AsyncClient, pool: asyncpg.Pool[Any]
+) -> None:
+    # Runs the tests before left open would count as waiting too: this test starts from none.
+    await pool.execute("UPDATE runs SET work_done_at = now() WHERE work_done_at IS NULL")
+    long_run = await _open_run(pool, await _connection(api), age_s=60)
+    long_lease = await leases.claim_next(pool, "push", TTL, holding=set())
+    assert long_lease is not None
+    assert long_lease.run_id == long_run
+    assert not await leases.others_waiting(pool, long_lease, "push")
+    split = await _open_run(pool, await _connection(api))
+    await _split(pool, split, 2)  # its lane 0 is held; its lane 1 waits for a slot
+    assert await leases.others_waiting(pool, long_lease, "push")
+    lane = await _claim_lane(pool, set())
+    assert lane is not None
+    assert not await leases.others_waiting(pool, long_lease, "push")

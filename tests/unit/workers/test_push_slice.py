@@ -71,6 +71,7 @@ class Lease:
         self._lane = lane
         self._lanes_open = lanes_open
         self._lanes_failure = lanes_failure
+        self.lanes_open_answers: list[bool] = []
 
     @property
     def lost(self) -> bool:
@@ -81,6 +82,8 @@ class Lease:
         return self._lane
 
     async def other_lanes_open(self) -> bool:
+        if self.lanes_open_answers:  # answers in turn (a lane closing between two questions)
+            return self.lanes_open_answers.pop(0)
         return self._lanes_open
 
     async def lanes_failure(self) -> str | None:
@@ -383,3 +386,11 @@ async def test_a_cancel_seen_by_lane_zero_waits_for_the_lanes_still_pushing() ->
     )
     assert lease.waiting == (None,)
     assert records.ended is None
+
+
+async def test_a_lane_closing_while_lane_zero_ends_cannot_make_it_skip_the_confirmation() -> None:
+    lease = Lease()
+    lease.lanes_open_answers = [True, False]
+    _, records, _ = await _slice(Batches(1), lease=lease)
+    # Asked once: the lanes were open, so lane 0 waits for them (and confirms when it is claimed again).
+    assert (lease.waiting, records.ended, records.confirmed) == ((None,), None, 0)
