@@ -23,6 +23,7 @@ from services.gateway.rounds import Rounds
 from services.gateway.run_supervisor import RunSupervisor
 from services.gateway.scheduler import Scheduler
 from shared.db.orgs import ensure_dev_org
+from shared.messaging.producer_watch import watch_producer
 from shared.settings import ConfigurationError, Settings
 from shared.start_order import Backoff, wait_for_kafka
 
@@ -88,6 +89,7 @@ class GatewayStartup:
         await self._broker.connect()
         relay = OutboxRelay(self._pool, self._broker, poll_interval_s=settings.outbox_poll_interval_s)
         self._spawn(relay.run, "outbox-relay")
+        self._spawn(lambda: watch_producer(self._broker), "kafka-producer-watch")
         self._spawn(lambda: export_lag_forever(settings), "consumer-lag")
         log.info("gateway_connected")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import structlog
@@ -12,6 +13,7 @@ from pydantic import ValidationError
 from services.status_recorder.persist import persist_events
 from shared.messages import STATUS_TOPIC_EVENT, StatusTopicEvent
 from shared.messaging.consumer_guard import PoisonMessage
+from shared.messaging.producer_watch import watch_producer
 from shared.messaging.worker_app import open_worker, service_broker, service_guard
 from shared.messaging.worker_health import WorkerHealth
 from shared.runs.retries import RetryPolicy
@@ -30,6 +32,7 @@ def build_recorder(settings: Settings) -> FastStream:
     broker = service_broker(settings, "status-recorder")
     guard = service_guard(broker, settings, "status-recorder")
     state: dict[str, Any] = {}
+    stopping = asyncio.Event()
 
     @broker.subscriber(
         settings.topic("status"),
@@ -75,9 +78,16 @@ def build_recorder(settings: Settings) -> FastStream:
     async def _startup() -> None:
         state["pool"] = await open_worker(settings, health)
 
+    @app.after_startup
+    async def _watch_producer() -> None:  # the dead-letter producer (shared/messaging/producer_watch.py)
+        state["producer_watch"] = asyncio.create_task(watch_producer(broker, stopping))
+
     @app.after_shutdown
     async def _shutdown() -> None:
         # After the broker stopped: the batch in flight is persisted and committed first.
+        stopping.set()
+        if "producer_watch" in state:
+            await state["producer_watch"]
         if "pool" in state:  # not when stopped while still waiting for Postgres or Kafka
             await state["pool"].close()
         await health.stop()

@@ -18,6 +18,7 @@ from faststream.kafka.subscriber.usecase import ConcurrentBetweenPartitionsSubsc
 from shared.db.pool import POSTGRES_UNAVAILABLE
 from shared.messaging.consumer_guard import ConsumerGuard, DeadLetterHook
 from shared.messaging.kafka import build_broker, channel_title
+from shared.messaging.producer_watch import watch_producer
 from shared.messaging.worker_health import WorkerHealth
 from shared.runs import leases, step_leases
 from shared.runs.executor import ExecutorSettings, LeaseKeeper, RunExecutor
@@ -244,6 +245,7 @@ def worker_app(
     @app.after_startup
     async def _start_background() -> None:
         loops.extend(asyncio.create_task(keep_running(loop, runtime.deps)) for loop in background)
+        loops.append(asyncio.create_task(watch_producer(broker, runtime.deps.stopping)))
 
     @app.on_shutdown
     async def _stop_at_boundary() -> None:

@@ -1,0 +1,80 @@
+"""Keeps a service's Kafka producer alive through the one failure aiokafka does not recover from.
+
+aiokafka's idempotent producer ends its sender task for good when a broker answers
+OutOfOrderSequenceNumber (a broker that restarted mid-write can: aio-libs/aiokafka#1017, and the same
+fatal state in librdkafka, confluentinc/librdkafka#3584); every send after it fails with that error until
+the process restarts, so a worker would stay up, ready, and unable to publish a status event again. The
+watch sees the sender task end and starts a new producer in its place, with a new producer id (sequence
+numbers from 0), as the Java client's epoch bump (KIP-360) would. The sends that failed are the callers'
+to retry: a push slice or a sync page is replayed from its cursor, the relay's outbox row stays
+undispatched, and event ids make the replay harmless.
+
+It reaches into FastStream's broker config (0.6: `config.broker_config.producer`) for the driver; a
+FastStream without those attributes leaves the watch idle with one warning instead of failing the service.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import aiokafka
+import structlog
+from faststream._internal.parser import DefaultCodec
+from faststream.kafka import KafkaBroker
+
+log = structlog.get_logger(__name__)
+
+WATCH_INTERVAL_S = 0.5
+
+
+def producer_of(broker: KafkaBroker) -> aiokafka.AIOKafkaProducer | None:
+    """The broker's aiokafka producer, or None before it connected (or with an unknown FastStream)."""
+    try:
+        producer: aiokafka.AIOKafkaProducer = broker.config.broker_config.producer._producer.producer  # type: ignore[attr-defined]
+    except Exception:  # not connected yet (IncorrectState), or another FastStream layout
+        return None
+    return producer
+
+
+def producer_failure(broker: KafkaBroker) -> BaseException | None:
+    """Why the broker's producer stopped sending for good, or None while it works (or is not started)."""
+    producer = producer_of(broker)
+    sender = getattr(producer, "_sender", None)
+    task: asyncio.Task[Any] | None = getattr(sender, "sender_task", None)
+    if task is None or not task.done() or task.cancelled():
+        return None
+    return task.exception()
+
+
+async def renew_producer(broker: KafkaBroker) -> None:
+    """Stop the dead producer and connect a new one, built as the broker built its first."""
+    config = broker.config.broker_config
+    with contextlib.suppress(Exception):  # its sender already failed: stopping may raise the same error
+        await config.producer.disconnect()
+    producer = aiokafka.AIOKafkaProducer(**broker._connection_kwargs)
+    await config.producer.connect(
+        producer, serializer=config.fd_config._serializer, codec=config.broker_codec or DefaultCodec()
+    )
+
+
+async def watch_producer(broker: KafkaBroker, stopping: asyncio.Event | None = None) -> None:
+    """Renew the broker's producer whenever its sender task has died, until `stopping` (or cancelled)."""
+    stop = stopping or asyncio.Event()
+    renewing = False  # a renewal failed half-way (Kafka away again): the broker has no producer now
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=WATCH_INTERVAL_S)
+        failure = producer_failure(broker)
+        if stop.is_set() or (failure is None and not renewing):
+            continue
+        if failure is not None:
+            log.warning("kafka_producer_renewed", error_type=type(failure).__name__, error=str(failure)[:200])
+        try:
+            await renew_producer(broker)
+        except Exception as exc:  # the next round tries again
+            renewing = True
+            log.warning("kafka_producer_renewal_failed", error_type=type(exc).__name__)
+        else:
+            renewing = False
