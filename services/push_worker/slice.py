@@ -7,9 +7,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import structlog
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
@@ -26,7 +26,25 @@ from shared.messages import ItemResult
 
 log = structlog.get_logger(__name__)
 
-LEDGER_OUTAGE_S = 120.0  # how long a batch's ledger write waits for Postgres before the slice fails
+LEDGER_OUTAGE_S = 120.0  # how long a slice's Postgres calls wait for Postgres before the slice fails
+
+
+T = TypeVar("T")
+
+
+async def outlasting_postgres(call: Callable[[], Awaitable[T]]) -> T:
+    """`call`, tried again through a Postgres outage of up to LEDGER_OUTAGE_S. A slice that failed with
+    creates in flight would leave them unrecorded, and the next holder would make them again where
+    creates carry no key (LiveRamp); waiting keeps the batches in flight and records them."""
+    async for attempt in AsyncRetrying(
+        retry=retry_if_exception_type(POSTGRES_CONNECTION_LOST),
+        stop=stop_after_delay(LEDGER_OUTAGE_S),
+        wait=wait_exponential(multiplier=0.1, max=1.0),
+        reraise=True,
+    ):
+        with attempt:
+            return await call()
+    raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +155,8 @@ class PushSlice:
                     if boundary == "end":
                         break
                     continue  # refused in the last batches: end the run now, without the platform
-                if await self._records.cancel_requested():
+                # Waits out a Postgres outage too: a slice failed here would drop the batches in flight.
+                if await outlasting_postgres(self._records.cancel_requested):
                     await self._drain(keep=0)
                     await self._end(cancelled=True)
                     return
@@ -206,16 +225,9 @@ class PushSlice:
         return result.auth_error
 
     async def _keep(self, writes: Sequence[ActivationWrite]) -> None:
-        """Write ledger rows, waiting out a Postgres outage of up to LEDGER_OUTAGE_S: what the platform has
-        made is only known here, and a slice failed for it would make it again where creates carry no key."""
-        async for attempt in AsyncRetrying(
-            retry=retry_if_exception_type(POSTGRES_CONNECTION_LOST),
-            stop=stop_after_delay(LEDGER_OUTAGE_S),
-            wait=wait_exponential(multiplier=0.1, max=1.0),
-            reraise=True,
-        ):
-            with attempt:
-                await self._records.record(writes)
+        """Write ledger rows, waiting out a Postgres outage: what the platform has made is only known here,
+        and a slice failed for it would make it again where creates carry no key."""
+        await outlasting_postgres(lambda: self._records.record(writes))
 
     async def _drain(self, *, keep: int) -> bool:
         """Await the oldest batches until `keep` are in flight, moving the cursor past each; False once
@@ -228,7 +240,7 @@ class PushSlice:
         return True
 
     async def _save(self, cursor: PushCursor) -> bool:
-        if await self._lease.save(cursor.stored()):
+        if await outlasting_postgres(lambda: self._lease.save(cursor.stored())):
             return True
         self._log.warning("push_lease_lost")
         return False

@@ -394,3 +394,40 @@ async def test_a_lane_closing_while_lane_zero_ends_cannot_make_it_skip_the_confi
     _, records, _ = await _slice(Batches(1), lease=lease)
     # Asked once: the lanes were open, so lane 0 waits for them (and confirms when it is claimed again).
     assert (lease.waiting, records.ended, records.confirmed) == ((None,), None, 0)
+
+
+class FlakyChecks(Records):
+    """Postgres is away for the first `outage` cancel checks."""
+
+    def __init__(self, outage: int) -> None:
+        super().__init__()
+        self.outage = outage
+
+    async def cancel_requested(self) -> bool:
+        if self.outage:
+            self.outage -= 1
+            raise ConnectionRefusedError(111, "Connect call failed")
+        return await super().cancel_requested()
+
+
+class FlakySaves(Lease):
+    """Postgres is away for the first `outage` cursor saves."""
+
+    def __init__(self, outage: int) -> None:
+        super().__init__()
+        self.outage = outage
+
+    async def save(self, cursor: dict[str, object]) -> bool:
+        if self.outage:
+            self.outage -= 1
+            raise ConnectionRefusedError(111, "Connect call failed")
+        return await super().save(cursor)
+
+
+async def test_a_slice_waits_out_a_postgres_outage_at_its_cancel_checks_and_cursor_saves() -> None:
+    # Failing the slice there would drop the batches in flight, and creates without a key be made again.
+    flaky_records, flaky_lease = FlakyChecks(outage=2), FlakySaves(outage=2)
+    lease, _records, platform = await _slice(Batches(3), lease=flaky_lease, records=flaky_records)
+    assert len(platform.created) == 9  # each once
+    assert lease.saved == [1, 2, 3]
+    assert lease.finished
