@@ -16,6 +16,7 @@ from prometheus_client import Counter, Gauge
 from shared.db import outbox
 from shared.messages import PushCommand, SyncWork
 from shared.messaging import kafka
+from shared.messaging.producer_watch import note, noted
 from shared.settings import Settings
 from shared.tracing import context_from_headers, tracer
 
@@ -85,13 +86,18 @@ class OutboxRelay:
         with tracer.start_as_current_span(
             "outbox relay", context=context_from_headers(message.headers), kind=SpanKind.PRODUCER
         ):
-            return await self._broker.publish(
-                message.payload,
-                message.topic,
-                key=message.key.encode(),
-                headers=message.headers,
-                no_confirm=True,
-            )
+            try:
+                sent = await self._broker.publish(
+                    message.payload,
+                    message.topic,
+                    key=message.key.encode(),
+                    headers=message.headers,
+                    no_confirm=True,
+                )
+            except Exception as exc:
+                note(self._broker, exc)  # renewed by the gateway's producer watch when out of step
+                raise
+            return noted(self._broker, sent)
 
     async def drain_once(self) -> int:
         """Publish one batch of pending messages; returns how many were published."""

@@ -1,11 +1,14 @@
-"""Keeps a service's Kafka producer alive through the one failure aiokafka does not recover from.
+"""Keeps a service's Kafka producer alive through the failure aiokafka's idempotent producer does not
+recover from.
 
-aiokafka's idempotent producer ends its sender task for good when a broker answers
-OutOfOrderSequenceNumber (a broker that restarted mid-write can: aio-libs/aiokafka#1017, and the same
-fatal state in librdkafka, confluentinc/librdkafka#3584); every send after it fails with that error until
-the process restarts, so a worker would stay up, ready, and unable to publish a status event again. The
-watch sees the sender task end and starts a new producer in its place, with a new producer id (sequence
-numbers from 0), as the Java client's epoch bump (KIP-360) would. The sends that failed are the callers'
+When a broker that restarted mid-write answers OutOfOrderSequenceNumber (aio-libs/aiokafka#1017; the same
+fatal state in librdkafka, confluentinc/librdkafka#3584), aiokafka fails that batch and keeps the
+partition's sequence number past it, so every later send to the partition fails the same way until the
+process restarts (and when the error reaches the sender routine itself, its task ends for good). A worker
+would stay up, ready, and unable to publish a status event again. The publishers note such a failure
+(`noted`, `note`); the watch, seeing one noted or the sender task ended, starts a new producer in the old
+one's place, with a new producer id (sequence numbers from 0), as the Java client's epoch bump (KIP-360)
+would. The sends that failed are the callers'
 to retry: a push slice or a sync page is replayed from its cursor, the relay's outbox row stays
 undispatched, and event ids make the replay harmless.
 
@@ -21,6 +24,7 @@ from typing import Any
 
 import aiokafka
 import structlog
+from aiokafka.errors import OutOfOrderSequenceNumber
 from faststream._internal.parser import DefaultCodec
 from faststream.kafka import KafkaBroker
 
@@ -38,8 +42,30 @@ def producer_of(broker: KafkaBroker) -> aiokafka.AIOKafkaProducer | None:
     return producer
 
 
+_OUT_OF_STEP: dict[int, BaseException] = {}  # id(broker) -> the failure a publisher noted
+
+
+def note(broker: KafkaBroker, error: BaseException | None) -> None:
+    """A send of `broker` failed with `error`: one that leaves the producer out of step is noted."""
+    if isinstance(error, OutOfOrderSequenceNumber):
+        _OUT_OF_STEP[id(broker)] = error
+
+
+def noted(broker: KafkaBroker, sent: asyncio.Future[Any]) -> asyncio.Future[Any]:
+    """`sent` (a send's acknowledgement), its failure noted when it comes; the caller still awaits it."""
+
+    def check(done: asyncio.Future[Any]) -> None:
+        if not done.cancelled():
+            note(broker, done.exception())
+
+    sent.add_done_callback(check)
+    return sent
+
+
 def producer_failure(broker: KafkaBroker) -> BaseException | None:
-    """Why the broker's producer stopped sending for good, or None while it works (or is not started)."""
+    """Why the broker's producer cannot send any more, or None while it works (or is not started)."""
+    if (out_of_step := _OUT_OF_STEP.get(id(broker))) is not None:
+        return out_of_step
     producer = producer_of(broker)
     sender = getattr(producer, "_sender", None)
     task: asyncio.Task[Any] | None = getattr(sender, "sender_task", None)
@@ -50,6 +76,7 @@ def producer_failure(broker: KafkaBroker) -> BaseException | None:
 
 async def renew_producer(broker: KafkaBroker) -> None:
     """Stop the dead producer and connect a new one, built as the broker built its first."""
+    _OUT_OF_STEP.pop(id(broker), None)
     config = broker.config.broker_config
     with contextlib.suppress(Exception):  # its sender already failed: stopping may raise the same error
         await config.producer.disconnect()

@@ -10,6 +10,7 @@ from typing import Protocol
 from faststream.kafka import KafkaBroker
 
 from shared.messages import StatusEvent
+from shared.messaging.producer_watch import note, noted
 
 
 class StatusPublisher(Protocol):
@@ -34,14 +35,22 @@ class KafkaStatusPublisher:
         await (await self.send(events))
 
     async def send(self, events: Sequence[StatusEvent]) -> Awaitable[object]:
-        """Queue the events behind those sent before; await the result for the broker's acknowledgement."""
-        futures = [
-            await self._broker.publish(
-                event.model_dump(mode="json"), self._topic, key=str(event.run_id).encode(), no_confirm=True
-            )
-            for event in events
-        ]
-        return asyncio.gather(*futures)
+        """Queue the events behind those sent before; await the result for the broker's acknowledgement.
+        A failure that leaves the producer out of step is noted for its renewal (producer_watch.py)."""
+        try:
+            futures = [
+                await self._broker.publish(
+                    event.model_dump(mode="json"),
+                    self._topic,
+                    key=str(event.run_id).encode(),
+                    no_confirm=True,
+                )
+                for event in events
+            ]
+        except Exception as exc:
+            note(self._broker, exc)
+            raise
+        return noted(self._broker, asyncio.gather(*futures))
 
 
 class PendingAcks:

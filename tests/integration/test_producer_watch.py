@@ -12,9 +12,11 @@ import aiokafka
 import pytest
 from aiokafka.errors import OutOfOrderSequenceNumber
 
+from shared.messages import RunStarted
 from shared.messaging.kafka import build_broker, ensure_topics
 from shared.messaging.kafka_security import bootstrap_servers
 from shared.messaging.producer_watch import producer_failure, producer_of, watch_producer
+from shared.messaging.status_publisher import KafkaStatusPublisher
 from shared.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -82,3 +84,46 @@ async def test_a_producer_that_died_of_an_out_of_order_sequence_is_renewed(setti
         await consumer.stop()
     assert seen[0] == b'{"n":1}'
     assert b'{"n":2}' not in seen
+
+
+def _started(run_id: uuid.UUID, total: int) -> RunStarted:
+    return RunStarted(event_id=uuid.uuid4(), run_id=run_id, org_id=uuid.uuid4(), total=total)
+
+
+async def test_a_producer_out_of_step_with_the_broker_is_renewed_once_a_publisher_notes_it(
+    settings: Settings,
+) -> None:
+    await ensure_topics(settings)
+    topic = settings.topic("status")
+    broker = build_broker(settings, client_id="producer-step-test")
+    await broker.connect()
+    publisher = KafkaStatusPublisher(broker, topic)
+    run_id = uuid.uuid4()
+    stopping = asyncio.Event()
+    watch: asyncio.Task[None] | None = None
+    try:
+        await publisher.publish([_started(run_id, 1)])
+        producer = producer_of(broker)
+        assert producer is not None
+        assert producer._txn_manager is not None
+        # What a broker that lost the producer's last writes sees: the next batch's sequence number skips.
+        for partition in list(producer._txn_manager._sequence_numbers):
+            producer._txn_manager._sequence_numbers[partition] += 7
+        with pytest.raises(OutOfOrderSequenceNumber):
+            await publisher.publish([_started(run_id, 2)])  # the broker's own answer
+        with pytest.raises(OutOfOrderSequenceNumber):
+            await publisher.publish([_started(run_id, 3)])  # and again: the producer stays out of step
+        assert isinstance(producer_failure(broker), OutOfOrderSequenceNumber)
+
+        watch = asyncio.create_task(watch_producer(broker, stopping))
+        for _ in range(100):
+            if producer_of(broker) not in (None, producer):
+                break
+            await asyncio.sleep(0.1)
+        assert producer_failure(broker) is None
+        await publisher.publish([_started(run_id, 4)])
+    finally:
+        stopping.set()
+        if watch is not None:
+            await watch
+        await broker.stop()
