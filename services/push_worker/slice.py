@@ -181,7 +181,11 @@ class PushSlice:
     async def _boundary(self, batches: BatchSource, planned: int) -> str:
         """At the budget or a stop: `go on` (nobody waits), `leave` (the run is handed back), `end` (its
         last batch was this slice's last) or `refused` (a refusal came in with the last batches)."""
-        if self._budget.extendable and not self._leaving and not await self._lease.contended():
+        if (
+            self._budget.extendable
+            and not self._leaving
+            and not await outlasting_postgres(self._lease.contended)
+        ):
             return "go on"
         if not await self._drain(keep=0):
             return "leave"

@@ -11,6 +11,7 @@ POSTGRES_UNAVAILABLE: tuple[type[BaseException], ...] = (
     OSError,
     asyncpg.PostgresError,
     asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
 )
 """What a statement raises while Postgres is away (down, restarting, unreachable): wait and try again."""
 
@@ -23,6 +24,9 @@ POSTGRES_CONNECTION_LOST: tuple[type[BaseException], ...] = (
     asyncpg.AdminShutdownError,  # a fast or smart stop ended the connection mid-statement
     asyncpg.CrashShutdownError,  # another backend crashed and the server reset every connection
     asyncpg.TooManyConnectionsError,
+    # "cannot switch to state ...; another operation is in progress": a pooled connection a shutdown cut
+    # off mid-operation (seen in the long chaos mode's Postgres stop); a new connection serves the retry.
+    asyncpg.InternalClientError,
 )
 """The failures that say Postgres is away, never that the statement is wrong: the same statement may be
 sent again once it is back (POSTGRES_UNAVAILABLE also holds every error a statement can raise)."""
