@@ -24,7 +24,6 @@ from shared.runs.status import TERMINAL_STATUS_VALUES
 
 LANE_GRACE_POLLS = 4  # polls a lane waits for a replica holding none of its run before any may take it
 _SPACE = 1 << 128
-_CANDIDATES = 16
 
 
 def lane_range(lane: int, lanes: int) -> tuple[uuid.UUID | None, uuid.UUID | None]:
@@ -82,7 +81,7 @@ async def claim_lane(
                   AND (NOT (l.run_id = ANY($3::uuid[]))
                        OR COALESCE(l.last_served_at, l.created_at) < now() - make_interval(secs => $5))
                 ORDER BY l.run_id = ANY($3::uuid[]), l.last_served_at NULLS FIRST, r.created_at, l.lane
-                LIMIT {_CANDIDATES} FOR UPDATE OF l SKIP LOCKED""",
+                LIMIT {leases.CANDIDATES} FOR UPDATE OF l SKIP LOCKED""",
             TERMINAL_STATUS_VALUES,
             kind,
             held_runs,

@@ -27,7 +27,7 @@ from shared.runs.status import TERMINAL_STATUS_VALUES
 OPEN = "status <> ALL($1::text[]) AND work_done_at IS NULL"
 _OTHER_OPEN = "o.status <> ALL($1::text[]) AND o.work_done_at IS NULL"
 LEASED_COLUMNS = "id, org_id, connection_id, created_at, work_cursor, trace_context, lanes"  # _take reads
-_CANDIDATES = 16  # how many open runs one claim looks at before giving up for this pass
+CANDIDATES = 16  # how many open runs (or lanes) one claim looks at before giving up for this pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,11 +49,14 @@ class Lease:
         return self.run_id, self.lane
 
 
-def _row(lease: Lease) -> tuple[str, str]:
-    """The table holding the lease, and the condition naming its row ($1 the run, $2 the token)."""
+def _row(lease: Lease, *, held: bool = True) -> tuple[str, str]:
+    """The table holding the lease, and the condition naming its row ($1 the run; `held`: and $2 the
+    token, so a holder whose lease was taken over writes nothing)."""
     if lease.lane == 0:
-        return "runs", "id = $1 AND lease_owner = $2"
-    return "run_lanes", f"run_id = $1 AND lane = {int(lease.lane)} AND lease_owner = $2"
+        table, where = "runs", "id = $1"
+    else:
+        table, where = "run_lanes", f"run_id = $1 AND lane = {int(lease.lane)}"
+    return table, f"{where} AND lease_owner = $2" if held else where
 
 
 # Lane 0 of the run is done and waits for its other lanes: nothing to claim there yet.
@@ -126,13 +129,12 @@ async def take(
         lane=lane,
         lanes=row["lanes"] or 1,
     )
-    table, _ = _row(lease)
-    where = "id = $1" if lane == 0 else f"run_id = $1 AND lane = {int(lane)}"
-    heartbeat = ", heartbeat_at = now()" if lane == 0 else ""
     await db.execute(
-        f"""UPDATE {table} SET lease_owner = $2, lease_expires_at = now() + make_interval(secs => $3),
-               lease_holder = $4{heartbeat}
-           WHERE {where}""",
+        _update(
+            lease,
+            "lease_owner = $2, lease_expires_at = now() + make_interval(secs => $3), lease_holder = $4",
+            held=False,
+        ),
         row["id"],
         token,
         ttl_s,
@@ -152,7 +154,7 @@ async def claim_next(
                   AND (lease_expires_at IS NULL OR lease_expires_at < now()) AND NOT (id = ANY($3::uuid[]))
                   AND NOT ({_WAITS_FOR_LANES})
                 ORDER BY last_served_at NULLS FIRST, created_at
-                LIMIT {_CANDIDATES} FOR UPDATE SKIP LOCKED""",
+                LIMIT {CANDIDATES} FOR UPDATE SKIP LOCKED""",
             TERMINAL_STATUS_VALUES,
             kind,
             list(holding),
@@ -181,11 +183,11 @@ async def others_waiting(db: Db, lease: Lease, kind: str) -> bool:
     return waiting
 
 
-def _update(lease: Lease, update: str, *, only_open: bool = False) -> str:
+def _update(lease: Lease, update: str, *, held: bool = True, only_open: bool = False) -> str:
     """`update` of the lease's own row. Lane 0's row is the run's, so it moves the run's heartbeat too;
     lanes 1.. touch only their row in run_lanes (a statement on both tables would lock them in an order
     Postgres does not promise, and deadlock with a close of the run's work)."""
-    table, where = _row(lease)
+    table, where = _row(lease, held=held)
     if only_open:
         where = f"work_done_at IS NULL AND {where}"
     heartbeat = ", heartbeat_at = now()" if lease.lane == 0 else ""
@@ -220,13 +222,14 @@ async def finish_work(db: PgPool, lease: Lease, *, failed_reason: str | None = N
     closes it). Another lane: its range is done; `failed_reason` is kept for lane 0's close."""
     if lease.lane:
         await db.execute(
-            """UPDATE run_lanes SET work_done_at = now(), failed_reason = $3, lease_owner = NULL,
-                   lease_expires_at = NULL, lease_holder = NULL
-               WHERE run_id = $1 AND lane = $4 AND lease_owner = $2""",
+            _update(
+                lease,
+                "work_done_at = now(), failed_reason = $3, lease_owner = NULL, lease_expires_at = NULL, "
+                "lease_holder = NULL",
+            ),
             lease.run_id,
             lease.token,
             failed_reason,
-            lease.lane,
         )
         return
     async with db.acquire() as connection, connection.transaction():
