@@ -87,7 +87,8 @@ async def renew_producer(broker: KafkaBroker) -> None:
 
 
 async def watch_producer(broker: KafkaBroker, stopping: asyncio.Event | None = None) -> None:
-    """Renew the broker's producer whenever its sender task has died, until `stopping` (or cancelled)."""
+    """Renew the broker's producer whenever a publisher noted it out of step or its sender task died,
+    until `stopping` (or cancelled)."""
     stop = stopping or asyncio.Event()
     renewing = False  # a renewal failed half-way (Kafka away again): the broker has no producer now
     while not stop.is_set():
